@@ -1,0 +1,67 @@
+//! `fracdet`: find bone fractures on radiographs.
+//!
+//! Exit codes: 0 success, 1 failure (including "some inputs failed"), 2 usage error.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Find bone fractures on radiographs, show where they are, and say how sure it is.
+///
+/// A concurrent reading aid, not for standalone diagnosis.
+#[derive(Debug, Parser)]
+#[command(name = "fracdet", version, propagate_version = true)]
+struct Cli {
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate and summarise datasets.
+    #[command(subcommand)]
+    Data(commands::data::DataCommand),
+    /// Show what the reader sees in radiograph files.
+    Inspect(commands::inspect::InspectArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let outcome = match cli.command {
+        Command::Data(cmd) => commands::data::run(cmd),
+        Command::Inspect(args) => commands::inspect::run(args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            // One line, the whole cause chain; a backtrace only when asked for.
+            eprintln!("error: {err:#}");
+            if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+                eprintln!("{}", err.backtrace());
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+}

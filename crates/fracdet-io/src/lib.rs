@@ -1,0 +1,21 @@
+//! Radiograph input for fracdet.
+//!
+//! Data flows one way through this crate: files on disk are decoded by [`read`] into a
+//! [`Radiograph`] (grey f32 in [0, 1] at original size, with what the reader saw in
+//! [`Metadata`]); [`preprocess`] turns that into a square network input and remembers the
+//! transform so outputs map back to original pixels; [`dataset`] describes labelled
+//! collections and [`loader`] turns them into augmented batches.
+
+pub mod augment;
+pub mod dataset;
+pub mod error;
+pub mod geometry;
+pub mod loader;
+pub mod preprocess;
+pub mod radiograph;
+pub mod read;
+
+pub use error::{IoError, Result};
+pub use geometry::BBox;
+pub use radiograph::{Format, Metadata, Photometric, Radiograph, Window};
+pub use read::{ReadOptions, read_radiograph};

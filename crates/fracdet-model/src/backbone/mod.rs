@@ -1,0 +1,1 @@
+//! Backbones (issue #3).

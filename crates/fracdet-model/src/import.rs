@@ -1,0 +1,1 @@
+//! Weight import (issue #3).
