@@ -1,1 +1,553 @@
-pub(crate) const MARKER: () = ();
+//! DICOM via dicom-object + dicom-pixeldata, first frame only.
+//!
+//! dicom-pixeldata undoes the transfer syntax (JPEG, RLE, deflate, byte order) and hands
+//! back raw stored samples; the grey pipeline itself — bit masking, modality LUT, VOI,
+//! MONOCHROME1 inversion — is ours (see [`super::lut`]) so its semantics are exact, in f64,
+//! and tested. Only technical attributes are read; nothing patient-identifying leaves here.
+
+use std::path::Path;
+
+use dicom_core::Tag;
+use dicom_core::value::Value as DicomValue;
+use dicom_dictionary_std::tags;
+use dicom_object::file::ReadPreamble;
+use dicom_object::{DefaultDicomObject, FileMetaTable, InMemDicomObject, OpenFileOptions};
+use dicom_pixeldata::PixelDecoder;
+
+use super::lut::{Lut, SampleLayout, WindowFunction, min_max_window};
+use super::transfer_syntax::{self, KnownSyntax};
+use crate::radiograph::{Format, Metadata, Photometric, Radiograph, Window};
+use crate::read::{ReadOptions, check_pixels};
+use crate::{IoError, Result};
+
+const LABEL: &str = "DICOM";
+
+pub(crate) fn read(bytes: &[u8], name: &Path, options: &ReadOptions) -> Result<Radiograph> {
+    let (preamble, from_magic) = if bytes.get(128..132) == Some(b"DICM") {
+        (ReadPreamble::Always, &bytes[128..])
+    } else {
+        (ReadPreamble::Never, bytes)
+    };
+
+    // 1. File meta only: refuse transfer syntaxes we cannot decode before parsing further.
+    let meta = FileMetaTable::from_reader(from_magic).map_err(|e| corrupt(name, &e))?;
+    let ts_uid = transfer_syntax::trim_uid(meta.transfer_syntax()).to_string();
+    let syntax = supported_syntax(name, &ts_uid)?;
+
+    // 2. Everything but the pixel data: check the size before any pixel allocation.
+    let header = OpenFileOptions::new()
+        .read_preamble(preamble)
+        .read_until(tags::PIXEL_DATA)
+        .from_reader(bytes)
+        .map_err(|e| corrupt(name, &e))?;
+    let h = Header::parse(&header, name)?;
+    check_pixels(name, u64::from(h.columns), u64::from(h.rows), options)?;
+    drop(header);
+
+    // 3. The whole object, then the first frame's stored samples.
+    let obj = OpenFileOptions::new()
+        .read_preamble(preamble)
+        .from_reader(bytes)
+        .map_err(|e| corrupt(name, &e))?;
+    if syntax.jpeg {
+        check_jpeg_frame(&obj, &h, name)?;
+    }
+    let decoded = obj
+        .decode_pixel_data_frame(0)
+        .map_err(|e| corrupt(name, &e))?;
+    let planar = decoded.planar_configuration() == dicom_pixeldata::PlanarConfiguration::PixelFirst;
+    let samples = samples(decoded.data(), &h, name)?;
+    drop(decoded);
+
+    let (pixels, raw_range, window) = match h.samples_per_pixel {
+        1 => grey_pipeline(&samples, &h, options, name)?,
+        _ => colour_to_grey(&samples, &h, planar),
+    };
+    // Colour is decoded to RGB whatever YBR variant was stored.
+    let photometric = h.photometric;
+
+    Ok(Radiograph {
+        width: u32::from(h.columns),
+        height: u32::from(h.rows),
+        pixels,
+        meta: Metadata {
+            source: name.to_path_buf(),
+            format: Format::Dicom,
+            bit_depth: h.layout.bits_stored.min(255) as u8,
+            photometric,
+            window,
+            pixel_spacing_mm: h.pixel_spacing_mm,
+            body_part: h.body_part,
+            transfer_syntax: Some(ts_uid),
+            raw_range,
+        },
+    })
+}
+
+fn supported_syntax(name: &Path, uid: &str) -> Result<KnownSyntax> {
+    match transfer_syntax::lookup(uid) {
+        Some(ts) if ts.supported => Ok(ts),
+        Some(ts) => Err(IoError::UnsupportedTransferSyntax {
+            path: name.to_path_buf(),
+            uid: uid.to_string(),
+            name: ts.name.to_string(),
+        }),
+        None => Err(IoError::UnsupportedTransferSyntax {
+            path: name.to_path_buf(),
+            uid: uid.to_string(),
+            name: "unknown transfer syntax".to_string(),
+        }),
+    }
+}
+
+/// The technical attributes that decide how samples become grey values.
+#[derive(Debug)]
+struct Header {
+    rows: u16,
+    columns: u16,
+    samples_per_pixel: u16,
+    bits_allocated: u16,
+    layout: SampleLayout,
+    photometric: Photometric,
+    rescale: (f64, f64),
+    modality_lut: Option<Lut>,
+    windows: Vec<(Window, WindowFunction)>,
+    voi_lut: Option<Lut>,
+    pixel_spacing_mm: Option<(f64, f64)>,
+    body_part: Option<String>,
+}
+
+impl Header {
+    fn parse(obj: &InMemDicomObject, name: &Path) -> Result<Self> {
+        let rows = required_u16(obj, tags::ROWS, "Rows", name)?;
+        let columns = required_u16(obj, tags::COLUMNS, "Columns", name)?;
+        let samples_per_pixel = optional_u16(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1);
+        let bits_allocated = required_u16(obj, tags::BITS_ALLOCATED, "BitsAllocated", name)?;
+        let bits_stored = optional_u16(obj, tags::BITS_STORED).unwrap_or(bits_allocated);
+        let high_bit = optional_u16(obj, tags::HIGH_BIT).unwrap_or(bits_stored.wrapping_sub(1));
+        let signed = optional_u16(obj, tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1;
+        let bad = |attribute: &'static str, reason: String| IoError::Dicom {
+            path: name.to_path_buf(),
+            attribute,
+            reason,
+        };
+        if !matches!(bits_allocated, 8 | 16 | 32) {
+            return Err(IoError::Unsupported {
+                path: name.to_path_buf(),
+                what: format!("DICOM BitsAllocated {bits_allocated} (8, 16 or 32 supported)"),
+            });
+        }
+        if bits_stored == 0 || bits_stored > bits_allocated {
+            return Err(bad(
+                "BitsStored",
+                format!("{bits_stored} with BitsAllocated {bits_allocated}"),
+            ));
+        }
+        if high_bit >= bits_allocated || high_bit + 1 < bits_stored {
+            return Err(bad(
+                "HighBit",
+                format!("{high_bit} with BitsStored {bits_stored}, BitsAllocated {bits_allocated}"),
+            ));
+        }
+        let pi = optional_str(obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
+        let photometric = match (samples_per_pixel, pi.as_str()) {
+            (1, "MONOCHROME1") => Photometric::Monochrome1,
+            (1, "MONOCHROME2") | (1, "") => Photometric::Monochrome2,
+            (3, "RGB" | "YBR_FULL" | "YBR_FULL_422") => Photometric::Rgb,
+            (spp, pi) => {
+                return Err(IoError::Unsupported {
+                    path: name.to_path_buf(),
+                    what: format!(
+                        "DICOM PhotometricInterpretation {pi:?} with SamplesPerPixel {spp}"
+                    ),
+                });
+            }
+        };
+
+        let slope = optional_f64(obj, tags::RESCALE_SLOPE).unwrap_or(1.0);
+        let intercept = optional_f64(obj, tags::RESCALE_INTERCEPT).unwrap_or(0.0);
+        if !slope.is_finite() || !intercept.is_finite() {
+            return Err(bad(
+                "RescaleSlope",
+                format!("slope {slope}, intercept {intercept}"),
+            ));
+        }
+        let modality_lut = first_lut(obj, tags::MODALITY_LUT_SEQUENCE, signed);
+
+        let centers = optional_f64s(obj, tags::WINDOW_CENTER);
+        let widths = optional_f64s(obj, tags::WINDOW_WIDTH);
+        let function = optional_str(obj, tags::VOILUT_FUNCTION)
+            .map(|s| WindowFunction::parse(&s))
+            .unwrap_or(Some(WindowFunction::Linear));
+        let windows = match function {
+            Some(function) => centers
+                .iter()
+                .zip(&widths)
+                .map(|(&center, &width)| (Window { center, width }, function))
+                .filter(|(w, f)| w.center.is_finite() && f.accepts_width(w.width))
+                .collect(),
+            None => {
+                tracing::warn!(
+                    "{}: unknown VOI LUT Function, window ignored",
+                    name.display()
+                );
+                Vec::new()
+            }
+        };
+        let voi_lut = first_lut(obj, tags::VOILUT_SEQUENCE, signed);
+
+        let pixel_spacing_mm =
+            spacing(obj, tags::PIXEL_SPACING).or_else(|| spacing(obj, tags::IMAGER_PIXEL_SPACING));
+        let body_part = optional_str(obj, tags::BODY_PART_EXAMINED).filter(|s| !s.is_empty());
+
+        Ok(Self {
+            rows,
+            columns,
+            samples_per_pixel,
+            bits_allocated,
+            layout: SampleLayout {
+                bits_stored,
+                high_bit,
+                signed,
+            },
+            photometric,
+            rescale: (slope, intercept),
+            modality_lut,
+            windows,
+            voi_lut,
+            pixel_spacing_mm,
+            body_part,
+        })
+    }
+
+    fn pixels(&self) -> usize {
+        usize::from(self.rows) * usize::from(self.columns)
+    }
+}
+
+/// Raw allocated samples of the first frame, as u32, in file order.
+fn samples(data: &[u8], h: &Header, name: &Path) -> Result<Vec<u32>> {
+    let bytes_per_sample = usize::from(h.bits_allocated / 8);
+    let count = h.pixels() * usize::from(h.samples_per_pixel);
+    let needed = count * bytes_per_sample;
+    let Some(data) = data.get(..needed) else {
+        return Err(IoError::Corrupt {
+            path: name.to_path_buf(),
+            format: LABEL,
+            reason: format!(
+                "pixel data holds {} bytes, the first frame needs {needed}",
+                data.len()
+            ),
+        });
+    };
+    // dicom-pixeldata hands back samples in native byte order whatever the transfer syntax.
+    Ok(match bytes_per_sample {
+        1 => data.iter().map(|&b| u32::from(b)).collect(),
+        2 => data
+            .chunks_exact(2)
+            .map(|c| u32::from(u16::from_ne_bytes([c[0], c[1]])))
+            .collect(),
+        _ => data
+            .chunks_exact(4)
+            .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    })
+}
+
+/// Stored -> modality -> VOI -> [0, 1], MONOCHROME1 inverted. Returns the pixels, the
+/// modality range, and the linear window applied (`None` when a VOI LUT table was used).
+fn grey_pipeline(
+    samples: &[u32],
+    h: &Header,
+    options: &ReadOptions,
+    name: &Path,
+) -> Result<(Vec<f32>, (f64, f64), Option<Window>)> {
+    let (slope, intercept) = h.rescale;
+    let modality = |raw: u32| -> f64 {
+        let stored = h.layout.value(raw) as f64;
+        match &h.modality_lut {
+            Some(lut) => lut.lookup(stored),
+            None => stored * slope + intercept,
+        }
+    };
+    let (lo, hi) = samples
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| {
+            let v = modality(r);
+            (lo.min(v), hi.max(v))
+        });
+    if !(lo.is_finite() && hi.is_finite()) {
+        return Err(IoError::Corrupt {
+            path: name.to_path_buf(),
+            format: LABEL,
+            reason: "no finite pixel values".to_string(),
+        });
+    }
+
+    enum Voi<'a> {
+        Window(Window, WindowFunction),
+        Table(&'a Lut),
+    }
+    let voi = if let Some(w) = options.window {
+        Voi::Window(w, WindowFunction::Linear)
+    } else if let Some(&(w, f)) = h.windows.first() {
+        Voi::Window(w, f)
+    } else if let Some(lut) = &h.voi_lut {
+        Voi::Table(lut)
+    } else {
+        Voi::Window(min_max_window(lo, hi), WindowFunction::Linear)
+    };
+    let invert = h.photometric == Photometric::Monochrome1;
+    let pixels = samples
+        .iter()
+        .map(|&r| {
+            let x = modality(r);
+            let y = match &voi {
+                Voi::Window(w, f) => f.apply(*w, x),
+                Voi::Table(lut) => lut.lookup_unit(x),
+            };
+            let y = if invert { 1.0 - y } else { y };
+            y.clamp(0.0, 1.0) as f32
+        })
+        .collect();
+    let window = match voi {
+        Voi::Window(w, _) => Some(w),
+        Voi::Table(_) => None,
+    };
+    Ok((pixels, (lo, hi), window))
+}
+
+/// Colour DICOM (rare for radiographs): luminance of the stored samples, full scale.
+fn colour_to_grey(
+    samples: &[u32],
+    h: &Header,
+    planar: bool,
+) -> (Vec<f32>, (f64, f64), Option<Window>) {
+    let n = h.pixels();
+    let full = ((1u64 << h.layout.bits_stored.min(32)) - 1) as f64;
+    let at = |i: usize, c: usize| -> f64 {
+        let idx = if planar { c * n + i } else { i * 3 + c };
+        samples.get(idx).map_or(0.0, |&r| h.layout.value(r) as f64)
+    };
+    let grey: Vec<f64> = (0..n)
+        .map(|i| 0.2126 * at(i, 0) + 0.7152 * at(i, 1) + 0.0722 * at(i, 2))
+        .collect();
+    let range = grey
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    let pixels = grey
+        .iter()
+        .map(|&v| (v / full).clamp(0.0, 1.0) as f32)
+        .collect();
+    (pixels, range, None)
+}
+
+/// The JPEG decoder sizes its output from the bitstream's own frame header and the DICOM
+/// codec copies it into a buffer sized from Rows/Columns; make sure they agree (and that
+/// the bitstream cannot ask for a giant allocation) before decoding.
+fn check_jpeg_frame(obj: &DefaultDicomObject, h: &Header, name: &Path) -> Result<()> {
+    let bad = |reason: String| IoError::Corrupt {
+        path: name.to_path_buf(),
+        format: LABEL,
+        reason,
+    };
+    let element = obj
+        .element(tags::PIXEL_DATA)
+        .map_err(|_| missing(name, "PixelData"))?;
+    let DicomValue::PixelSequence(seq) = element.value() else {
+        return Err(bad(
+            "compressed transfer syntax but pixel data is not encapsulated".into(),
+        ));
+    };
+    let first = seq
+        .fragments()
+        .first()
+        .ok_or_else(|| bad("encapsulated pixel data has no fragments".into()))?;
+    let sof = jpeg_frame_header(first)
+        .ok_or_else(|| bad("no JPEG frame header in the first fragment".into()))?;
+    if (sof.width, sof.height) != (h.columns, h.rows)
+        || u16::from(sof.components) != h.samples_per_pixel
+        || u16::from(sof.precision) > h.bits_allocated
+    {
+        return Err(bad(format!(
+            "JPEG frame is {}x{}, {} component(s) of {} bits; the DICOM header says {}x{}, {} sample(s) in {} bits",
+            sof.width,
+            sof.height,
+            sof.components,
+            sof.precision,
+            h.columns,
+            h.rows,
+            h.samples_per_pixel,
+            h.bits_allocated
+        )));
+    }
+    Ok(())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct JpegFrameHeader {
+    pub precision: u8,
+    pub height: u16,
+    pub width: u16,
+    pub components: u8,
+}
+
+/// Walk JPEG markers (ITU T.81 B.1) to the first SOFn segment.
+pub(crate) fn jpeg_frame_header(data: &[u8]) -> Option<JpegFrameHeader> {
+    if !data.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut i = 2;
+    loop {
+        // Markers may be preceded by any number of 0xFF fill bytes.
+        while *data.get(i)? != 0xFF {
+            i += 1;
+        }
+        while *data.get(i)? == 0xFF {
+            i += 1;
+        }
+        let marker = *data.get(i)?;
+        i += 1;
+        match marker {
+            0x01 | 0xD0..=0xD7 => continue,
+            0xD9 | 0xDA => return None,
+            _ => {}
+        }
+        let len = usize::from(u16::from_be_bytes([*data.get(i)?, *data.get(i + 1)?]));
+        let is_sof = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+        if is_sof {
+            let s = data.get(i + 2..i + 8)?;
+            return Some(JpegFrameHeader {
+                precision: s[0],
+                height: u16::from_be_bytes([s[1], s[2]]),
+                width: u16::from_be_bytes([s[3], s[4]]),
+                components: s[5],
+            });
+        }
+        i += len;
+    }
+}
+
+fn corrupt(name: &Path, err: &dyn std::error::Error) -> IoError {
+    let mut reason = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !reason.contains(&text) {
+            reason.push_str(": ");
+            reason.push_str(&text);
+        }
+        source = s.source();
+    }
+    IoError::Corrupt {
+        path: name.to_path_buf(),
+        format: LABEL,
+        reason,
+    }
+}
+
+fn missing(name: &Path, attribute: &'static str) -> IoError {
+    IoError::Dicom {
+        path: name.to_path_buf(),
+        attribute,
+        reason: "missing".to_string(),
+    }
+}
+
+fn required_u16(obj: &InMemDicomObject, tag: Tag, attr: &'static str, name: &Path) -> Result<u16> {
+    let element = obj.get(tag).ok_or_else(|| missing(name, attr))?;
+    element.to_int::<u16>().map_err(|e| IoError::Dicom {
+        path: name.to_path_buf(),
+        attribute: attr,
+        reason: e.to_string(),
+    })
+}
+
+fn optional_u16(obj: &InMemDicomObject, tag: Tag) -> Option<u16> {
+    obj.get(tag)?.to_int::<u16>().ok()
+}
+
+fn optional_f64(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
+    optional_f64s(obj, tag).first().copied()
+}
+
+fn optional_f64s(obj: &InMemDicomObject, tag: Tag) -> Vec<f64> {
+    obj.get(tag)
+        .and_then(|e| e.to_multi_float64().ok())
+        .unwrap_or_default()
+}
+
+fn optional_str(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
+    let s = obj.get(tag)?.to_str().ok()?;
+    Some(s.trim_end_matches(['\0', ' ']).trim().to_string())
+}
+
+fn spacing(obj: &InMemDicomObject, tag: Tag) -> Option<(f64, f64)> {
+    match optional_f64s(obj, tag).as_slice() {
+        [r, c, ..] if r.is_finite() && c.is_finite() && *r > 0.0 && *c > 0.0 => Some((*r, *c)),
+        _ => None,
+    }
+}
+
+/// The first item of a Modality or VOI LUT Sequence, when it is well formed.
+fn first_lut(obj: &InMemDicomObject, sequence: Tag, signed: bool) -> Option<Lut> {
+    let item = obj.get(sequence)?.items()?.first()?;
+    let descriptor: Vec<i64> = item.get(tags::LUT_DESCRIPTOR)?.to_multi_int::<i64>().ok()?;
+    let [entries, first, bits, ..] = descriptor[..] else {
+        return None;
+    };
+    let entries = if entries == 0 { 65536 } else { entries } as usize;
+    // The first mapped value is US or SS following PixelRepresentation (PS3.3 C.11.1.1).
+    let first = if signed && first > 32767 {
+        first - 65536
+    } else {
+        first
+    };
+    let data = item.get(tags::LUT_DATA)?;
+    let mut values: Vec<u16> = match data.value() {
+        DicomValue::Primitive(p) => match p {
+            dicom_core::PrimitiveValue::U8(b) => b
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect(),
+            other => other.to_multi_int::<u16>().ok()?,
+        },
+        _ => return None,
+    };
+    if values.len() < entries || !(1..=16).contains(&bits) {
+        return None;
+    }
+    values.truncate(entries);
+    Some(Lut {
+        first,
+        entries: values,
+        bits: bits as u8,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_sof_after_other_segments() {
+        // SOI, APP0 (length 4, 2 bytes payload), fill byte, SOF0 8 bits 3x2 1 component.
+        let data = [
+            0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0xAA, 0xBB, 0xFF, 0xFF, 0xC0, 0x00, 0x0B, 8, 0x00,
+            0x02, 0x00, 0x03, 1, 1, 0x11, 0,
+        ];
+        assert_eq!(
+            jpeg_frame_header(&data),
+            Some(JpegFrameHeader {
+                precision: 8,
+                height: 2,
+                width: 3,
+                components: 1
+            })
+        );
+        assert_eq!(jpeg_frame_header(&data[..12]), None);
+        assert_eq!(jpeg_frame_header(&[0xFF, 0xD8, 0xFF, 0xDA]), None);
+    }
+}

@@ -1,14 +1,21 @@
 //! Decoding radiographs from PNG, JPEG and DICOM files.
 //!
-//! The format is sniffed from the first bytes, never trusted from the extension.
+//! The format is sniffed from the first bytes, never trusted from the extension. Every
+//! reader checks the image size in the header against [`ReadOptions::max_pixels`] before it
+//! allocates for pixels, and no input makes a reader panic: third-party decoders run under
+//! `catch_unwind` as a last line of defence, and a panic there becomes
+//! [`IoError::Corrupt`].
 
 mod dicom;
+mod lut;
 mod raster;
+mod transfer_syntax;
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use crate::radiograph::{Radiograph, Window};
-use crate::Result;
+use crate::radiograph::{Format, Radiograph, Window};
+use crate::{IoError, Result};
 
 /// Default pixel limit: 64 megapixels, over 8000 x 8000 — well beyond any plain radiograph
 /// detector (a 43 x 43 cm panel at 100 µm is 4300 x 4300), small enough that a forged header
@@ -18,7 +25,7 @@ pub const DEFAULT_MAX_PIXELS: u64 = 64 * 1024 * 1024;
 /// How to read a file.
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
-    /// DICOM only: use this window instead of the file's first one.
+    /// DICOM only: use this window (LINEAR, modality units) instead of the file's first one.
     pub window: Option<Window>,
     /// Refuse any image with more pixels than this before allocating for it.
     pub max_pixels: u64,
@@ -35,12 +42,129 @@ impl Default for ReadOptions {
 
 /// Read one radiograph from a PNG, JPEG or DICOM file.
 pub fn read_radiograph(path: &Path, options: &ReadOptions) -> Result<Radiograph> {
-    let _ = (path, options, dicom::MARKER, raster::MARKER);
-    todo!("issue #2: sniff format and dispatch to raster / dicom readers")
+    let bytes = std::fs::read(path).map_err(|e| IoError::io(path, e))?;
+    read_radiograph_bytes(&bytes, path, options)
 }
 
 /// Read from bytes already in memory (HTTP uploads); `name` is used in errors and metadata.
-pub fn read_radiograph_bytes(bytes: &[u8], name: &Path, options: &ReadOptions) -> Result<Radiograph> {
-    let _ = (bytes, name, options);
-    todo!("issue #2")
+pub fn read_radiograph_bytes(
+    bytes: &[u8],
+    name: &Path,
+    options: &ReadOptions,
+) -> Result<Radiograph> {
+    if let Some(w) = options.window
+        && !(w.center.is_finite() && w.width.is_finite() && w.width >= 1.0)
+    {
+        return Err(IoError::InvalidArgument(format!(
+            "window centre {} width {}: both must be finite and the width at least 1",
+            w.center, w.width
+        )));
+    }
+    if bytes.is_empty() {
+        return Err(IoError::Empty {
+            path: name.to_path_buf(),
+        });
+    }
+    let format = sniff(bytes).ok_or_else(|| IoError::UnknownFormat {
+        path: name.to_path_buf(),
+    })?;
+    let decode = || match format {
+        Format::Png | Format::Jpeg => raster::read(bytes, name, format, options),
+        Format::Dicom => dicom::read(bytes, name, options),
+    };
+    match catch_unwind(AssertUnwindSafe(decode)) {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".to_string());
+            Err(IoError::Corrupt {
+                path: name.to_path_buf(),
+                format: format_label(format),
+                reason: format!("decoder panicked: {what}"),
+            })
+        }
+    }
+}
+
+/// The format named by the file's magic bytes, if any.
+pub fn sniff(bytes: &[u8]) -> Option<Format> {
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
+    if bytes.starts_with(PNG) {
+        Some(Format::Png)
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(Format::Jpeg)
+    } else if bytes.get(128..132) == Some(b"DICM") || bytes.starts_with(b"DICM") {
+        // With the 128-byte preamble (PS3.10 7.1), or a stream that starts at the magic.
+        Some(Format::Dicom)
+    } else {
+        None
+    }
+}
+
+fn format_label(format: Format) -> &'static str {
+    match format {
+        Format::Png => "PNG",
+        Format::Jpeg => "JPEG",
+        Format::Dicom => "DICOM",
+    }
+}
+
+/// Refuse `width` x `height` over the limit, and empty images.
+pub(crate) fn check_pixels(
+    name: &Path,
+    width: u64,
+    height: u64,
+    options: &ReadOptions,
+) -> Result<()> {
+    let pixels = width.saturating_mul(height);
+    if pixels > options.max_pixels {
+        return Err(IoError::TooLarge {
+            path: name.to_path_buf(),
+            width,
+            height,
+            pixels,
+            limit: options.max_pixels,
+        });
+    }
+    if pixels == 0 {
+        return Err(IoError::Corrupt {
+            path: name.to_path_buf(),
+            format: "image",
+            reason: format!("image is {width}x{height}"),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_by_magic_not_name() {
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\nrest"), Some(Format::Png));
+        assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(Format::Jpeg));
+        let mut dcm = vec![0u8; 132];
+        dcm[128..].copy_from_slice(b"DICM");
+        assert_eq!(sniff(&dcm), Some(Format::Dicom));
+        assert_eq!(sniff(b"DICM\x02\x00"), Some(Format::Dicom));
+        assert_eq!(sniff(b"GIF89a"), None);
+        assert_eq!(sniff(&[]), None);
+    }
+
+    #[test]
+    fn bad_window_override_is_an_argument_error() {
+        let options = ReadOptions {
+            window: Some(Window {
+                center: 0.0,
+                width: 0.0,
+            }),
+            ..ReadOptions::default()
+        };
+        let err = read_radiograph_bytes(b"x", Path::new("a"), &options).unwrap_err();
+        assert!(matches!(err, IoError::InvalidArgument(_)), "{err}");
+    }
 }
