@@ -1,1 +1,31 @@
-//! fracdet-train
+//! Training loops for fracdet models.
+//!
+//! [`train_classifier`] trains a [`BinaryClassifier`] on a [`SampleSource`] with AdamW, a
+//! linear warm-up + cosine learning-rate schedule, optional head-only warm-up epochs and
+//! weighted binary cross-entropy, scores the validation set by AUROC every epoch, stops early
+//! on a plateau and keeps `best.ckpt`, `last.ckpt`, `config.json` and `metrics.csv` in the run
+//! directory. All randomness is a function of (seed, epoch), so a run resumed from
+//! `last.ckpt` continues exactly as if it had never stopped.
+
+pub mod atomic;
+pub mod checkpoint;
+pub mod config;
+pub mod control;
+pub mod error;
+pub mod loss;
+pub mod metrics;
+pub mod model;
+pub mod order;
+pub mod schedule;
+pub mod source;
+pub mod trainer;
+pub mod weights;
+
+pub use checkpoint::{Checkpoint, EpochMetrics, StopReason, TrainState};
+pub use config::{ClassifierConfig, InputSpec};
+pub use control::{LogObserver, StopFlag, TrainObserver};
+pub use error::{Result, TrainError};
+pub use model::BinaryClassifier;
+pub use source::{SampleSource, Skipped};
+pub use trainer::{Start, TrainOutcome, balanced_pos_weight, train_classifier};
+pub use weights::{load_run_weights, model_from_bytes, model_to_bytes};

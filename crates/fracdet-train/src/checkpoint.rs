@@ -1,0 +1,199 @@
+//! Checkpoint files: one file per checkpoint so it is replaced atomically as a whole.
+//!
+//! Layout: the magic line `FRACDET-CKPT 1\n`, then three sections, each a little-endian `u64`
+//! length followed by that many bytes: the training state as JSON, the model as a burnpack
+//! (burn's native format, which keeps parameter ids, so the optimizer state — keyed by those
+//! ids — reattaches to the right tensors), and the optimizer state as a burnpack (empty in
+//! `best.ckpt`, which is for prediction only).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::write_atomic;
+use crate::error::{Result, TrainError};
+
+const MAGIC: &[u8] = b"FRACDET-CKPT 1\n";
+/// The checkpoint to resume from: written at the end of every epoch.
+pub const LAST_FILE: &str = "last.ckpt";
+/// The weights with the best validation AUROC so far.
+pub const BEST_FILE: &str = "best.ckpt";
+pub const METRICS_FILE: &str = "metrics.csv";
+
+/// One row of `metrics.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 0-based epoch index.
+    pub epoch: u64,
+    /// Learning rate of the epoch's last step.
+    pub lr: f64,
+    /// Mean weighted BCE over the epoch's training batches.
+    pub train_loss: f64,
+    pub val_loss: f64,
+    /// `None` when the validation set lacks a class.
+    pub val_auroc: Option<f64>,
+    /// Wall-clock seconds of the epoch (training and validation).
+    pub seconds: f64,
+    /// Training images per second.
+    pub train_images_per_second: f64,
+    /// Images skipped because they could not be read (training and validation).
+    pub skipped: u64,
+    /// Whether the backbone was frozen in this epoch.
+    pub frozen: bool,
+}
+
+/// Why a run stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StopReason {
+    Completed,
+    EarlyStopped,
+    Interrupted,
+}
+
+/// Everything besides weights and optimizer moments needed to continue a run exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Epochs completed; the next epoch to run.
+    pub epoch: u64,
+    /// Optimiser steps taken: the schedule position.
+    pub global_step: u64,
+    /// Seed of the run; all randomness derives from it and the epoch.
+    pub seed: u64,
+    /// Positive-class weight in use.
+    pub pos_weight: f32,
+    pub best_auroc: Option<f64>,
+    pub best_epoch: Option<u64>,
+    pub epochs_without_improvement: u64,
+    pub history: Vec<EpochMetrics>,
+    /// Set once the run is over (completed or early-stopped): resuming does nothing more.
+    pub finished: Option<StopReason>,
+}
+
+/// A checkpoint as bytes in memory.
+pub struct Checkpoint {
+    pub state: TrainState,
+    pub model: Vec<u8>,
+    pub optimizer: Vec<u8>,
+}
+
+impl Checkpoint {
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let state = serde_json::to_vec(&self.state)
+            .map_err(|e| TrainError::Config(format!("cannot serialise training state: {e}")))?;
+        let mut out = Vec::with_capacity(
+            MAGIC.len() + 24 + state.len() + self.model.len() + self.optimizer.len(),
+        );
+        out.extend_from_slice(MAGIC);
+        for section in [&state[..], &self.model[..], &self.optimizer[..]] {
+            out.extend_from_slice(&(section.len() as u64).to_le_bytes());
+            out.extend_from_slice(section);
+        }
+        Ok(out)
+    }
+
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
+        let rest = bytes
+            .strip_prefix(MAGIC)
+            .ok_or_else(|| TrainError::format(path, "not a fracdet checkpoint (bad magic)"))?;
+        let mut sections = Vec::with_capacity(3);
+        let mut rest = rest;
+        for name in ["state", "model", "optimizer"] {
+            let truncated =
+                || TrainError::format(path, format!("truncated checkpoint ({name} section)"));
+            let (len, tail) = rest.split_first_chunk::<8>().ok_or_else(truncated)?;
+            let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| truncated())?;
+            if tail.len() < len {
+                return Err(truncated());
+            }
+            let (section, tail) = tail.split_at(len);
+            sections.push(section);
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            return Err(TrainError::format(path, "trailing bytes after checkpoint"));
+        }
+        let state: TrainState = serde_json::from_slice(sections[0])
+            .map_err(|e| TrainError::format(path, format!("bad training state: {e}")))?;
+        Ok(Self {
+            state,
+            model: sections[1].to_vec(),
+            optimizer: sections[2].to_vec(),
+        })
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        write_atomic(path, &self.to_bytes()?)
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+        Self::from_bytes(&bytes, path)
+    }
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x}")).unwrap_or_default()
+}
+
+/// `metrics.csv` for a whole history: rewritten (atomically) every epoch, so it always agrees
+/// with `last.ckpt`, including after a resume.
+pub fn metrics_csv(history: &[EpochMetrics]) -> String {
+    let mut s = String::from(
+        "epoch,lr,train_loss,val_loss,val_auroc,seconds,train_images_per_second,skipped,frozen\n",
+    );
+    for m in history {
+        s.push_str(&format!(
+            "{},{},{},{},{},{:.3},{:.2},{},{}\n",
+            m.epoch,
+            m.lr,
+            m.train_loss,
+            m.val_loss,
+            fmt_opt(m.val_auroc),
+            m.seconds,
+            m.train_images_per_second,
+            m.skipped,
+            m.frozen
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Checkpoint {
+        Checkpoint {
+            state: TrainState {
+                epoch: 2,
+                global_step: 10,
+                seed: 3,
+                pos_weight: 1.5,
+                best_auroc: Some(0.75),
+                best_epoch: Some(1),
+                epochs_without_improvement: 0,
+                history: vec![],
+                finished: None,
+            },
+            model: vec![1, 2, 3],
+            optimizer: vec![],
+        }
+    }
+
+    #[test]
+    fn round_trip_and_truncation_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(LAST_FILE);
+        sample().save(&p).unwrap();
+        let back = Checkpoint::load(&p).unwrap();
+        assert_eq!(back.state, sample().state);
+        assert_eq!(back.model, vec![1, 2, 3]);
+        let bytes = sample().to_bytes().unwrap();
+        for cut in [0, 5, MAGIC.len() + 3, bytes.len() - 1] {
+            assert!(
+                Checkpoint::from_bytes(&bytes[..cut], &p).is_err(),
+                "cut at {cut}"
+            );
+        }
+    }
+}

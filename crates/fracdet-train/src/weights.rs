@@ -1,0 +1,45 @@
+//! Model weights to and from bytes (burnpack, which keeps parameter ids) and run directories.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::store::{BurnpackStore, ModuleSnapshot};
+use burn::tensor::Bytes;
+
+use crate::checkpoint::{BEST_FILE, Checkpoint, LAST_FILE};
+use crate::error::{Result, TrainError};
+
+/// Serialise every parameter and running statistic of `model`.
+pub fn model_to_bytes<M: Module>(model: &M) -> Result<Vec<u8>> {
+    let mut store = BurnpackStore::from_bytes(None);
+    model
+        .save_into(&mut store)
+        .map_err(|e| TrainError::Config(format!("cannot serialise model: {e}")))?;
+    let bytes = store
+        .get_bytes()
+        .map_err(|e| TrainError::Config(format!("cannot serialise model: {e}")))?;
+    Ok(bytes.to_vec())
+}
+
+/// Load weights written by [`model_to_bytes`] into `model`, which must have the same
+/// architecture; every tensor must be present. `origin` names the file in errors.
+pub fn model_from_bytes<M: Module>(mut model: M, bytes: Vec<u8>, origin: &Path) -> Result<M> {
+    let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)));
+    model
+        .load_from(&mut store)
+        .map_err(|e| TrainError::format(origin, format!("weights do not fit the network: {e}")))?;
+    Ok(model)
+}
+
+/// Load a run's weights for prediction: `best.ckpt`, or `last.ckpt` when no epoch has
+/// finished with a validation score yet.
+pub fn load_run_weights<M: Module>(model: M, run_dir: &Path) -> Result<M> {
+    let best = run_dir.join(BEST_FILE);
+    let path = if best.exists() {
+        best
+    } else {
+        run_dir.join(LAST_FILE)
+    };
+    let ckpt = Checkpoint::load(&path)?;
+    model_from_bytes(model, ckpt.model, &path)
+}
