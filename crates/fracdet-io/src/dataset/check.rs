@@ -42,6 +42,10 @@ pub struct CheckReport {
     pub unreadable: usize,
     /// Every problem: those found while indexing, then those found by decoding.
     pub issues: Vec<Issue>,
+    /// Identical files that the dataset itself declares near-duplicates (all in one
+    /// non-empty `group`, hence one split): not problems, but worth knowing since each
+    /// weighs double in training.
+    pub grouped_duplicates: Vec<Issue>,
 }
 
 impl CheckReport {
@@ -127,10 +131,10 @@ pub fn check(dataset: &Dataset, options: &CheckOptions, on_file: &(dyn Fn() + Sy
     let mut issues = dataset.issues.clone();
     let mut counts: BTreeMap<Split, SplitCounts> = BTreeMap::new();
     let mut unreadable = 0;
-    let mut by_hash: BTreeMap<[u8; 32], Vec<PathBuf>> = BTreeMap::new();
-    for (sample, r) in dataset.samples.iter().zip(results) {
+    let mut by_hash: BTreeMap<[u8; 32], Vec<usize>> = BTreeMap::new();
+    for (i, (sample, r)) in dataset.samples.iter().zip(results).enumerate() {
         if let Some(h) = r.hash {
-            by_hash.entry(*h.as_bytes()).or_default().push(sample.image.clone());
+            by_hash.entry(*h.as_bytes()).or_default().push(i);
         }
         if r.size.is_some() {
             let c = counts.entry(sample.split).or_default();
@@ -144,12 +148,25 @@ pub fn check(dataset: &Dataset, options: &CheckOptions, on_file: &(dyn Fn() + Sy
         }
         issues.extend(r.issues);
     }
-    for (hash, images) in by_hash {
-        if images.len() > 1 {
-            issues.push(Issue::DuplicateFiles {
-                hash: blake3::Hash::from_bytes(hash).to_hex().to_string(),
-                images,
+    let mut grouped_duplicates = Vec::new();
+    for (hash, members) in by_hash {
+        if members.len() < 2 {
+            continue;
+        }
+        let first = &dataset.samples[members[0]];
+        let declared = first.meta.group.is_some()
+            && members.iter().all(|&i| {
+                let s = &dataset.samples[i];
+                s.meta.group == first.meta.group && s.split == first.split && s.label == first.label
             });
+        let issue = Issue::DuplicateFiles {
+            hash: blake3::Hash::from_bytes(hash).to_hex().to_string(),
+            images: members.iter().map(|&i| dataset.samples[i].image.clone()).collect(),
+        };
+        if declared {
+            grouped_duplicates.push(issue);
+        } else {
+            issues.push(issue);
         }
     }
     CheckReport {
@@ -158,5 +175,6 @@ pub fn check(dataset: &Dataset, options: &CheckOptions, on_file: &(dyn Fn() + Sy
         counts,
         unreadable,
         issues,
+        grouped_duplicates,
     }
 }
