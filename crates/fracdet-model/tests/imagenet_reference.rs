@@ -17,9 +17,9 @@ use mobilenet_support::*;
 use serde_json::Value;
 
 fn weights(file: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../weights")
-        .join(file);
+    // crates/fracdet-model -> repository root
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2);
+    let path = root.unwrap_or(Path::new(".")).join("weights").join(file);
     if path.is_file() {
         Some(path)
     } else {
