@@ -182,17 +182,29 @@ fn compile(spec: &ImportSpec) -> Result<CompiledSpec, ModelError> {
 ///
 /// The model is consumed either way; on error nothing half-loaded escapes.
 pub fn load_weights<M: Module>(
-    mut model: M,
+    model: M,
     path: &Path,
     spec: &ImportSpec,
 ) -> Result<(M, ImportReport), ModelError> {
-    let compiled = compile(spec)?;
+    compile(spec)?;
     let format = sniff_format(path)?;
     let raw = read_tensors(path, format, spec)?;
-    let mut report = ImportReport {
-        format: Some(format),
-        ..ImportReport::default()
-    };
+    let (model, mut report) = apply_tensors(model, raw, spec, path)?;
+    report.format = Some(format);
+    Ok((model, report))
+}
+
+/// [`load_weights`] for tensors already in memory (named as in their source, PyTorch layout),
+/// e.g. from burn-store's readers or built by a test. `source` only names them in errors.
+pub fn apply_tensors<M: Module>(
+    mut model: M,
+    raw: Vec<PackTensor>,
+    spec: &ImportSpec,
+    source: &Path,
+) -> Result<(M, ImportReport), ModelError> {
+    let path = source;
+    let compiled = compile(spec)?;
+    let mut report = ImportReport::default();
 
     // Skip on the file's own names, so a user can name keys as `torch.load` shows them.
     let mut kept = Vec::with_capacity(raw.len());
