@@ -60,7 +60,7 @@ impl ConvBnSpec {
     pub fn init(&self, device: &Device) -> ConvBnAct {
         let padding = match self.padding {
             Padding::Symmetric => {
-                let p = (self.kernel - 1) / 2;
+                let p = self.kernel.saturating_sub(1) / 2;
                 PaddingConfig2d::Explicit(p, p, p, p)
             }
             Padding::TfSame => PaddingConfig2d::Same,
