@@ -1,1 +1,43 @@
-//! fracdet-eval
+//! fracdet-eval: clinical metrics with confidence intervals, operating points, subgroup
+//! and localisation analysis, and PNG plots.
+//!
+//! Inputs are plain slices: `labels[i]` (true = fracture) and `scores[i]` (the model's
+//! probability, `f32`). Metrics are returned as [`Estimate`]s: a value with an optional
+//! 95% interval, or `None` with a reason when the data make the metric undefined — no NaN
+//! ever reaches an output. The core depends only on `rand`/`serde`, so the training loop
+//! can call [`auroc`] each epoch cheaply (O(n log n)).
+
+pub mod auroc;
+pub mod binary;
+pub mod bootstrap;
+pub mod calibration;
+pub mod ci;
+pub mod confusion;
+pub mod curves;
+pub mod error;
+pub mod estimate;
+pub mod localisation;
+pub mod operating;
+pub mod paired;
+mod ranking;
+pub mod report;
+pub mod subgroup;
+pub mod training_log;
+
+pub use auroc::{auroc, auroc_with_ci};
+pub use binary::{BinaryMetrics, binary_metrics};
+pub use bootstrap::BootstrapConfig;
+pub use calibration::{Calibration, ReliabilityBin, brier_score, calibration};
+pub use confusion::{ConfusionMatrix, RatioMetric};
+pub use curves::{PrCurve, RocBand, RocCurve, average_precision, pr_curve, roc_band, roc_curve};
+pub use error::{EvalError, Result};
+pub use estimate::{CiMethod, Estimate, Interval};
+pub use localisation::{
+    FrocPoint, LocalisationCase, LocalisationMetrics, ScoredBox, froc_curve, localisation_metrics,
+};
+pub use operating::{OperatingPoint, OperatingPoints, choose_operating_points};
+pub use paired::{AurocComparison, compare_auroc};
+pub use report::{AtOperatingPoint, MetricsReport};
+pub use subgroup::{SubgroupAnalysis, SubgroupMetrics, subgroup_analysis};
+pub use training_log::TrainingLog;
+pub mod plot;

@@ -1,0 +1,64 @@
+//! Shared plot plumbing: the bundled font, colours, error mapping.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use plotters::style::{FontStyle, RGBColor, register_font};
+
+use crate::error::{EvalError, Result};
+
+/// DejaVu Sans (Bitstream Vera licence, see `assets/DejaVuSans-LICENSE.txt`).
+static DEJAVU_SANS: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+pub(crate) const FONT: &str = "sans-serif";
+pub(crate) const TITLE_SIZE: u32 = 26;
+pub(crate) const LABEL_SIZE: u32 = 18;
+pub(crate) const TICK_SIZE: u32 = 15;
+
+/// Colour-blind-safe (Okabe–Ito) series colours.
+pub(crate) const BLUE: RGBColor = RGBColor(0, 114, 178);
+pub(crate) const ORANGE: RGBColor = RGBColor(230, 159, 0);
+pub(crate) const GREEN: RGBColor = RGBColor(0, 158, 115);
+pub(crate) const VERMILLION: RGBColor = RGBColor(213, 94, 0);
+pub(crate) const PURPLE: RGBColor = RGBColor(204, 121, 167);
+pub(crate) const GREY: RGBColor = RGBColor(120, 120, 120);
+pub(crate) const PALETTE: [RGBColor; 5] = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE];
+
+/// Registers the bundled font once per process.
+pub(crate) fn ensure_font() -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        register_font(FONT, FontStyle::Normal, DEJAVU_SANS).is_ok()
+            && register_font(FONT, FontStyle::Bold, DEJAVU_SANS).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(EvalError::Plot {
+            path: String::new(),
+            message: "bundled font could not be parsed".into(),
+        })
+    }
+}
+
+/// Maps any plotters error to [`EvalError::Plot`] for `path`.
+pub(crate) fn plot_err<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> EvalError + '_ {
+    move |e| EvalError::Plot {
+        path: path.display().to_string(),
+        message: format!("{e:?}"),
+    }
+}
+
+/// Formats an estimate as "0.912 (95% CI 0.871–0.944)" for legends.
+pub(crate) fn fmt_estimate(e: &crate::estimate::Estimate) -> String {
+    match (e.value, e.ci) {
+        (Some(v), Some(ci)) => format!(
+            "{v:.3} ({:.0}% CI {:.3}–{:.3})",
+            ci.level * 100.0,
+            ci.lower,
+            ci.upper
+        ),
+        (Some(v), None) => format!("{v:.3}"),
+        (None, _) => "undefined".into(),
+    }
+}
