@@ -34,7 +34,19 @@ pub(crate) fn read(
         reason: e.to_string(),
     };
 
-    // Header only: refuse oversize images before the decoder allocates anything.
+    if format == Format::Jpeg && !jpeg_has_end(bytes) {
+        return Err(IoError::Corrupt {
+            path: name.to_path_buf(),
+            format: label,
+            reason: "truncated: no end-of-image marker after the last scan".to_string(),
+        });
+    }
+
+    // Header only: refuse oversize images before the decoder allocates anything. The PNG
+    // IHDR is read directly first, so a forged size is refused whatever follows it.
+    if let Some((w, h)) = png_ihdr_size(bytes) {
+        check_pixels(name, u64::from(w), u64::from(h), options)?;
+    }
     let (width, height) = ImageReader::with_format(Cursor::new(bytes), image_format)
         .into_dimensions()
         .map_err(corrupt)?;
@@ -148,6 +160,29 @@ fn to_radiograph(image: DynamicImage, name: &Path, format: Format) -> Result<Rad
             raw_range,
         },
     })
+}
+
+/// Width and height from a PNG's IHDR, which must be the first chunk (PNG spec 5.6).
+fn png_ihdr_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    if bytes.get(12..16)? != b"IHDR" {
+        return None;
+    }
+    let be = |r: std::ops::Range<usize>| -> Option<u32> {
+        Some(u32::from_be_bytes(bytes.get(r)?.try_into().ok()?))
+    };
+    Some((be(16..20)?, be(20..24)?))
+}
+
+/// Whether an end-of-image marker follows the last start-of-scan. The JPEG decoder pads a
+/// truncated scan with grey and reports success; a radiograph with its lower half made up
+/// must be an error instead. Neither marker can occur inside entropy-coded data (0xFF is
+/// stuffed there), and an EXIF thumbnail's own markers come before the main scan.
+fn jpeg_has_end(bytes: &[u8]) -> bool {
+    let last = |m: u8| bytes.windows(2).rposition(|w| w == [0xFF, m]);
+    match (last(0xDA), last(0xD9)) {
+        (Some(sos), Some(eoi)) => eoi > sos,
+        _ => false,
+    }
 }
 
 /// Luminance of an RGB triple in stored units; exact for grey stored as R = G = B.
