@@ -11,13 +11,14 @@ network gives in eval mode. Outputs land in crates/fracdet-model/tests/fixtures/
   NAME.safetensors     safetensors
   NAME.json            config, input recipe and expected outputs
 
-Needs only numpy. torch is not required: on this project's machines the PyPI torch wheel
-is a CUDA build that cannot be imported without the CUDA libraries, so the checkpoint
-containers are written here byte for byte as torch.save writes them (pickle protocol 2,
-persistent storage ids, the zip layout / legacy stream), and the reference forward passes
-are numpy re-implementations of torchvision's modules in float64. When a working torch is
-importable, `--verify-with-torch` reloads every .pth with torch.load and recomputes the
-outputs with torch.nn.functional as a cross-check.
+The ResNet/DenseNet fixtures need only numpy: the checkpoint containers are written here
+byte for byte as torch.save writes them (pickle protocol 2, persistent storage ids, the zip
+layout / legacy stream), and the reference forward passes are numpy re-implementations of
+torchvision's modules in float64. (The MobileNetV2/EfficientNet fixtures further down use
+torch itself and are skipped when it cannot be imported.) With a working torch,
+`--verify-with-torch` reloads the ResNet/DenseNet .pth files with torch.load
+(weights_only=True) and recomputes their outputs with torch.nn.functional; it fails above
+1e-4 max abs difference from the numpy reference.
 
 Adding an architecture: write a `build_*` function returning an ordered state dict (with
 the torchvision key names) plus a `*_forward(params, x, bn)` numpy function, and a
@@ -163,13 +164,17 @@ def write_torch_zip(path, state_dict):
     """torch.save(state_dict, path) in the zip format (stored, uncompressed entries)."""
     data_pkl, storages = _dump_state_dict(state_dict, legacy=False)
     root = "archive"
+    def entry(z, name, data):
+        # A fixed timestamp keeps regenerated files byte-identical.
+        z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
-        z.writestr(f"{root}/data.pkl", data_pkl)
-        z.writestr(f"{root}/byteorder", "little")
+        entry(z, f"{root}/data.pkl", data_pkl)
+        entry(z, f"{root}/byteorder", "little")
         for key, arr in storages:
-            z.writestr(f"{root}/data/{key}", arr.astype(arr.dtype.newbyteorder("<")).tobytes())
-        z.writestr(f"{root}/version", "3\n")
-        z.writestr(f"{root}/.data/serialization_id", "0" * 40)
+            entry(z, f"{root}/data/{key}", arr.astype(arr.dtype.newbyteorder("<")).tobytes())
+        entry(z, f"{root}/version", "3\n")
+        entry(z, f"{root}/.data/serialization_id", "0" * 40)
 
 
 def write_torch_legacy(path, state_dict):
@@ -853,22 +858,101 @@ FIXTURES = {
 }
 
 
-def verify_with_torch(out):
-    """Cross-check the written .pth files with a real torch, in a fresh process."""
+TORCH_CHECK = r"""
+import json, sys
+from pathlib import Path
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+out = Path(sys.argv[1])
+torch.set_grad_enabled(False)
+
+
+def bn(p, k, x):
+    return F.batch_norm(x, p[k + ".running_mean"], p[k + ".running_var"], p[k + ".weight"],
+                        p[k + ".bias"], training=False, eps=1e-5)
+
+
+def resnet(p, x):
+    x = F.max_pool2d(F.relu(bn(p, "bn1", F.conv2d(x, p["conv1.weight"], stride=2, padding=3))), 3, 2, 1)
+    s = 1
+    while f"layer{s}.0.conv1.weight" in p:
+        i = 0
+        while f"layer{s}.{i}.conv1.weight" in p:
+            q = f"layer{s}.{i}"
+            st = 2 if (s > 1 and i == 0) else 1
+            idn = bn(p, q + ".downsample.1", F.conv2d(x, p[q + ".downsample.0.weight"], stride=st)) \
+                if q + ".downsample.0.weight" in p else x
+            if q + ".conv3.weight" in p:
+                o = F.relu(bn(p, q + ".bn1", F.conv2d(x, p[q + ".conv1.weight"])))
+                o = F.relu(bn(p, q + ".bn2", F.conv2d(o, p[q + ".conv2.weight"], stride=st, padding=1)))
+                o = bn(p, q + ".bn3", F.conv2d(o, p[q + ".conv3.weight"]))
+            else:
+                o = F.relu(bn(p, q + ".bn1", F.conv2d(x, p[q + ".conv1.weight"], stride=st, padding=1)))
+                o = bn(p, q + ".bn2", F.conv2d(o, p[q + ".conv2.weight"], padding=1))
+            x = F.relu(o + idn)
+            i += 1
+        s += 1
+    return x, F.linear(x.mean((2, 3)), p["fc.weight"], p["fc.bias"])
+
+
+def densenet(p, x):
+    # Accept the old `norm.1` spelling as torchvision's _load_state_dict does.
+    import re
+    pat = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+    p = {(pat.sub(lambda m: m.group(1) + m.group(2), k)): v for k, v in p.items()}
+    x = F.max_pool2d(F.relu(bn(p, "features.norm0", F.conv2d(x, p["features.conv0.weight"], stride=2, padding=3))), 3, 2, 1)
+    i = 1
+    while f"features.denseblock{i}.denselayer1.conv1.weight" in p:
+        l = 1
+        while f"features.denseblock{i}.denselayer{l}.conv1.weight" in p:
+            q = f"features.denseblock{i}.denselayer{l}"
+            y = F.conv2d(F.relu(bn(p, q + ".norm1", x)), p[q + ".conv1.weight"])
+            y = F.conv2d(F.relu(bn(p, q + ".norm2", y)), p[q + ".conv2.weight"], padding=1)
+            x = torch.cat([x, y], 1)
+            l += 1
+        t = f"features.transition{i}"
+        if t + ".conv.weight" in p:
+            x = F.avg_pool2d(F.conv2d(F.relu(bn(p, t + ".norm", x)), p[t + ".conv.weight"]), 2, 2)
+        i += 1
+    f = F.relu(bn(p, "features.norm5", x))
+    return f, F.linear(f.mean((2, 3)), p["classifier.weight"], p["classifier.bias"])
+
+
+def fixture_input(shape):
+    n = int(np.prod(shape))
+    k = (np.arange(n, dtype=np.int64) * 7919) % 1000
+    return torch.from_numpy((k.astype(np.float32) / np.float32(500.0) - np.float32(1.0)).reshape(shape))
+
+
+worst = 0.0
+for name in sys.argv[2:]:
+    doc = json.loads((out / f"{name}.json").read_text())
+    fwd = {"resnet": resnet, "densenet": densenet}[doc["arch"]]
+    for f in doc["files"]:
+        if not f.endswith(".pth"):
+            continue
+        sd = torch.load(out / f, map_location="cpu", weights_only=True)
+        feats, logits = fwd(sd, fixture_input(doc["input_shape"]))
+        o = doc["outputs"]
+        d_f = (feats.flatten() - torch.tensor(o["features"], dtype=torch.float32)).abs().max().item()
+        d_l = (logits.flatten() - torch.tensor(o["logits"], dtype=torch.float32)).abs().max().item()
+        worst = max(worst, d_f, d_l)
+        print(f"torch {torch.__version__}: {f}: {len(sd)} tensors, max abs diff features {d_f:.2e}, logits {d_l:.2e}")
+if worst > 1e-4:
+    sys.exit(f"torch disagrees with the numpy reference: {worst:.2e} > 1e-4")
+"""
+
+
+def verify_with_torch(out, names):
+    """Reload the ResNet/DenseNet .pth files with the real torch.load and recompute their
+    outputs with torch.nn.functional, in a fresh process (the writers stand in for torch)."""
     import subprocess
 
-    code = r"""
-import json, sys, torch
-from pathlib import Path
-out = Path(sys.argv[1])
-for j in sorted(out.glob('*.json')):
-    doc = json.loads(j.read_text())
-    for f in doc['files']:
-        if f.endswith('.pth'):
-            sd = torch.load(out / f, map_location='cpu', weights_only=True)
-            print(f, len(sd), 'tensors load in torch', torch.__version__)
-"""
-    subprocess.run([sys.executable, "-c", code, str(out)], check=True)
+    names = [n for n in names if n.startswith(("resnet", "densenet"))]
+    if names:
+        subprocess.run([sys.executable, "-c", TORCH_CHECK, str(out), *names], check=True)
 
 
 def main():
@@ -883,7 +967,7 @@ def main():
         sizes = ", ".join(f"{f} {(args.out / f).stat().st_size / 1024:.0f} KiB" for f in files)
         print(f"{name}: {sizes}")
     if args.verify_with_torch:
-        verify_with_torch(args.out)
+        verify_with_torch(args.out, args.only or list(FIXTURES))
 
 
 if __name__ == "__main__":
