@@ -75,13 +75,15 @@ pub fn localisation_metrics(
             "IoU threshold must be in (0, 1], got {iou_threshold}"
         )));
     }
-    if let Some(b) = cases
+    // `index` counts predicted boxes across all cases, in order.
+    if let Some((index, b)) = cases
         .iter()
         .flat_map(|c| &c.predicted)
-        .find(|b| !b.score.is_finite())
+        .enumerate()
+        .find(|(_, b)| !b.score.is_finite())
     {
         return Err(EvalError::NonFiniteScore {
-            index: 0,
+            index,
             value: f64::from(b.score),
         });
     }

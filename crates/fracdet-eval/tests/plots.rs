@@ -99,10 +99,11 @@ fn renders_every_plot() {
     .unwrap();
     check_png(&p, DEFAULT_SIZE);
 
-    let csv = "epoch,train_loss,val_loss,val_auroc,val_sensitivity,lr,extra\n\
-               1,0.69,0.68,0.62,0.50,0.001,x\n2,0.55,0.58,0.71,0.64,0.001,\n\
-               3,0.47,0.52,0.78,0.72,0.0005,\n4,0.41,,0.80,0.75,0.0005,\n\
-               5,0.37,0.50,0.83,0.80,0.00025,\n";
+    // The header fracdet-train writes (bookkeeping columns must not be plotted).
+    let csv = "epoch,lr,train_loss,val_loss,val_auroc,seconds,train_images_per_second,skipped,frozen\n\
+               1,0.001,0.69,0.68,0.62,120.1,35.0,0,1\n2,0.001,0.55,0.58,0.71,119.0,35.5,0,1\n\
+               3,0.0005,0.47,0.52,0.78,118.2,36.1,1,0\n4,0.0005,0.41,,0.80,118.9,36.0,0,0\n\
+               5,0.00025,0.37,0.50,0.83,117.5,36.2,0,0\n";
     let log = TrainingLog::parse(csv).unwrap();
     let size = (1100, 500);
     let p = dir.join("training.png");
@@ -115,6 +116,8 @@ fn plot_errors_are_typed_not_panics() {
     let (_guard, dir) = out_dir();
     let empty = TrainingLog::parse("epoch,loss\n").unwrap();
     assert!(plot_training_curves(&dir.join("t.png"), "t", &empty, DEFAULT_SIZE).is_err());
+    let tiny = dir.join("tiny.png");
+    assert!(plot_score_histograms(&tiny, "h", &[true], &[0.5], 10, None, (0, 0)).is_err());
     let missing = dir.join("no/such/dir/x.png");
     assert!(plot_score_histograms(&missing, "h", &[true], &[0.5], 10, None, DEFAULT_SIZE).is_err());
 }

@@ -18,6 +18,7 @@ pub fn plot_confusion_matrix(
     size: (u32, u32),
 ) -> Result<()> {
     ensure_font()?;
+    super::style::check_size(path, size)?;
     let err = plot_err(path);
     let root = BitMapBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE).map_err(&err)?;

@@ -23,6 +23,7 @@ pub fn plot_score_histograms(
 ) -> Result<()> {
     validate(labels, scores)?;
     ensure_font()?;
+    super::style::check_size(path, size)?;
     let bins = bins.clamp(2, 200);
     let mut freq = [vec![0f64; bins], vec![0f64; bins]];
     let mut n = [0usize; 2];

@@ -25,6 +25,7 @@ pub fn plot_roc(
     size: (u32, u32),
 ) -> Result<()> {
     ensure_font()?;
+    super::style::check_size(path, size)?;
     let err = plot_err(path);
     let root = BitMapBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE).map_err(&err)?;
@@ -112,6 +113,7 @@ pub fn plot_pr(
     size: (u32, u32),
 ) -> Result<()> {
     ensure_font()?;
+    super::style::check_size(path, size)?;
     let err = plot_err(path);
     let root = BitMapBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE).map_err(&err)?;

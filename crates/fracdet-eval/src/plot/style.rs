@@ -41,6 +41,20 @@ pub(crate) fn ensure_font() -> Result<()> {
     }
 }
 
+/// Refuses canvases too small to hold axes and a legend (plotters may panic on them).
+pub(crate) fn check_size(path: &Path, size: (u32, u32)) -> Result<()> {
+    if size.0 < 200 || size.1 < 150 || size.0 > 10_000 || size.1 > 10_000 {
+        return Err(EvalError::Plot {
+            path: path.display().to_string(),
+            message: format!(
+                "image size {}x{} outside 200x150..10000x10000",
+                size.0, size.1
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Maps any plotters error to [`EvalError::Plot`] for `path`.
 pub(crate) fn plot_err<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> EvalError + '_ {
     move |e| EvalError::Plot {

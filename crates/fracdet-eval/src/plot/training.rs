@@ -9,9 +9,10 @@ use super::style::{FONT, LABEL_SIZE, PALETTE, TICK_SIZE, TITLE_SIZE, ensure_font
 use crate::error::{EvalError, Result};
 use crate::training_log::TrainingLog;
 
-/// Left panel: every column whose name contains "loss". Right panel: every other column
-/// whose values all lie in [0, 1] (AUROC, sensitivity, ...), except learning rates (`lr`,
-/// `*_lr`, `*learning_rate*`). Other columns are skipped. Missing values break the line.
+/// Left panel: every column whose name contains "loss". Right panel: per-split metrics,
+/// i.e. columns named `val_*`, `train_*` or `test_*` (not losses) whose values all lie in
+/// [0, 1] (AUROC, sensitivity, ...). Other columns (`lr`, `seconds`, `skipped`, ...) are
+/// bookkeeping and skipped. Missing values break the line.
 pub fn plot_training_curves(
     path: &Path,
     title: &str,
@@ -19,10 +20,11 @@ pub fn plot_training_curves(
     size: (u32, u32),
 ) -> Result<()> {
     ensure_font()?;
-    if log.epochs.is_empty() {
+    super::style::check_size(path, size)?;
+    if log.epochs.is_empty() || log.epochs.iter().any(|e| !e.is_finite()) {
         return Err(EvalError::Plot {
             path: path.display().to_string(),
-            message: "training log has no rows".into(),
+            message: "training log has no rows or a non-finite epoch".into(),
         });
     }
     let err = plot_err(path);
@@ -34,21 +36,7 @@ pub fn plot_training_curves(
         .map_err(&err)?;
     let (left, right) = root.split_horizontally(size.0 / 2);
 
-    let losses: Vec<&(String, Vec<Option<f64>>)> = log
-        .columns
-        .iter()
-        .filter(|(n, _)| n.contains("loss"))
-        .collect();
-    let unit: Vec<&(String, Vec<Option<f64>>)> = log
-        .columns
-        .iter()
-        .filter(|(n, v)| {
-            !n.contains("loss")
-                && !is_learning_rate(n)
-                && v.iter().any(Option::is_some)
-                && v.iter().flatten().all(|x| (0.0..=1.0).contains(x))
-        })
-        .collect();
+    let (losses, unit) = panel_columns(log);
     let x0 = log.epochs.iter().copied().fold(f64::INFINITY, f64::min);
     let x1 = log.epochs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let xr = if x1 > x0 { x0..x1 } else { x0 - 0.5..x0 + 0.5 };
@@ -132,7 +120,46 @@ pub fn plot_training_curves(
     Ok(())
 }
 
-fn is_learning_rate(name: &str) -> bool {
+type Column = (String, Vec<Option<f64>>);
+
+/// Columns for the (loss, metric) panels; see [`plot_training_curves`].
+fn panel_columns(log: &TrainingLog) -> (Vec<&Column>, Vec<&Column>) {
+    let losses = log
+        .columns
+        .iter()
+        .filter(|(n, _)| n.contains("loss"))
+        .collect();
+    let unit = log
+        .columns
+        .iter()
+        .filter(|(n, v)| {
+            is_split_metric(n)
+                && !n.contains("loss")
+                && v.iter().any(Option::is_some)
+                && v.iter().flatten().all(|x| (0.0..=1.0).contains(x))
+        })
+        .collect();
+    (losses, unit)
+}
+
+fn is_split_metric(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    n == "lr" || n.ends_with("_lr") || n.starts_with("lr_") || n.contains("learning_rate")
+    ["val_", "train_", "test_"].iter().any(|p| n.starts_with(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trainer_csv_columns_go_to_the_right_panels() {
+        // The header fracdet-train writes, plus a made-up metric.
+        let csv = "epoch,lr,train_loss,val_loss,val_auroc,seconds,train_images_per_second,skipped,frozen,val_sens\n\
+                   1,0.001,0.7,0.69,0.61,120.5,35.2,0,1,0.5\n2,0.001,0.6,0.6,0.7,118.0,36.0,1,0,0.6\n";
+        let log = TrainingLog::parse(csv).unwrap();
+        let (loss, metric) = panel_columns(&log);
+        let names = |v: Vec<&Column>| v.into_iter().map(|c| c.0.clone()).collect::<Vec<_>>();
+        assert_eq!(names(loss), ["train_loss", "val_loss"]);
+        assert_eq!(names(metric), ["val_auroc", "val_sens"]);
+    }
 }
