@@ -1,6 +1,6 @@
 //! The one in-memory radiograph type every reader produces.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -84,5 +84,42 @@ impl Radiograph {
             hi = hi.max(v);
         }
         if lo > hi { (0.0, 0.0) } else { (lo, hi) }
+    }
+
+    /// Write as an 8-bit grey PNG (value * 255, rounded), whatever the file extension:
+    /// for previews and debugging, not for round trips (16-bit data loses precision).
+    pub fn write_png(&self, path: &Path) -> crate::Result<()> {
+        let expected = (self.width as usize) * (self.height as usize);
+        if self.pixels.len() != expected {
+            return Err(crate::IoError::InvalidArgument(format!(
+                "{}x{} image holds {} values",
+                self.width,
+                self.height,
+                self.pixels.len()
+            )));
+        }
+        let bytes: Vec<u8> = self
+            .pixels
+            .iter()
+            .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+            .collect();
+        image::save_buffer_with_format(
+            path,
+            &bytes,
+            self.width,
+            self.height,
+            image::ExtendedColorType::L8,
+            image::ImageFormat::Png,
+        )
+        .map_err(|e| {
+            let source = match e {
+                image::ImageError::IoError(io) => io,
+                other => std::io::Error::other(other),
+            };
+            crate::IoError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        })
     }
 }

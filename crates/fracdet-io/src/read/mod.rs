@@ -89,6 +89,11 @@ pub fn read_radiograph_bytes(
     }
 }
 
+/// The name of a DICOM transfer syntax UID, when fracdet knows it.
+pub fn transfer_syntax_name(uid: &str) -> Option<&'static str> {
+    transfer_syntax::lookup(uid).map(|t| t.name)
+}
+
 /// The format named by the file's magic bytes, if any.
 pub fn sniff(bytes: &[u8]) -> Option<Format> {
     const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
