@@ -216,6 +216,9 @@ impl Bottleneck {
 
 /// One residual block of either kind. Enum variant names do not appear in parameter paths
 /// (`layer1.0.conv1.weight`), so torchvision keys match directly.
+// Both variants are a few KiB of handles and a stage holds one kind only, so the size gap
+// wastes little; boxing is not an option: burn 0.22 has no Module impl for Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum ResidualBlock {
     Basic(BasicBlock),
