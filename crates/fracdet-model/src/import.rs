@@ -58,6 +58,7 @@ pub struct ImportSpec {
     /// remapping. Lets 1-based names like `denselayer1` become `Vec` entries. Default: false.
     pub map_indices_contiguous: bool,
     /// Read tensors from this top-level key of a PyTorch checkpoint (e.g. `state_dict`).
+    /// Safetensors files are flat and ignore it.
     pub top_level_key: Option<String>,
     /// Where the network wants a `[O, 1, kh, kw]` kernel and the file has `[O, 3, kh, kw]`,
     /// sum the file's kernel over the input-channel axis (see [`sum_rgb_kernel`]). Default: true.
@@ -140,7 +141,8 @@ pub struct ImportReport {
     pub applied: Vec<String>,
     /// File keys dropped by [`ImportSpec::skip`] (as stored in the file).
     pub skipped: Vec<String>,
-    /// Network parameters left at their initial values, all allowed by the spec.
+    /// Network parameters left at their initial values, all allowed by the spec (PyTorch
+    /// spelling, like [`ModelError::WeightMismatch`]).
     pub missing: Vec<String>,
     /// Kernels summed from 3 input channels to 1 (names after remapping).
     pub adapted_stems: Vec<String>,
@@ -279,7 +281,7 @@ pub fn apply_tensors<M: Module>(
                 .iter()
                 .any(|r| r.is_match(&torch_name));
         if allowed {
-            report.missing.push(name);
+            report.missing.push(torch_name);
         } else {
             missing.push(torch_name);
         }
