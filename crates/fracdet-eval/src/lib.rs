@@ -16,6 +16,7 @@ pub mod confusion;
 pub mod curves;
 pub mod error;
 pub mod estimate;
+pub mod html;
 pub mod localisation;
 pub mod operating;
 pub mod paired;
