@@ -254,14 +254,12 @@ fn samples(data: &[u8], h: &Header, name: &Path) -> Result<Vec<u32>> {
     })
 }
 
+/// Pixels in [0, 1], the value range before windowing, and the linear window applied.
+type Grey = (Vec<f32>, (f64, f64), Option<Window>);
+
 /// Stored -> modality -> VOI -> [0, 1], MONOCHROME1 inverted. Returns the pixels, the
 /// modality range, and the linear window applied (`None` when a VOI LUT table was used).
-fn grey_pipeline(
-    samples: &[u32],
-    h: &Header,
-    options: &ReadOptions,
-    name: &Path,
-) -> Result<(Vec<f32>, (f64, f64), Option<Window>)> {
+fn grey_pipeline(samples: &[u32], h: &Header, options: &ReadOptions, name: &Path) -> Result<Grey> {
     let (slope, intercept) = h.rescale;
     let modality = |raw: u32| -> f64 {
         let stored = h.layout.value(raw) as f64;
@@ -318,11 +316,7 @@ fn grey_pipeline(
 }
 
 /// Colour DICOM (rare for radiographs): luminance of the stored samples, full scale.
-fn colour_to_grey(
-    samples: &[u32],
-    h: &Header,
-    planar: bool,
-) -> (Vec<f32>, (f64, f64), Option<Window>) {
+fn colour_to_grey(samples: &[u32], h: &Header, planar: bool) -> Grey {
     let n = h.pixels();
     let full = ((1u64 << h.layout.bits_stored.min(32)) - 1) as f64;
     let at = |i: usize, c: usize| -> f64 {
