@@ -29,6 +29,11 @@ enum Command {
     Data(commands::data::DataCommand),
     /// Show what the reader sees in radiograph files.
     Inspect(commands::inspect::InspectArgs),
+    /// Train models (Ctrl-C stops with a resumable checkpoint).
+    #[command(subcommand)]
+    Train(commands::train::TrainCommand),
+    /// Fracture probability per image from a trained run directory.
+    Predict(commands::predict::PredictArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +42,8 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Data(cmd) => commands::data::run(cmd),
         Command::Inspect(args) => commands::inspect::run(args),
+        Command::Train(cmd) => commands::train::run(cmd),
+        Command::Predict(args) => commands::predict::run(args),
     };
     match outcome {
         Ok(code) => code,

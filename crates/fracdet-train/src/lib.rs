@@ -9,9 +9,12 @@
 
 pub mod atomic;
 pub mod checkpoint;
+pub mod classifier;
 pub mod config;
 pub mod control;
+pub mod dataset_source;
 pub mod error;
+pub mod inference;
 pub mod loss;
 pub mod metrics;
 pub mod model;
@@ -24,8 +27,13 @@ pub mod weights;
 pub use checkpoint::{Checkpoint, EpochMetrics, StopReason, TrainState};
 pub use config::{ClassifierConfig, InputSpec};
 pub use control::{LogObserver, StopFlag, TrainObserver};
+pub use dataset_source::DatasetSource;
 pub use error::{Result, TrainError};
+pub use inference::Predictor;
 pub use model::BinaryClassifier;
 pub use source::{SampleSource, Skipped};
 pub use trainer::{Start, TrainOutcome, balanced_pos_weight, train_classifier};
 pub use weights::{load_run_weights, model_from_bytes, model_to_bytes};
+
+/// The device type, re-exported so that callers (the CLI) need no direct burn dependency.
+pub use burn::tensor::Device;

@@ -127,11 +127,16 @@ impl BinaryClassifier for TinyNet {
 
 /// Every tensor of a model serialised by `model_to_bytes`, by name: (param id, f32 values).
 pub fn tensors_of(bytes: &[u8]) -> std::collections::BTreeMap<String, (Option<u64>, Vec<f32>)> {
+    tensors_of_with(bytes, || TinyNet::new(1, &Device::flex()))
+}
+
+/// [`tensors_of`] for any network `build` makes.
+pub fn tensors_of_with<M: Module>(
+    bytes: &[u8],
+    build: impl FnOnce() -> M,
+) -> std::collections::BTreeMap<String, (Option<u64>, Vec<f32>)> {
     use burn::store::ModuleSnapshot;
-    let device = Device::flex();
-    let net =
-        fracdet_train::model_from_bytes(TinyNet::new(1, &device), bytes.to_vec(), Path::new("x"))
-            .unwrap();
+    let net = fracdet_train::model_from_bytes(build(), bytes.to_vec(), Path::new("x")).unwrap();
     net.collect(None, None, false)
         .into_iter()
         .map(|t| {

@@ -3,3 +3,5 @@
 
 pub mod data;
 pub mod inspect;
+pub mod predict;
+pub mod train;

@@ -1,0 +1,191 @@
+//! `fracdet predict`: fracture probability per image from a trained run directory.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::str::FromStr;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use fracdet_io::preprocess::letterbox;
+use fracdet_io::{ReadOptions, read_radiograph};
+use fracdet_model::{BackboneKind, Classifier};
+use fracdet_train::{Device, Predictor};
+use rayon::prelude::*;
+use serde::Serialize;
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// Run directory written by `fracdet train classifier` (config.json + best.ckpt).
+    #[arg(long, value_name = "RUN_DIR")]
+    pub model: PathBuf,
+    /// Radiograph files, or folders searched recursively for PNG/JPEG/DICOM files.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub inputs: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+/// One output row: a probability, or why there is none.
+#[derive(Debug, Serialize)]
+struct Row {
+    file: String,
+    probability: Option<f32>,
+    error: Option<String>,
+}
+
+pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
+    let files = collect_files(&args.inputs)?;
+    let device = Device::default();
+    let predictor = Predictor::open(&args.model, &device, |config, device| {
+        let kind = BackboneKind::from_str(&config.backbone)?;
+        Ok::<Classifier, fracdet_train::TrainError>(kind.init(config.input.channels, device)?)
+    })
+    .with_context(|| format!("cannot open model {}", args.model.display()))?;
+    let size = predictor.input().size;
+    let read = ReadOptions::default();
+
+    let mut rows = Vec::with_capacity(files.len());
+    for chunk in files.chunks(args.batch.max(1)) {
+        let loaded: Vec<Result<Vec<f32>, String>> = chunk
+            .par_iter()
+            .map(|f| {
+                read_radiograph(f, &read)
+                    .map(|r| letterbox(&r, size).0)
+                    .map_err(|e| e.to_string())
+            })
+            .collect();
+        let canvases: Vec<Vec<f32>> = loaded
+            .iter()
+            .filter_map(|r| r.as_ref().ok().cloned())
+            .collect();
+        let mut probabilities = predictor.probabilities(&canvases, &device)?.into_iter();
+        for (file, result) in chunk.iter().zip(loaded) {
+            let file = file.display().to_string();
+            rows.push(match result {
+                Ok(_) => Row {
+                    file,
+                    probability: probabilities.next(),
+                    error: None,
+                },
+                Err(e) => Row {
+                    file,
+                    probability: None,
+                    error: Some(e),
+                },
+            });
+        }
+    }
+
+    print!("{}", render(&rows, args.format)?);
+    let failed: Vec<&Row> = rows.iter().filter(|r| r.error.is_some()).collect();
+    for r in &failed {
+        eprintln!("skipped {}", r.error.as_deref().unwrap_or(&r.file));
+    }
+    if failed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "{} of {} image(s) could not be read",
+            failed.len(),
+            rows.len()
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Files as given, and image files under the folders given, each folder's sorted by path.
+fn collect_files(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let mut found = Vec::new();
+            walk(input, &mut found)?;
+            found.sort();
+            files.extend(found);
+        } else {
+            // Missing files stay in the list: they are reported as failed rows.
+            files.push(input.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if is_image_name(&path) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn is_image_name(path: &Path) -> bool {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(ext) => {
+            ["png", "jpg", "jpeg", "dcm", "dicom"].contains(&ext.to_ascii_lowercase().as_str())
+        }
+        // DICOM files often have no extension; hidden files (".DS_Store") are not images.
+        None => !path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.')),
+    }
+}
+
+fn render(rows: &[Row], format: OutputFormat) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    let mut s = String::new();
+    match format {
+        OutputFormat::Table => {
+            let width = rows.iter().map(|r| r.file.len()).max().unwrap_or(4).max(4);
+            let _ = writeln!(s, "{:<width$}  {:>11}", "file", "probability");
+            for r in rows {
+                let p = r
+                    .probability
+                    .map(|p| format!("{p:.4}"))
+                    .unwrap_or_else(|| "error".into());
+                let _ = writeln!(s, "{:<width$}  {p:>11}", r.file);
+            }
+        }
+        OutputFormat::Csv => {
+            let _ = writeln!(s, "file,probability,error");
+            for r in rows {
+                let p = r.probability.map(|p| p.to_string()).unwrap_or_default();
+                let _ = writeln!(
+                    s,
+                    "{},{p},{}",
+                    csv_field(&r.file),
+                    csv_field(r.error.as_deref().unwrap_or(""))
+                );
+            }
+        }
+        OutputFormat::Json => {
+            s = serde_json::to_string_pretty(rows)?;
+            s.push('\n');
+        }
+    }
+    Ok(s)
+}
+
+fn csv_field(v: &str) -> String {
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v.to_string()
+    }
+}

@@ -1,0 +1,62 @@
+//! Scoring images with a trained run: what `fracdet predict` and a server need.
+
+use std::path::Path;
+
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::config::{ClassifierConfig, InputSpec};
+use crate::error::{Result, TrainError};
+use crate::model::BinaryClassifier;
+use crate::trainer::tensor_to_vec;
+use crate::weights::load_run_weights;
+
+/// A trained classifier in inference mode with the input recipe it was trained with.
+pub struct Predictor<M> {
+    model: M,
+    pub config: ClassifierConfig,
+}
+
+impl<M: BinaryClassifier> Predictor<M> {
+    /// Open the run in `run_dir`: `build` makes the bare network from the run's config (on
+    /// `device`), then the best weights are loaded and the network put in inference mode.
+    pub fn open(
+        run_dir: &Path,
+        device: &Device,
+        build: impl FnOnce(&ClassifierConfig, &Device) -> Result<M>,
+    ) -> Result<Self> {
+        let config = ClassifierConfig::load(run_dir)?;
+        let model = build(&config, device)?;
+        let model = load_run_weights(model, run_dir)?.valid();
+        Ok(Self { model, config })
+    }
+
+    pub fn input(&self) -> &InputSpec {
+        &self.config.input
+    }
+
+    /// Fracture probability for each grey canvas (`size * size` values in [0, 1], as
+    /// fracdet-io's letterbox makes them), in order.
+    pub fn probabilities(&self, canvases: &[Vec<f32>], device: &Device) -> Result<Vec<f32>> {
+        let spec = &self.config.input;
+        let side = spec.size as usize;
+        if let Some(bad) = canvases.iter().find(|c| c.len() != side * side) {
+            return Err(TrainError::Config(format!(
+                "canvas has {} values, the model takes {side}x{side}",
+                bad.len()
+            )));
+        }
+        if canvases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut data = Vec::with_capacity(canvases.len() * spec.numel());
+        for c in canvases {
+            spec.normalise_into(c, &mut data);
+        }
+        let images = Tensor::from_data(
+            TensorData::new(data, [canvases.len(), spec.channels, side, side]),
+            device,
+        );
+        tensor_to_vec(sigmoid(self.model.logits(images)))
+    }
+}
