@@ -507,3 +507,29 @@ fn dicom_without_preamble_is_accepted() {
     let without = read_radiograph_bytes(&bytes[128..], &path, &ReadOptions::default()).unwrap();
     assert_eq!(with.pixels, without.pixels);
 }
+
+#[test]
+fn forged_element_length_is_refused_without_allocating_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = DataElement::new(
+        Tag(0x0009, 0x1000),
+        VR::OB,
+        PrimitiveValue::U8(vec![0xAB; 4].into()),
+    );
+    let path =
+        Mono::new(2, 3, RAMP.to_vec())
+            .with(marker)
+            .write(dir.path(), "forged.dcm", EXPLICIT_LE);
+    let mut bytes = std::fs::read(&path).unwrap();
+    // (0009,1000) OB 00 00 <len u32>: make the length claim ~4 GiB in a file of a few hundred bytes.
+    let header = [0x09, 0x00, 0x00, 0x10, b'O', b'B', 0, 0, 4, 0, 0, 0];
+    let at = bytes
+        .windows(header.len())
+        .position(|w| w == header)
+        .expect("element in fixture");
+    bytes[at + 8..at + 12].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    let err = read_radiograph_bytes(&bytes, Path::new("forged.dcm"), &ReadOptions::default())
+        .unwrap_err();
+    assert!(matches!(err, IoError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("(0009,1000)"), "{err}");
+}

@@ -14,6 +14,7 @@ use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, FileMetaTable, InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::PixelDecoder;
 
+use super::dicom_scan;
 use super::lut::{Lut, SampleLayout, WindowFunction, min_max_window};
 use super::transfer_syntax::{self, KnownSyntax};
 use crate::radiograph::{Format, Metadata, Photometric, Radiograph, Window};
@@ -30,9 +31,18 @@ pub(crate) fn read(bytes: &[u8], name: &Path, options: &ReadOptions) -> Result<R
     };
 
     // 1. File meta only: refuse transfer syntaxes we cannot decode before parsing further.
+    // Every declared length is checked against the bytes present first (see dicom_scan).
+    let after_magic = from_magic.get(4..).unwrap_or_default();
+    let meta_end = 4 + dicom_scan::check_lengths(after_magic, dicom_scan::META, true)
+        .map_err(|reason| corrupt_because(name, reason))?;
     let meta = FileMetaTable::from_reader(from_magic).map_err(|e| corrupt(name, &e))?;
     let ts_uid = transfer_syntax::trim_uid(meta.transfer_syntax()).to_string();
     let syntax = supported_syntax(name, &ts_uid)?;
+    if let Some(encoding) = syntax.encoding() {
+        let dataset = from_magic.get(meta_end..).unwrap_or_default();
+        dicom_scan::check_lengths(dataset, encoding, false)
+            .map_err(|reason| corrupt_because(name, reason))?;
+    }
 
     // 2. Everything but the pixel data: check the size before any pixel allocation.
     let header = OpenFileOptions::new()
@@ -435,6 +445,14 @@ fn corrupt(name: &Path, err: &dyn std::error::Error) -> IoError {
         }
         source = s.source();
     }
+    IoError::Corrupt {
+        path: name.to_path_buf(),
+        format: LABEL,
+        reason,
+    }
+}
+
+fn corrupt_because(name: &Path, reason: String) -> IoError {
     IoError::Corrupt {
         path: name.to_path_buf(),
         format: LABEL,

@@ -7,6 +7,7 @@
 //! [`IoError::Corrupt`].
 
 mod dicom;
+mod dicom_scan;
 mod lut;
 mod raster;
 mod transfer_syntax;

@@ -1,6 +1,8 @@
 //! Which DICOM transfer syntaxes fracdet decodes, and the names of those it does not, so an
 //! error can say "JPEG 2000 Image Compression" rather than only a UID.
 
+use super::dicom_scan::Encoding;
+
 /// A transfer syntax we know by UID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct KnownSyntax {
@@ -10,6 +12,28 @@ pub(crate) struct KnownSyntax {
     pub supported: bool,
     /// Pixel data is a JPEG (ITU T.81) bitstream whose frame header we can check.
     pub jpeg: bool,
+}
+
+impl KnownSyntax {
+    /// How the data set is encoded, for the length pre-check; `None` when it is deflated
+    /// (the bytes on disk are not elements).
+    pub fn encoding(&self) -> Option<Encoding> {
+        match self.uid {
+            "1.2.840.10008.1.2" => Some(Encoding {
+                explicit_vr: false,
+                big_endian: false,
+            }),
+            "1.2.840.10008.1.2.2" => Some(Encoding {
+                explicit_vr: true,
+                big_endian: true,
+            }),
+            "1.2.840.10008.1.2.1.99" => None,
+            _ => Some(Encoding {
+                explicit_vr: true,
+                big_endian: false,
+            }),
+        }
+    }
 }
 
 const fn ts(uid: &'static str, name: &'static str, supported: bool, jpeg: bool) -> KnownSyntax {
