@@ -34,6 +34,10 @@ enum Command {
     Train(commands::train::TrainCommand),
     /// Fracture probability per image from a trained run directory.
     Predict(commands::predict::PredictArgs),
+    /// Metrics with 95% CIs, plots and a self-contained report.html for a dataset split.
+    Evaluate(commands::evaluate::EvaluateArgs),
+    /// Two evaluation reports side by side, with a paired-bootstrap CI of the AUROC difference.
+    Compare(commands::compare::CompareArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Train(cmd) => commands::train::run(cmd),
         Command::Predict(args) => commands::predict::run(args),
+        Command::Evaluate(args) => commands::evaluate::run(args),
+        Command::Compare(args) => commands::compare::run(args),
     };
     match outcome {
         Ok(code) => code,

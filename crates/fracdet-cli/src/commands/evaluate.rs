@@ -1,0 +1,554 @@
+//! `fracdet evaluate`: score a dataset split with a trained model and write metrics.json,
+//! predictions.csv, PNG plots and a self-contained report.html.
+//!
+//! Operating points are chosen on the validation split and stored in the model directory
+//! (`operating_points.json`); every other split reuses them unchanged, so a test set never
+//! picks its own threshold.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use fracdet_eval::html::{CaseThumbnail, Figure, HtmlReport, grey_canvas_png, render_html};
+use fracdet_eval::plot::{
+    DEFAULT_SIZE, plot_confusion_matrix, plot_pr, plot_reliability, plot_roc, plot_score_histograms,
+    plot_training_curves,
+};
+use fracdet_eval::{
+    BootstrapConfig, MetricsReport, OperatingPoint, OperatingPoints, TrainingLog, choose_operating_points,
+    pr_curve, roc_band, roc_curve, subgroup_analysis,
+};
+use fracdet_io::dataset::{Dataset, Sample, Split, View};
+use fracdet_io::preprocess::letterbox;
+use fracdet_io::{ReadOptions, read_radiograph};
+use fracdet_model::BackboneKind;
+use fracdet_train::{Device, Predictor, TrainError};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// File in the model directory holding the validation-chosen thresholds.
+pub const OPERATING_POINTS_FILE: &str = "operating_points.json";
+const OPERATING_POINTS_VERSION: u32 = 1;
+/// Side of the error-case thumbnails in the report, pixels.
+const THUMB_SIZE: u32 = 192;
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Model (run) directory made by `fracdet train classifier`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Dataset root (FracAtlas layout or <split>/<class>/ folders).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Split to evaluate. Operating points are chosen on `val` (and stored in the model);
+    /// any other split requires them to be stored already.
+    #[arg(long, default_value = "val")]
+    pub split: String,
+    /// Report directory to write (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Fixed decision threshold (default 0.5). Only when operating points are chosen.
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// Sensitivity the `target_sensitivity` operating point must reach on validation
+    /// (default 0.90). Only when operating points are chosen.
+    #[arg(long)]
+    pub target_sensitivity: Option<f64>,
+    /// With `--split val`: choose the operating points again and overwrite the stored ones.
+    #[arg(long)]
+    pub reselect: bool,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Bootstrap resamples for the confidence intervals.
+    #[arg(long, default_value_t = 2000)]
+    pub bootstrap: usize,
+    /// Most confident false negatives / false positives shown in the report (each).
+    #[arg(long, default_value_t = 8)]
+    pub cases: usize,
+    /// Threads for decoding and compute (default: all cores).
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+/// `operating_points.json`: the thresholds plus where they were chosen.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredOperatingPoints {
+    pub version: u32,
+    /// Dataset the points were chosen on (informational).
+    pub data: PathBuf,
+    /// Always "val": thresholds are never chosen on the split they are tested on.
+    pub split: String,
+    pub points: OperatingPoints,
+}
+
+impl StoredOperatingPoints {
+    pub fn load(model_dir: &Path) -> anyhow::Result<Option<Self>> {
+        let path = model_dir.join(OPERATING_POINTS_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let stored: Self =
+            serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid operating points", path.display()))?;
+        if stored.version != OPERATING_POINTS_VERSION {
+            bail!("{}: version {} is not the supported {OPERATING_POINTS_VERSION}", path.display(), stored.version);
+        }
+        Ok(Some(stored))
+    }
+
+    fn save(&self, model_dir: &Path) -> anyhow::Result<()> {
+        let path = model_dir.join(OPERATING_POINTS_FILE);
+        let json = serde_json::to_vec_pretty(self)?;
+        fracdet_train::atomic::write_atomic(&path, &json)?;
+        Ok(())
+    }
+}
+
+/// One scored image.
+struct Scored {
+    sample: Sample,
+    /// Path relative to the dataset root (the key `fracdet compare` pairs on).
+    name: String,
+    label: bool,
+    probability: f32,
+}
+
+pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
+    if let Some(n) = args.workers {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .context("cannot set up worker threads")?;
+    }
+    if args.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let split = Split::from_str(&args.split)?;
+    let started = Instant::now();
+
+    let dataset = Dataset::open(&args.data).with_context(|| format!("cannot index dataset {}", args.data.display()))?;
+    let samples: Vec<Sample> = dataset.split(split).into_iter().filter(|s| s.label.is_some()).collect();
+    if samples.is_empty() {
+        bail!("{} has no labelled images in split {split}", args.data.display());
+    }
+
+    // Decide up front whether thresholds come from storage, so a test-split run fails
+    // before spending minutes on inference.
+    let stored = StoredOperatingPoints::load(&args.model)?;
+    let choose_here = match (&stored, split) {
+        (None, Split::Val) => true,
+        (Some(_), Split::Val) => args.reselect,
+        (None, _) => bail!(
+            "{} holds no {OPERATING_POINTS_FILE}: run `fracdet evaluate --split val` first; \
+             thresholds are chosen on validation, never on the split being tested",
+            args.model.display()
+        ),
+        (Some(_), _) if args.reselect => bail!("--reselect chooses thresholds and is only allowed with --split val"),
+        (Some(_), _) => false,
+    };
+    if !choose_here && (args.threshold.is_some() || args.target_sensitivity.is_some()) {
+        bail!(
+            "--threshold/--target-sensitivity only apply when operating points are chosen \
+             (--split val, with --reselect if {OPERATING_POINTS_FILE} exists)"
+        );
+    }
+
+    let device = Device::default();
+    let predictor = Predictor::open(&args.model, &device, |cfg, dev| {
+        let kind = BackboneKind::from_str(&cfg.backbone)?;
+        Ok::<_, TrainError>(kind.init(cfg.input.channels, dev)?)
+    })
+    .with_context(|| format!("cannot open model {}", args.model.display()))?;
+
+    let (scored, failed) = score(&predictor, &device, &dataset.root, samples, args.batch)?;
+    let infer_s = started.elapsed().as_secs_f64();
+    if scored.is_empty() {
+        bail!("no image of split {split} could be read");
+    }
+    let labels: Vec<bool> = scored.iter().map(|s| s.label).collect();
+    let scores: Vec<f32> = scored.iter().map(|s| s.probability).collect();
+
+    let (points, origin) = if choose_here {
+        let points = choose_operating_points(
+            &labels,
+            &scores,
+            args.threshold.unwrap_or(fracdet_eval::operating::DEFAULT_FIXED_THRESHOLD),
+            args.target_sensitivity
+                .unwrap_or(fracdet_eval::operating::DEFAULT_TARGET_SENSITIVITY),
+        )?;
+        let record = StoredOperatingPoints {
+            version: OPERATING_POINTS_VERSION,
+            data: args.data.clone(),
+            split: split.to_string(),
+            points: points.clone(),
+        };
+        record.save(&args.model)?;
+        eprintln!(
+            "operating points chosen on this validation split and stored in {}",
+            args.model.join(OPERATING_POINTS_FILE).display()
+        );
+        let origin = format!(
+            "Thresholds were chosen on this validation split ({} images) and stored with the model; \
+             on this split the threshold metrics are therefore optimistic.",
+            points.n_validation
+        );
+        (points, origin)
+    } else {
+        let s = stored.context("stored operating points vanished")?;
+        let origin = format!(
+            "Thresholds were chosen on the {} split of {} ({} images) and stored with the model; \
+             they were not tuned on the data shown here.",
+            s.split,
+            s.data.display(),
+            s.points.n_validation
+        );
+        (s.points, origin)
+    };
+
+    let cfg = BootstrapConfig {
+        n_resamples: args.bootstrap.max(1),
+        ..BootstrapConfig::default()
+    };
+    let mut report = MetricsReport::compute(&labels, &scores, &points, &cfg)?;
+    let primary = primary_point(&points);
+    report.subgroups = subgroups(&scored, &labels, &scores, primary.1.threshold, &cfg)?;
+
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    write_file(&args.out.join("metrics.json"), report.to_json()?.as_bytes())?;
+    write_file(&args.out.join("predictions.csv"), predictions_csv(&scored, &points).as_bytes())?;
+    let figures = plots(&args.out, &args.model, &labels, &scores, &report, &points, primary)?;
+
+    let mut warnings = Vec::new();
+    if choose_here {
+        warnings.push(
+            "These numbers are on the validation split the thresholds were chosen on; report test-split \
+             results for an unbiased estimate."
+                .to_string(),
+        );
+    }
+    if !failed.is_empty() {
+        warnings.push(format!("{} image(s) could not be read and are not counted.", failed.len()));
+    }
+    for a in &report.subgroups {
+        let few: Vec<&str> = a.groups.iter().filter(|g| g.warning.is_some()).map(|g| g.group.as_str()).collect();
+        if !few.is_empty() {
+            warnings.push(format!(
+                "By {}: fewer than 20 fractures in {}; those rows are unstable.",
+                a.attribute.replace('_', " "),
+                few.join(", ")
+            ));
+        }
+    }
+    let (false_negatives, false_positives) = error_cases(&scored, primary.1.threshold, args.cases);
+    let html = render_html(&HtmlReport {
+        title: format!("Fracture detection — evaluation on {split}"),
+        context: vec![
+            ("Model".into(), format!("{} ({}, {}×{} input)", args.model.display(), predictor.config.backbone, predictor.config.input.size, predictor.config.input.size)),
+            ("Data".into(), format!("{} — split {split}", args.data.display())),
+            ("Evaluated".into(), format!("fracdet {} in {infer_s:.1} s", env!("CARGO_PKG_VERSION"))),
+        ],
+        metrics: &report,
+        primary: primary.0.to_string(),
+        operating_point_origin: origin,
+        figures,
+        false_negatives,
+        false_positives,
+        warnings,
+    });
+    write_file(&args.out.join("report.html"), html.as_bytes())?;
+
+    summary(&report, primary.0, &args.out, infer_s, scored.len());
+    if failed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("{} image(s) could not be read:", failed.len());
+        for (name, why) in &failed {
+            eprintln!("  {name}: {why}");
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// The headline operating point: the target-sensitivity one (a reading aid should miss
+/// few fractures) when validation had positives, else the fixed threshold.
+fn primary_point(points: &OperatingPoints) -> (&'static str, OperatingPoint) {
+    match points.at_target_sensitivity {
+        Some(p) => ("target_sensitivity", p),
+        None => ("fixed", points.fixed),
+    }
+}
+
+/// Reads, letterboxes and scores every sample; unreadable ones come back as (name, reason).
+fn score<M: fracdet_train::BinaryClassifier>(
+    predictor: &Predictor<M>,
+    device: &Device,
+    root: &Path,
+    samples: Vec<Sample>,
+    batch: usize,
+) -> anyhow::Result<(Vec<Scored>, Vec<(String, String)>)> {
+    let size = predictor.input().size;
+    let read = ReadOptions::default();
+    let mut scored = Vec::with_capacity(samples.len());
+    let mut failed = Vec::new();
+    for chunk in samples.chunks(batch) {
+        let canvases: Vec<Result<Vec<f32>, String>> = chunk
+            .par_iter()
+            .map(|s| {
+                read_radiograph(&s.image, &read)
+                    .map(|r| letterbox(&r, size).0)
+                    .map_err(|e| e.to_string())
+            })
+            .collect();
+        let mut ok = Vec::with_capacity(chunk.len());
+        let mut good = Vec::with_capacity(chunk.len());
+        for (s, c) in chunk.iter().zip(canvases) {
+            match c {
+                Ok(c) => {
+                    ok.push(s);
+                    good.push(c);
+                }
+                Err(e) => failed.push((relative_name(root, &s.image), e)),
+            }
+        }
+        let probs = predictor.probabilities(&good, device)?;
+        for (s, p) in ok.into_iter().zip(probs) {
+            let Some(label) = s.label else { continue };
+            if !p.is_finite() {
+                failed.push((relative_name(root, &s.image), "model output is not finite".into()));
+                continue;
+            }
+            scored.push(Scored {
+                sample: s.clone(),
+                name: relative_name(root, &s.image),
+                label,
+                probability: p,
+            });
+        }
+    }
+    Ok((scored, failed))
+}
+
+fn relative_name(root: &Path, image: &Path) -> String {
+    image
+        .strip_prefix(root)
+        .unwrap_or(image)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// Body part, hardware and view, each only when the dataset records it for some image.
+fn subgroups(
+    scored: &[Scored],
+    labels: &[bool],
+    scores: &[f32],
+    threshold: f64,
+    cfg: &BootstrapConfig,
+) -> anyhow::Result<Vec<fracdet_eval::SubgroupAnalysis>> {
+    let body: Vec<Option<String>> = scored.iter().map(|s| s.sample.meta.body_part.clone()).collect();
+    let hardware: Vec<Option<String>> = scored
+        .iter()
+        .map(|s| s.sample.meta.hardware.map(|h| if h { "hardware".into() } else { "no hardware".into() }))
+        .collect();
+    let view: Vec<Option<String>> = scored
+        .iter()
+        .map(|s| match s.sample.meta.views.as_slice() {
+            [] => None,
+            [one] => Some(
+                match one {
+                    View::Frontal => "frontal",
+                    View::Lateral => "lateral",
+                    View::Oblique => "oblique",
+                }
+                .to_string(),
+            ),
+            _ => Some("several views".to_string()),
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (name, keys) in [("body_part", body), ("hardware", hardware), ("view", view)] {
+        if keys.iter().all(Option::is_none) {
+            continue;
+        }
+        let keys: Vec<String> = keys.into_iter().map(|k| k.unwrap_or_else(|| "unknown".into())).collect();
+        out.push(subgroup_analysis(name, labels, scores, &keys, threshold, cfg)?);
+    }
+    Ok(out)
+}
+
+/// `image,label,probability,decision_fixed,decision_target_sensitivity,decision_youden`;
+/// a decision is 1 (flagged) / 0, empty where that operating point does not exist.
+fn predictions_csv(scored: &[Scored], points: &OperatingPoints) -> String {
+    let cols: [Option<OperatingPoint>; 3] = [Some(points.fixed), points.at_target_sensitivity, points.youden];
+    let mut out = String::from("image,label,probability,decision_fixed,decision_target_sensitivity,decision_youden\n");
+    for s in scored {
+        out.push_str(&csv_field(&s.name));
+        out.push_str(&format!(",{},{:.6}", u8::from(s.label), s.probability));
+        for c in &cols {
+            out.push(',');
+            if let Some(p) = c {
+                out.push(if f64::from(s.probability) >= p.threshold { '1' } else { '0' });
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\"").replace(['\n', '\r'], " "))
+    } else {
+        s.to_string()
+    }
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Draws every plot into `out` and returns them for the HTML report.
+fn plots(
+    out: &Path,
+    model_dir: &Path,
+    labels: &[bool],
+    scores: &[f32],
+    report: &MetricsReport,
+    points: &OperatingPoints,
+    primary: (&str, OperatingPoint),
+) -> anyhow::Result<Vec<Figure>> {
+    let mut figures = Vec::new();
+    let mut add = |file: &str, title: &str, caption: &str| -> anyhow::Result<()> {
+        let path = out.join(file);
+        let png = std::fs::read(&path).with_context(|| format!("cannot read back {}", path.display()))?;
+        figures.push(Figure {
+            title: title.into(),
+            caption: caption.into(),
+            png,
+        });
+        Ok(())
+    };
+    let named: Vec<(&str, OperatingPoint)> = [
+        ("fixed", Some(points.fixed)),
+        ("target sens.", points.at_target_sensitivity),
+        ("Youden", points.youden),
+    ]
+    .into_iter()
+    .filter_map(|(n, p)| p.map(|p| (n, p)))
+    .collect();
+    if let Some(curve) = roc_curve(labels, scores)? {
+        let band = roc_band(labels, scores, 101, &report.bootstrap)?;
+        plot_roc(&out.join("roc.png"), "ROC curve", &curve, band.as_ref(), &report.auroc, &named, DEFAULT_SIZE)?;
+        add(
+            "roc.png",
+            "ROC curve",
+            "Sensitivity against false-positive rate over all thresholds; the shaded band is the 95% bootstrap interval, markers are the operating points.",
+        )?;
+    }
+    if let Some(curve) = pr_curve(labels, scores)? {
+        plot_pr(&out.join("pr.png"), "Precision-recall curve", &curve, &report.average_precision, DEFAULT_SIZE)?;
+        add(
+            "pr.png",
+            "Precision–recall curve",
+            "Share of flagged images that truly have a fracture (precision) as more fractures are found (recall).",
+        )?;
+    }
+    plot_reliability(&out.join("reliability.png"), "Reliability diagram", &report.calibration, DEFAULT_SIZE)?;
+    add(
+        "reliability.png",
+        "Reliability diagram",
+        "Observed fracture rate against predicted probability; points on the diagonal mean the probabilities can be taken at face value.",
+    )?;
+    if let Some(at) = report.at_operating_points.iter().find(|p| p.name == primary.0) {
+        plot_confusion_matrix(
+            &out.join("confusion.png"),
+            "Confusion matrix (headline operating point)",
+            &at.metrics.confusion,
+            at.metrics.threshold,
+            DEFAULT_SIZE,
+        )?;
+        add("confusion.png", "Confusion matrix", "Counts of images by truth and model decision at the headline threshold.")?;
+    }
+    plot_score_histograms(
+        &out.join("scores.png"),
+        "Predicted probability by true class",
+        labels,
+        scores,
+        20,
+        Some(primary.1.threshold),
+        DEFAULT_SIZE,
+    )?;
+    add(
+        "scores.png",
+        "Score histograms",
+        "Distribution of the model's probability for images with and without fracture; the line is the headline threshold.",
+    )?;
+    let log_path = model_dir.join(fracdet_train::checkpoint::METRICS_FILE);
+    if log_path.exists() {
+        match TrainingLog::read(&log_path)
+            .and_then(|log| plot_training_curves(&out.join("training.png"), "Training curves", &log, DEFAULT_SIZE))
+        {
+            Ok(()) => add(
+                "training.png",
+                "Training curves",
+                "Loss and validation AUROC per epoch from the model's training run.",
+            )?,
+            Err(e) => eprintln!("warning: no training-curve plot: {e}"),
+        }
+    }
+    Ok(figures)
+}
+
+/// The most confident misses and false alarms at `threshold`, as thumbnails.
+fn error_cases(scored: &[Scored], threshold: f64, k: usize) -> (Vec<CaseThumbnail>, Vec<CaseThumbnail>) {
+    let mut fns: Vec<&Scored> = scored.iter().filter(|s| s.label && f64::from(s.probability) < threshold).collect();
+    fns.sort_by(|a, b| a.probability.total_cmp(&b.probability));
+    let mut fps: Vec<&Scored> = scored.iter().filter(|s| !s.label && f64::from(s.probability) >= threshold).collect();
+    fps.sort_by(|a, b| b.probability.total_cmp(&a.probability));
+    let thumbs = |cases: Vec<&Scored>| -> Vec<CaseThumbnail> {
+        cases
+            .into_par_iter()
+            .take(k)
+            .filter_map(|s| {
+                let r = read_radiograph(&s.sample.image, &ReadOptions::default()).ok()?;
+                let (canvas, _) = letterbox(&r, THUMB_SIZE);
+                let png = grey_canvas_png(&canvas, THUMB_SIZE, THUMB_SIZE).ok()?;
+                Some(CaseThumbnail {
+                    image: s.name.clone(),
+                    probability: s.probability,
+                    png,
+                    heatmap: false,
+                })
+            })
+            .collect()
+    };
+    (thumbs(fns), thumbs(fps))
+}
+
+fn summary(report: &MetricsReport, primary: &str, out: &Path, seconds: f64, n: usize) {
+    let f = |e: &fracdet_eval::Estimate| match (e.value, &e.ci) {
+        (Some(v), Some(ci)) => format!("{v:.3} [{:.3}, {:.3}]", ci.lower, ci.upper),
+        (Some(v), None) => format!("{v:.3}"),
+        (None, _) => "n/a".into(),
+    };
+    println!(
+        "{n} images ({} fractured) scored in {seconds:.1} s ({:.1} img/s)",
+        report.n_positive,
+        n as f64 / seconds.max(1e-9)
+    );
+    println!("AUROC {}  AP {}  Brier {}  ECE {}", f(&report.auroc), f(&report.average_precision), f(&report.calibration.brier), f(&report.calibration.ece));
+    for p in &report.at_operating_points {
+        println!(
+            "{}{:<18} threshold {:.4}: sensitivity {}  specificity {}",
+            if p.name == primary { "* " } else { "  " },
+            p.name,
+            p.metrics.threshold,
+            f(&p.metrics.sensitivity),
+            f(&p.metrics.specificity)
+        );
+    }
+    println!("report: {}", out.join("report.html").display());
+}
