@@ -11,7 +11,11 @@ fn png(width: u32, height: u32, pixel: impl Fn(u32, u32) -> u8) -> Vec<u8> {
         for &b in bytes {
             crc ^= b as u32;
             for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc
@@ -57,7 +61,11 @@ fn png(width: u32, height: u32, pixel: impl Fn(u32, u32) -> u8) -> Vec<u8> {
 
 fn write_image(path: &Path, seed: u32) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, png(40, 30, |x, y| ((x * 7 + y * 3 + seed * 29) % 256) as u8)).unwrap();
+    std::fs::write(
+        path,
+        png(40, 30, |x, y| ((x * 7 + y * 3 + seed * 29) % 256) as u8),
+    )
+    .unwrap();
 }
 
 const CORRUPT: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDRtruncated";
@@ -81,7 +89,11 @@ fn row(stdout: &str, split: &str) -> (usize, usize) {
         .lines()
         .find(|l| l.split_whitespace().next() == Some(split))
         .unwrap_or_else(|| panic!("no {split} row in:\n{stdout}"));
-    let n: Vec<usize> = line.split_whitespace().skip(1).map(|v| v.parse().unwrap()).collect();
+    let n: Vec<usize> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().unwrap())
+        .collect();
     (n[0], n[1])
 }
 
@@ -114,7 +126,10 @@ fn folders(root: &Path) {
         ("Test", "Normal", 2),
     ] {
         for i in 0..n {
-            write_image(&root.join(split).join(class).join(format!("x{i}.png")), seed);
+            write_image(
+                &root.join(split).join(class).join(format!("x{i}.png")),
+                seed,
+            );
             seed += 1;
         }
     }
@@ -157,10 +172,19 @@ fn fracatlas_table_problems_are_all_listed() {
     std::fs::write(root.join("boxes.csv"), boxes).unwrap();
     let (code, out, _) = check(root);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("labels.csv:9: image") && out.contains("IMG7.png does not exist"), "{out}");
+    assert!(
+        out.contains("labels.csv:9: image") && out.contains("IMG7.png does not exist"),
+        "{out}"
+    );
     assert!(out.contains("extra.png: image has no label"), "{out}");
-    assert!(out.contains("identical files") && out.contains("IMG1.png") && out.contains("IMG5.png"), "{out}");
-    assert!(out.contains("IMG3.png: box (30, 20, 41, 25) extends outside the 40x30 image"), "{out}");
+    assert!(
+        out.contains("identical files") && out.contains("IMG1.png") && out.contains("IMG5.png"),
+        "{out}"
+    );
+    assert!(
+        out.contains("IMG3.png: box (30, 20, 41, 25) extends outside the 40x30 image"),
+        "{out}"
+    );
     assert!(out.contains("problems: 4"), "{out}");
 }
 
@@ -173,7 +197,10 @@ fn malformed_table_is_an_error_with_file_and_line() {
     std::fs::write(dir.path().join("labels.csv"), labels).unwrap();
     let (code, _, err) = check(dir.path());
     assert_eq!(code, 1);
-    assert!(err.contains("labels.csv:10") && err.contains("maybe"), "{err}");
+    assert!(
+        err.contains("labels.csv:10") && err.contains("maybe"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -11,7 +11,10 @@ use fracdet_io::preprocess::{LetterboxTransform, Normalization};
 /// A grey PNG, `w` x `h`, background 0.2, with a white rectangle over `b`.
 fn write_png(path: &Path, w: u32, h: u32, b: &BBox) {
     let img = image::GrayImage::from_fn(w, h, |x, y| {
-        let inside = (x as f32) >= b.x_min && (x as f32) < b.x_max && (y as f32) >= b.y_min && (y as f32) < b.y_max;
+        let inside = (x as f32) >= b.x_min
+            && (x as f32) < b.x_max
+            && (y as f32) >= b.y_min
+            && (y as f32) < b.y_max;
         image::Luma([if inside { 255 } else { 51 }])
     });
     img.save(path).expect("write png");
@@ -40,20 +43,32 @@ fn dataset(n: usize) -> (tempfile::TempDir, Vec<Sample>) {
 }
 
 fn config() -> LoaderConfig {
-    LoaderConfig { size: 64, batch_size: 4, seed: 7, ..LoaderConfig::default() }
+    LoaderConfig {
+        size: 64,
+        batch_size: 4,
+        seed: 7,
+        ..LoaderConfig::default()
+    }
 }
 
 #[test]
 fn batches_have_the_documented_shape_and_boxes_in_working_coordinates() {
     let (_dir, samples) = dataset(6);
-    let cfg = LoaderConfig { augment: None, shuffle: false, ..config() };
+    let cfg = LoaderConfig {
+        augment: None,
+        shuffle: false,
+        ..config()
+    };
     let loader = Loader::new(samples.clone(), cfg).unwrap();
     let batches: Vec<_> = loader.epoch(0).collect();
     assert_eq!(batches.len(), 2);
     assert_eq!(batches[0].shape(), [4, 3, 64, 64]);
     assert_eq!(batches[0].images.len(), 4 * 3 * 64 * 64);
     assert_eq!(batches[1].indices, vec![4, 5]);
-    assert_eq!(batches[0].labels, vec![Some(true), Some(false), Some(true), Some(false)]);
+    assert_eq!(
+        batches[0].labels,
+        vec![Some(true), Some(false), Some(true), Some(false)]
+    );
     for (k, &i) in batches[0].indices.iter().enumerate() {
         let s = &samples[i];
         let size = image::image_dimensions(&s.image).unwrap();
@@ -80,8 +95,19 @@ fn same_seed_same_batches_regardless_of_cache_state() {
     assert_ne!(e0, e1, "epochs are shuffled differently");
     let mut sorted = e0.clone();
     sorted.sort();
-    assert_eq!(sorted, (0..9).collect::<Vec<_>>(), "each sample once per epoch");
-    let other = Loader::new(samples, LoaderConfig { seed: 8, ..config() }).unwrap();
+    assert_eq!(
+        sorted,
+        (0..9).collect::<Vec<_>>(),
+        "each sample once per epoch"
+    );
+    let other = Loader::new(
+        samples,
+        LoaderConfig {
+            seed: 8,
+            ..config()
+        },
+    )
+    .unwrap();
     assert_ne!(other.batch(0, 0), warm.batch(0, 0));
 }
 
@@ -113,7 +139,10 @@ fn corrupt_and_missing_images_are_skipped_and_reported() {
     let seen: usize = loader.epoch(0).map(|b| b.len()).sum();
     assert_eq!(seen, 6);
     let skipped = loader.skipped();
-    assert_eq!(skipped.iter().map(|s| s.index).collect::<Vec<_>>(), vec![2, 7]);
+    assert_eq!(
+        skipped.iter().map(|s| s.index).collect::<Vec<_>>(),
+        vec![2, 7]
+    );
     assert_eq!(skipped[0].image, corrupt);
     assert!(!skipped[0].error.is_empty());
     // Reported once, however often the sample comes round.
@@ -134,7 +163,10 @@ fn augmented_boxes_follow_the_white_rectangle() {
     let cfg = LoaderConfig {
         size: 128,
         augment: Some(aug),
-        normalization: Normalization::Grey { mean: 0.0, std: 1.0 },
+        normalization: Normalization::Grey {
+            mean: 0.0,
+            std: 1.0,
+        },
         ..config()
     };
     let loader = Loader::new(samples, cfg).unwrap();
@@ -142,14 +174,20 @@ fn augmented_boxes_follow_the_white_rectangle() {
         for batch in loader.epoch(epoch) {
             for k in 0..batch.len() {
                 let img = &batch.images[k * 128 * 128..(k + 1) * 128 * 128];
-                let bright = BBox::enclosing(img.iter().enumerate().filter(|(_, v)| **v > 0.6).flat_map(|(i, _)| {
-                    let (x, y) = ((i % 128) as f32, (i / 128) as f32);
-                    [(x, y), (x + 1.0, y + 1.0)]
-                }))
-                .unwrap();
+                let bright =
+                    BBox::enclosing(img.iter().enumerate().filter(|(_, v)| **v > 0.6).flat_map(
+                        |(i, _)| {
+                            let (x, y) = ((i % 128) as f32, (i / 128) as f32);
+                            [(x, y), (x + 1.0, y + 1.0)]
+                        },
+                    ))
+                    .unwrap();
                 let b = batch.boxes[k][0];
                 for (p, q) in bright.corners().iter().zip(b.corners()) {
-                    assert!((p.0 - q.0).abs() <= 1.6 && (p.1 - q.1).abs() <= 1.6, "epoch {epoch}: {bright:?} vs {b:?}");
+                    assert!(
+                        (p.0 - q.0).abs() <= 1.6 && (p.1 - q.1).abs() <= 1.6,
+                        "epoch {epoch}: {bright:?} vs {b:?}"
+                    );
                 }
             }
         }

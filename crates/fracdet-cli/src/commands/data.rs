@@ -25,10 +25,16 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn run_check(dir: PathBuf) -> anyhow::Result<ExitCode> {
-    let dataset = Dataset::open(&dir).with_context(|| format!("cannot index dataset {}", dir.display()))?;
+    let dataset =
+        Dataset::open(&dir).with_context(|| format!("cannot index dataset {}", dir.display()))?;
     let progress = if std::io::stderr().is_terminal() {
-        let pb = ProgressBar::with_draw_target(Some(dataset.samples.len() as u64), ProgressDrawTarget::stderr());
-        if let Ok(style) = ProgressStyle::with_template("{spinner} decoding {pos}/{len} images [{bar:40}] {eta}") {
+        let pb = ProgressBar::with_draw_target(
+            Some(dataset.samples.len() as u64),
+            ProgressDrawTarget::stderr(),
+        );
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} decoding {pos}/{len} images [{bar:40}] {eta}")
+        {
             pb.set_style(style.progress_chars("=> "));
         }
         pb
@@ -38,7 +44,11 @@ fn run_check(dir: PathBuf) -> anyhow::Result<ExitCode> {
     let report = check(&dataset, &CheckOptions::default(), &|| progress.inc(1));
     progress.finish_and_clear();
     print!("{}", render(&report));
-    Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// The human-readable report: a split x class table, then one line per problem.
@@ -76,7 +86,11 @@ fn render(report: &CheckReport) -> String {
         total.unlabelled
     );
     if report.unreadable > 0 {
-        let _ = writeln!(s, "({} unreadable images not counted above)", report.unreadable);
+        let _ = writeln!(
+            s,
+            "({} unreadable images not counted above)",
+            report.unreadable
+        );
     }
     if !report.grouped_duplicates.is_empty() {
         let _ = writeln!(

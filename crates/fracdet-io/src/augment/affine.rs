@@ -15,12 +15,26 @@ pub struct Affine {
 }
 
 impl Affine {
-    pub const IDENTITY: Affine = Affine { a: 1.0, b: 0.0, c: 0.0, d: 1.0, tx: 0.0, ty: 0.0 };
+    pub const IDENTITY: Affine = Affine {
+        a: 1.0,
+        b: 0.0,
+        c: 0.0,
+        d: 1.0,
+        tx: 0.0,
+        ty: 0.0,
+    };
 
     /// Optional horizontal flip, then rotation by `angle` radians (clockwise on screen, as y
     /// points down) and isotropic `scale`, all about the canvas centre, then a shift of
     /// (`shift_x`, `shift_y`) pixels.
-    pub fn about_centre(size: u32, flip: bool, angle: f32, scale: f32, shift_x: f32, shift_y: f32) -> Affine {
+    pub fn about_centre(
+        size: u32,
+        flip: bool,
+        angle: f32,
+        scale: f32,
+        shift_x: f32,
+        shift_y: f32,
+    ) -> Affine {
         let (sin, cos) = angle.sin_cos();
         let f = if flip { -1.0 } else { 1.0 };
         // M = scale · R · diag(f, 1)
@@ -38,7 +52,10 @@ impl Affine {
     }
 
     pub fn apply(&self, x: f32, y: f32) -> (f32, f32) {
-        (self.a * x + self.b * y + self.tx, self.c * x + self.d * y + self.ty)
+        (
+            self.a * x + self.b * y + self.tx,
+            self.c * x + self.d * y + self.ty,
+        )
     }
 
     /// The inverse transform; `None` when singular.
@@ -48,7 +65,14 @@ impl Affine {
             return None;
         }
         let (a, b, c, d) = (self.d / det, -self.b / det, -self.c / det, self.a / det);
-        Some(Affine { a, b, c, d, tx: -(a * self.tx + b * self.ty), ty: -(c * self.tx + d * self.ty) })
+        Some(Affine {
+            a,
+            b,
+            c,
+            d,
+            tx: -(a * self.tx + b * self.ty),
+            ty: -(c * self.tx + d * self.ty),
+        })
     }
 
     /// The axis-aligned box around the transformed corners, clipped to a `side` canvas;
@@ -100,7 +124,12 @@ pub fn warp_affine(src: &[f32], size: u32, t: &Affine) -> Vec<f32> {
                     let i = y0 as usize * s + x0 as usize;
                     (src[i], src[i + 1], src[i + s], src[i + s + 1])
                 } else {
-                    (at(x0, y0), at(x0 + 1, y0), at(x0, y0 + 1), at(x0 + 1, y0 + 1))
+                    (
+                        at(x0, y0),
+                        at(x0 + 1, y0),
+                        at(x0, y0 + 1),
+                        at(x0 + 1, y0 + 1),
+                    )
                 };
                 let top = p00 + (p10 - p00) * wx;
                 let bottom = p01 + (p11 - p01) * wx;

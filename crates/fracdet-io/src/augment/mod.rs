@@ -159,7 +159,11 @@ fn sample_erasing<R: Rng + ?Sized>(
     let hit = rng.random::<f32>() < e.prob;
     let area = uniform(rng, e.area_range.0, e.area_range.1) * (size * size) as f32;
     let aspect = log_uniform(rng, e.aspect_range.0, e.aspect_range.1);
-    let (fx, fy, fill) = (rng.random::<f32>(), rng.random::<f32>(), rng.random::<f32>());
+    let (fx, fy, fill) = (
+        rng.random::<f32>(),
+        rng.random::<f32>(),
+        rng.random::<f32>(),
+    );
     let s = size as usize;
     let w = ((area * aspect).sqrt().round() as usize).clamp(1, s.max(1));
     let h = ((area / aspect).sqrt().round() as usize).clamp(1, s.max(1));

@@ -13,10 +13,18 @@ pub struct Photometric {
 }
 
 impl Photometric {
-    pub const IDENTITY: Photometric = Photometric { brightness: 0.0, contrast: 1.0, gamma: 1.0 };
+    pub const IDENTITY: Photometric = Photometric {
+        brightness: 0.0,
+        contrast: 1.0,
+        gamma: 1.0,
+    };
 
     pub fn apply_value(&self, v: f32) -> f32 {
-        let g = if self.gamma == 1.0 { v } else { v.max(0.0).powf(self.gamma) };
+        let g = if self.gamma == 1.0 {
+            v
+        } else {
+            v.max(0.0).powf(self.gamma)
+        };
         ((g - 0.5) * self.contrast + 0.5 + self.brightness).clamp(0.0, 1.0)
     }
 }

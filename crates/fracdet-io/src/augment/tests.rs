@@ -38,7 +38,10 @@ fn assert_close(a: &BBox, b: &BBox, tol: f32, what: &str) {
         (a.x_max - b.x_max).abs(),
         (a.y_max - b.y_max).abs(),
     ];
-    assert!(d.iter().all(|v| *v <= tol), "{what}: pixels {a:?} vs box {b:?}");
+    assert!(
+        d.iter().all(|v| *v <= tol),
+        "{what}: pixels {a:?} vs box {b:?}"
+    );
 }
 
 #[test]
@@ -46,12 +49,36 @@ fn boxes_follow_a_bright_square_under_each_geometric_transform() {
     let b = BBox::new(60.0, 80.0, 100.0, 130.0);
     let img = square(&b);
     let cases = [
-        ("flip", Affine::about_centre(S, true, 0.0, 1.0, 0.0, 0.0), 0.01),
-        ("rotate +10", Affine::about_centre(S, false, 10f32.to_radians(), 1.0, 0.0, 0.0), 1.5),
-        ("rotate -10", Affine::about_centre(S, false, -10f32.to_radians(), 1.0, 0.0, 0.0), 1.5),
-        ("scale 1.1 + shift", Affine::about_centre(S, false, 0.0, 1.1, 7.0, -9.0), 1.0),
-        ("scale 0.9 + shift", Affine::about_centre(S, false, 0.0, 0.9, -11.0, 5.0), 1.0),
-        ("all", Affine::about_centre(S, true, 8f32.to_radians(), 1.05, 4.0, 6.0), 1.5),
+        (
+            "flip",
+            Affine::about_centre(S, true, 0.0, 1.0, 0.0, 0.0),
+            0.01,
+        ),
+        (
+            "rotate +10",
+            Affine::about_centre(S, false, 10f32.to_radians(), 1.0, 0.0, 0.0),
+            1.5,
+        ),
+        (
+            "rotate -10",
+            Affine::about_centre(S, false, -10f32.to_radians(), 1.0, 0.0, 0.0),
+            1.5,
+        ),
+        (
+            "scale 1.1 + shift",
+            Affine::about_centre(S, false, 0.0, 1.1, 7.0, -9.0),
+            1.0,
+        ),
+        (
+            "scale 0.9 + shift",
+            Affine::about_centre(S, false, 0.0, 0.9, -11.0, 5.0),
+            1.0,
+        ),
+        (
+            "all",
+            Affine::about_centre(S, true, 8f32.to_radians(), 1.05, 4.0, 6.0),
+            1.5,
+        ),
     ];
     for (what, t, tol) in cases {
         let out = warp_affine(&img, S, &t);
@@ -59,7 +86,10 @@ fn boxes_follow_a_bright_square_under_each_geometric_transform() {
         let mapped = t.map_bbox(&b, S as f32, 0.0).expect("box kept");
         assert_close(&seen, &mapped, tol, what);
         // And the transform really moved something (except where it should not).
-        assert!(seen != b || what == "none", "{what} left the square in place");
+        assert!(
+            seen != b || what == "none",
+            "{what} left the square in place"
+        );
     }
 }
 
@@ -72,9 +102,20 @@ fn inverse_undoes_forward() {
         let (bx, by) = inv.apply(u, v);
         assert!((bx - x).abs() < 1e-3 && (by - y).abs() < 1e-3);
     }
-    let singular = Affine { a: 0.0, b: 0.0, c: 0.0, d: 0.0, tx: 0.0, ty: 0.0 };
+    let singular = Affine {
+        a: 0.0,
+        b: 0.0,
+        c: 0.0,
+        d: 0.0,
+        tx: 0.0,
+        ty: 0.0,
+    };
     assert!(singular.inverse().is_none());
-    assert!(warp_affine(&square(&BBox::new(0.0, 0.0, 5.0, 5.0)), S, &singular).iter().all(|v| *v == 0.0));
+    assert!(
+        warp_affine(&square(&BBox::new(0.0, 0.0, 5.0, 5.0)), S, &singular)
+            .iter()
+            .all(|v| *v == 0.0)
+    );
 }
 
 #[test]
@@ -83,7 +124,10 @@ fn boxes_pushed_off_the_canvas_are_dropped() {
     let t = Affine::about_centre(S, false, 0.0, 1.0, -15.0, 0.0);
     // 5 of 20 columns remain: 25% visible.
     assert!(t.map_bbox(&b, S as f32, 0.4).is_none());
-    assert_eq!(t.map_bbox(&b, S as f32, 0.2), Some(BBox::new(0.0, 0.0, 5.0, 20.0)));
+    assert_eq!(
+        t.map_bbox(&b, S as f32, 0.2),
+        Some(BBox::new(0.0, 0.0, 5.0, 20.0))
+    );
 }
 
 #[test]
@@ -99,28 +143,76 @@ fn full_augment_is_deterministic_and_moves_boxes_with_pixels() {
         ..AugmentConfig::default()
     };
     for seed in 0..20 {
-        let (a1, b1) = augment(&img, S, content, &[b], &cfg, &mut ChaCha8Rng::seed_from_u64(seed));
-        let (a2, b2) = augment(&img, S, content, &[b], &cfg, &mut ChaCha8Rng::seed_from_u64(seed));
+        let (a1, b1) = augment(
+            &img,
+            S,
+            content,
+            &[b],
+            &cfg,
+            &mut ChaCha8Rng::seed_from_u64(seed),
+        );
+        let (a2, b2) = augment(
+            &img,
+            S,
+            content,
+            &[b],
+            &cfg,
+            &mut ChaCha8Rng::seed_from_u64(seed),
+        );
         assert_eq!(a1, a2);
         assert_eq!(b1, b2);
         assert_eq!(b1.len(), 1);
-        assert_close(&bright_box(&a1).unwrap(), &b1[0], 1.5, &format!("seed {seed}"));
+        assert_close(
+            &bright_box(&a1).unwrap(),
+            &b1[0],
+            1.5,
+            &format!("seed {seed}"),
+        );
     }
-    let (x, _) = augment(&img, S, content, &[b], &cfg, &mut ChaCha8Rng::seed_from_u64(1));
-    let (y, _) = augment(&img, S, content, &[b], &cfg, &mut ChaCha8Rng::seed_from_u64(2));
+    let (x, _) = augment(
+        &img,
+        S,
+        content,
+        &[b],
+        &cfg,
+        &mut ChaCha8Rng::seed_from_u64(1),
+    );
+    let (y, _) = augment(
+        &img,
+        S,
+        content,
+        &[b],
+        &cfg,
+        &mut ChaCha8Rng::seed_from_u64(2),
+    );
     assert_ne!(x, y, "different seeds, different augmentations");
 }
 
 #[test]
 fn photometric_stays_in_range_and_spares_padding() {
     let s = S as usize;
-    let img: Vec<f32> = (0..s * s).map(|i| if (i % s) < 20 { 0.0 } else { (i % 97) as f32 / 96.0 }).collect();
+    let img: Vec<f32> = (0..s * s)
+        .map(|i| {
+            if (i % s) < 20 {
+                0.0
+            } else {
+                (i % 97) as f32 / 96.0
+            }
+        })
+        .collect();
     let content = BBox::new(20.0, 0.0, S as f32, S as f32);
     let mut out = img.clone();
-    let p = Photometric { brightness: 0.3, contrast: 1.5, gamma: 0.7 };
+    let p = Photometric {
+        brightness: 0.3,
+        contrast: 1.5,
+        gamma: 0.7,
+    };
     apply_photometric(&mut out, S, content, &p);
     assert!(out.iter().all(|v| (0.0..=1.0).contains(v)));
-    assert!((0..s).all(|y| out[y * s..y * s + 20].iter().all(|v| *v == 0.0)), "padding changed");
+    assert!(
+        (0..s).all(|y| out[y * s..y * s + 20].iter().all(|v| *v == 0.0)),
+        "padding changed"
+    );
     assert!(out[25] > img[25], "brightness had no effect");
     assert_eq!(p.apply_value(0.5), (0.5f32.powf(0.7) - 0.5) * 1.5 + 0.8);
 }
@@ -136,7 +228,11 @@ fn erasing_paints_one_rectangle() {
         brightness: 0.0,
         contrast: 0.0,
         gamma_range: (1.0, 1.0),
-        erasing: Some(ErasingConfig { prob: 1.0, area_range: (0.05, 0.05), aspect_range: (1.0, 1.0) }),
+        erasing: Some(ErasingConfig {
+            prob: 1.0,
+            area_range: (0.05, 0.05),
+            aspect_range: (1.0, 1.0),
+        }),
         min_box_visible: 0.4,
     };
     let full = BBox::new(0.0, 0.0, S as f32, S as f32);

@@ -8,8 +8,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::{Dataset, Issue, Layout, Split};
-use crate::read::{ReadOptions, read_radiograph_bytes};
 use crate::IoError;
+use crate::read::{ReadOptions, read_radiograph_bytes};
 
 /// How to check.
 #[derive(Debug, Clone, Default)]
@@ -96,7 +96,11 @@ fn check_file(path: &Path, options: &CheckOptions) -> FileResult {
 /// Decode every sample's image in parallel (rayon's global pool) and report counts and
 /// problems. `on_file` is called once per file as it finishes (progress display).
 /// Never fails: anything wrong with a file becomes an [`Issue`].
-pub fn check(dataset: &Dataset, options: &CheckOptions, on_file: &(dyn Fn() + Sync)) -> CheckReport {
+pub fn check(
+    dataset: &Dataset,
+    options: &CheckOptions,
+    on_file: &(dyn Fn() + Sync),
+) -> CheckReport {
     let results: Vec<FileResult> = dataset
         .samples
         .par_iter()
@@ -161,7 +165,10 @@ pub fn check(dataset: &Dataset, options: &CheckOptions, on_file: &(dyn Fn() + Sy
             });
         let issue = Issue::DuplicateFiles {
             hash: blake3::Hash::from_bytes(hash).to_hex().to_string(),
-            images: members.iter().map(|&i| dataset.samples[i].image.clone()).collect(),
+            images: members
+                .iter()
+                .map(|&i| dataset.samples[i].image.clone())
+                .collect(),
         };
         if declared {
             grouped_duplicates.push(issue);

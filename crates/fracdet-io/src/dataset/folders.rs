@@ -15,7 +15,12 @@ pub(crate) fn class_label(name: &str) -> Option<bool> {
         .chars()
         .map(|c| if c == '_' || c == '-' { ' ' } else { c })
         .collect();
-    match norm.split_whitespace().collect::<Vec<_>>().join(" ").as_str() {
+    match norm
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .as_str()
+    {
         "fractured" | "fracture" | "positive" | "abnormal" => Some(true),
         "not fractured" | "non fractured" | "nonfractured" | "normal" | "negative" => Some(false),
         _ => None,
@@ -58,7 +63,10 @@ pub(crate) fn load(root: &Path) -> Result<(Vec<Sample>, Vec<Issue>)> {
     let mut samples = Vec::new();
     let mut issues = Vec::new();
     for (split_dir, ft) in read_dir_sorted(root)? {
-        let Some(split) = split_dir.file_name().and_then(|n| Split::parse(&n.to_string_lossy())) else {
+        let Some(split) = split_dir
+            .file_name()
+            .and_then(|n| Split::parse(&n.to_string_lossy()))
+        else {
             continue;
         };
         if !ft.is_dir() {
@@ -66,7 +74,10 @@ pub(crate) fn load(root: &Path) -> Result<(Vec<Sample>, Vec<Issue>)> {
         }
         for (entry, ft) in read_dir_sorted(&split_dir)? {
             if ft.is_dir() {
-                let name = entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let name = entry
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 match class_label(&name) {
                     Some(label) => {
                         let mut files = Vec::new();
@@ -95,10 +106,23 @@ mod tests {
 
     #[test]
     fn class_names() {
-        for n in ["fractured", "Fractured", "POSITIVE", "abnormal", " Fracture "] {
+        for n in [
+            "fractured",
+            "Fractured",
+            "POSITIVE",
+            "abnormal",
+            " Fracture ",
+        ] {
             assert_eq!(class_label(n), Some(true), "{n}");
         }
-        for n in ["not fractured", "Not_Fractured", "not-fractured", "NORMAL", "negative", "not  fractured"] {
+        for n in [
+            "not fractured",
+            "Not_Fractured",
+            "not-fractured",
+            "NORMAL",
+            "negative",
+            "not  fractured",
+        ] {
             assert_eq!(class_label(n), Some(false), "{n}");
         }
         for n in ["unknown", "fractures?", "", "images"] {

@@ -33,15 +33,22 @@ impl Table {
             // A UTF-8 BOM (Excel exports) would otherwise hide the first column name.
             .map(|(i, h)| (h.trim_start_matches('\u{feff}').to_ascii_lowercase(), i))
             .collect();
-        Ok(Table { path, reader, columns })
+        Ok(Table {
+            path,
+            reader,
+            columns,
+        })
     }
 
     fn require(&self, name: &str) -> Result<usize> {
-        self.columns.get(name).copied().ok_or_else(|| IoError::Table {
-            path: self.path.clone(),
-            line: 1,
-            reason: format!("missing column {name:?}"),
-        })
+        self.columns
+            .get(name)
+            .copied()
+            .ok_or_else(|| IoError::Table {
+                path: self.path.clone(),
+                line: 1,
+                reason: format!("missing column {name:?}"),
+            })
     }
 
     fn rows(&mut self) -> impl Iterator<Item = Result<(u64, csv::StringRecord)>> + '_ {
@@ -80,7 +87,11 @@ fn flag(path: &Path, line: u64, column: &str, value: &str) -> Result<Option<bool
         "" => Ok(None),
         "0" | "false" | "False" | "FALSE" => Ok(Some(false)),
         "1" | "true" | "True" | "TRUE" => Ok(Some(true)),
-        other => Err(bad(path, line, format!("column {column}: expected 0 or 1, got {other:?}"))),
+        other => Err(bad(
+            path,
+            line,
+            format!("column {column}: expected 0 or 1, got {other:?}"),
+        )),
     }
 }
 
@@ -91,7 +102,11 @@ fn image_name(path: &Path, line: u64, name: &str) -> Result<PathBuf> {
     if safe {
         Ok(p)
     } else {
-        Err(bad(path, line, format!("image name {name:?} is empty or leaves images/")))
+        Err(bad(
+            path,
+            line,
+            format!("image name {name:?} is empty or leaves images/"),
+        ))
     }
 }
 
@@ -103,15 +118,21 @@ pub(crate) fn load(root: &Path) -> Result<(Vec<Sample>, Vec<Issue>)> {
     let label_col = table.require("fractured")?;
     let split_col = table.require("split")?;
     let col = |t: &Table, name: &str| t.columns.get(name).copied();
-    let part_cols: Vec<(&str, usize)> =
-        BODY_PARTS.iter().filter_map(|p| col(&table, p).map(|c| (*p, c))).collect();
+    let part_cols: Vec<(&str, usize)> = BODY_PARTS
+        .iter()
+        .filter_map(|p| col(&table, p).map(|c| (*p, c)))
+        .collect();
     let mixed_col = col(&table, "mixed");
     let hardware_col = col(&table, "hardware");
     let multiscan_col = col(&table, "multiscan");
-    let view_cols: Vec<(View, usize)> = [("frontal", View::Frontal), ("lateral", View::Lateral), ("oblique", View::Oblique)]
-        .into_iter()
-        .filter_map(|(n, v)| col(&table, n).map(|c| (v, c)))
-        .collect();
+    let view_cols: Vec<(View, usize)> = [
+        ("frontal", View::Frontal),
+        ("lateral", View::Lateral),
+        ("oblique", View::Oblique),
+    ]
+    .into_iter()
+    .filter_map(|(n, v)| col(&table, n).map(|c| (v, c)))
+    .collect();
     let (width_col, height_col) = (col(&table, "width"), col(&table, "height"));
     let group_col = col(&table, "group");
 
@@ -126,7 +147,11 @@ pub(crate) fn load(root: &Path) -> Result<(Vec<Sample>, Vec<Issue>)> {
         let rel = image_name(&labels_path, line, &name)?;
         let label = flag(&labels_path, line, "fractured", get(label_col))?;
         let split = Split::parse(get(split_col)).ok_or_else(|| {
-            bad(&labels_path, line, format!("unknown split {:?}", get(split_col)))
+            bad(
+                &labels_path,
+                line,
+                format!("unknown split {:?}", get(split_col)),
+            )
         })?;
         let opt_flag = |c: Option<usize>, n: &str| -> Result<Option<bool>> {
             c.map_or(Ok(None), |c| flag(&labels_path, line, n, get(c)))
@@ -152,10 +177,13 @@ pub(crate) fn load(root: &Path) -> Result<(Vec<Sample>, Vec<Issue>)> {
         let dim = |c: Option<usize>, n: &str| -> Result<Option<u32>> {
             match c.map(get) {
                 None | Some("") => Ok(None),
-                Some(v) => v
-                    .parse::<u32>()
-                    .map(Some)
-                    .map_err(|_| bad(&labels_path, line, format!("column {n}: not a pixel count: {v:?}"))),
+                Some(v) => v.parse::<u32>().map(Some).map_err(|_| {
+                    bad(
+                        &labels_path,
+                        line,
+                        format!("column {n}: not a pixel count: {v:?}"),
+                    )
+                }),
             }
         };
         let declared_size = match (dim(width_col, "width")?, dim(height_col, "height")?) {
@@ -167,20 +195,36 @@ pub(crate) fn load(root: &Path) -> Result<(Vec<Sample>, Vec<Issue>)> {
             hardware: opt_flag(hardware_col, "hardware")?,
             multiscan: opt_flag(multiscan_col, "multiscan")?,
             views,
-            group: group_col.map(|c| get(c).to_string()).filter(|g| !g.is_empty()),
+            group: group_col
+                .map(|c| get(c).to_string())
+                .filter(|g| !g.is_empty()),
             declared_size,
         };
         if by_name.contains_key(&name) {
-            issues.push(Issue::DuplicateLabel { table: labels_path.clone(), line, image: name });
+            issues.push(Issue::DuplicateLabel {
+                table: labels_path.clone(),
+                line,
+                image: name,
+            });
             continue;
         }
         let image = images_dir.join(&rel);
         if image.is_file() {
             by_name.insert(name, Some(samples.len()));
-            samples.push(Sample { image, split, label, boxes: Vec::new(), meta });
+            samples.push(Sample {
+                image,
+                split,
+                label,
+                boxes: Vec::new(),
+                meta,
+            });
         } else {
             by_name.insert(name, None);
-            issues.push(Issue::MissingImage { table: labels_path.clone(), line, image });
+            issues.push(Issue::MissingImage {
+                table: labels_path.clone(),
+                line,
+                image,
+            });
         }
     }
 
@@ -195,19 +239,32 @@ pub(crate) fn load(root: &Path) -> Result<(Vec<Sample>, Vec<Issue>)> {
             let get = |c: usize| rec.get(c).unwrap_or("");
             let name = get(image_c).to_string();
             let num = |c: usize| -> Result<f32> {
-                get(c).parse::<f32>().map_err(|_| {
-                    bad(&boxes_path, line, format!("not a coordinate: {:?}", get(c)))
-                })
+                get(c)
+                    .parse::<f32>()
+                    .map_err(|_| bad(&boxes_path, line, format!("not a coordinate: {:?}", get(c))))
             };
             let bbox = BBox::new(num(x0_c)?, num(y0_c)?, num(x1_c)?, num(y1_c)?);
             match by_name.get(&name) {
-                None => issues.push(Issue::BoxWithoutLabel { table: boxes_path.clone(), line, image: name }),
+                None => issues.push(Issue::BoxWithoutLabel {
+                    table: boxes_path.clone(),
+                    line,
+                    image: name,
+                }),
                 Some(None) => {} // image missing: already reported
                 Some(Some(i)) => {
                     if !bbox.is_valid() {
-                        issues.push(Issue::InvalidBox { table: boxes_path.clone(), line, image: name, bbox });
+                        issues.push(Issue::InvalidBox {
+                            table: boxes_path.clone(),
+                            line,
+                            image: name,
+                            bbox,
+                        });
                     } else if samples[*i].label == Some(false) {
-                        issues.push(Issue::BoxOnNegative { table: boxes_path.clone(), line, image: name });
+                        issues.push(Issue::BoxOnNegative {
+                            table: boxes_path.clone(),
+                            line,
+                            image: name,
+                        });
                     } else {
                         samples[*i].boxes.push(bbox);
                     }
@@ -226,11 +283,17 @@ pub(crate) fn load(root: &Path) -> Result<(Vec<Sample>, Vec<Issue>)> {
             .filter(|p| p.is_file() && looks_like_image(p) && !listed.contains(p))
             .filter(|p| {
                 // A missing-image row whose file name differs only by our join is not "unlabelled".
-                p.file_name().and_then(|n| n.to_str()).is_none_or(|n| !by_name.contains_key(n))
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_none_or(|n| !by_name.contains_key(n))
             })
             .collect();
         unlabelled.sort();
-        issues.extend(unlabelled.into_iter().map(|image| Issue::UnlabelledImage { image }));
+        issues.extend(
+            unlabelled
+                .into_iter()
+                .map(|image| Issue::UnlabelledImage { image }),
+        );
     }
     Ok((samples, issues))
 }

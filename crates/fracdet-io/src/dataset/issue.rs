@@ -11,25 +11,55 @@ use crate::BBox;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Issue {
     /// A table row names an image file that does not exist.
-    MissingImage { table: PathBuf, line: u64, image: PathBuf },
+    MissingImage {
+        table: PathBuf,
+        line: u64,
+        image: PathBuf,
+    },
     /// An image file no label covers (not in the table, or not in a class folder).
     UnlabelledImage { image: PathBuf },
     /// A folder under a split that is not a recognised class name.
     UnknownClassFolder { folder: PathBuf },
     /// The same image appears twice in the label table.
-    DuplicateLabel { table: PathBuf, line: u64, image: String },
+    DuplicateLabel {
+        table: PathBuf,
+        line: u64,
+        image: String,
+    },
     /// A box row for an image that has no label row.
-    BoxWithoutLabel { table: PathBuf, line: u64, image: String },
+    BoxWithoutLabel {
+        table: PathBuf,
+        line: u64,
+        image: String,
+    },
     /// A box row with inverted or non-finite coordinates.
-    InvalidBox { table: PathBuf, line: u64, image: String, bbox: BBox },
+    InvalidBox {
+        table: PathBuf,
+        line: u64,
+        image: String,
+        bbox: BBox,
+    },
     /// A fracture box on an image labelled not fractured.
-    BoxOnNegative { table: PathBuf, line: u64, image: String },
+    BoxOnNegative {
+        table: PathBuf,
+        line: u64,
+        image: String,
+    },
     /// The image could not be read or decoded.
     Unreadable { image: PathBuf, error: String },
     /// A box extends beyond the decoded image.
-    BoxOutsideImage { image: PathBuf, bbox: BBox, width: u32, height: u32 },
+    BoxOutsideImage {
+        image: PathBuf,
+        bbox: BBox,
+        width: u32,
+        height: u32,
+    },
     /// The table's width/height disagree with the decoded image.
-    SizeMismatch { image: PathBuf, declared: (u32, u32), decoded: (u32, u32) },
+    SizeMismatch {
+        image: PathBuf,
+        declared: (u32, u32),
+        decoded: (u32, u32),
+    },
     /// Files with identical content (blake3); a leak risk when they span splits.
     DuplicateFiles { hash: String, images: Vec<PathBuf> },
 }
@@ -38,21 +68,41 @@ impl std::fmt::Display for Issue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Issue::MissingImage { table, line, image } => {
-                write!(f, "{}:{line}: image {} does not exist", table.display(), image.display())
+                write!(
+                    f,
+                    "{}:{line}: image {} does not exist",
+                    table.display(),
+                    image.display()
+                )
             }
-            Issue::UnlabelledImage { image } => write!(f, "{}: image has no label", image.display()),
+            Issue::UnlabelledImage { image } => {
+                write!(f, "{}: image has no label", image.display())
+            }
             Issue::UnknownClassFolder { folder } => write!(
                 f,
                 "{}: not a class folder (expected fractured/positive/abnormal or not fractured/normal/negative)",
                 folder.display()
             ),
             Issue::DuplicateLabel { table, line, image } => {
-                write!(f, "{}:{line}: image {image} is labelled again", table.display())
+                write!(
+                    f,
+                    "{}:{line}: image {image} is labelled again",
+                    table.display()
+                )
             }
             Issue::BoxWithoutLabel { table, line, image } => {
-                write!(f, "{}:{line}: box for image {image}, which has no label", table.display())
+                write!(
+                    f,
+                    "{}:{line}: box for image {image}, which has no label",
+                    table.display()
+                )
             }
-            Issue::InvalidBox { table, line, image, bbox } => write!(
+            Issue::InvalidBox {
+                table,
+                line,
+                image,
+                bbox,
+            } => write!(
                 f,
                 "{}:{line}: invalid box for {image}: ({}, {}, {}, {})",
                 table.display(),
@@ -69,7 +119,12 @@ impl std::fmt::Display for Issue {
             Issue::Unreadable { image, error } => {
                 write!(f, "{}: unreadable: {error}", image.display())
             }
-            Issue::BoxOutsideImage { image, bbox, width, height } => write!(
+            Issue::BoxOutsideImage {
+                image,
+                bbox,
+                width,
+                height,
+            } => write!(
                 f,
                 "{}: box ({}, {}, {}, {}) extends outside the {width}x{height} image",
                 image.display(),
@@ -78,7 +133,11 @@ impl std::fmt::Display for Issue {
                 bbox.x_max,
                 bbox.y_max
             ),
-            Issue::SizeMismatch { image, declared, decoded } => write!(
+            Issue::SizeMismatch {
+                image,
+                declared,
+                decoded,
+            } => write!(
                 f,
                 "{}: table says {}x{}, image is {}x{}",
                 image.display(),
@@ -88,7 +147,11 @@ impl std::fmt::Display for Issue {
                 decoded.1
             ),
             Issue::DuplicateFiles { hash, images } => {
-                write!(f, "identical files (blake3 {}):", &hash[..hash.len().min(16)])?;
+                write!(
+                    f,
+                    "identical files (blake3 {}):",
+                    &hash[..hash.len().min(16)]
+                )?;
                 for p in images {
                     write!(f, " {}", p.display())?;
                 }

@@ -197,7 +197,11 @@ impl Dataset {
 
     /// The samples of one split, in dataset order.
     pub fn split(&self, split: Split) -> Vec<Sample> {
-        self.samples.iter().filter(|s| s.split == split).cloned().collect()
+        self.samples
+            .iter()
+            .filter(|s| s.split == split)
+            .cloned()
+            .collect()
     }
 
     /// Splits present, in train/val/test order.

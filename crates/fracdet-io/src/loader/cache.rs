@@ -34,14 +34,26 @@ pub struct CachedImage {
 }
 
 impl CachedImage {
-    pub(crate) fn new(canvas: Vec<f32>, transform: LetterboxTransform, boxes: Vec<BBox>, p: CachePrecision) -> Arc<Self> {
+    pub(crate) fn new(
+        canvas: Vec<f32>,
+        transform: LetterboxTransform,
+        boxes: Vec<BBox>,
+        p: CachePrecision,
+    ) -> Arc<Self> {
         let pixels = match p {
             CachePrecision::F32 => Pixels::F32(canvas),
             CachePrecision::U8 => Pixels::U8(
-                canvas.iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect(),
+                canvas
+                    .iter()
+                    .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+                    .collect(),
             ),
         };
-        Arc::new(Self { pixels, transform, boxes })
+        Arc::new(Self {
+            pixels,
+            transform,
+            boxes,
+        })
     }
 
     /// The canvas as `size * size` grey values in [0, 1], row-major.

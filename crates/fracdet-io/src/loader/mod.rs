@@ -134,7 +134,12 @@ impl Loader {
             )));
         }
         let cache = (0..samples.len()).map(|_| OnceLock::new()).collect();
-        Ok(Loader { samples, config, cache, skipped: Mutex::new(Vec::new()) })
+        Ok(Loader {
+            samples,
+            config,
+            cache,
+            skipped: Mutex::new(Vec::new()),
+        })
     }
 
     pub fn config(&self) -> &LoaderConfig {
@@ -156,25 +161,41 @@ impl Loader {
     /// Batches in one epoch (before skipping unreadable samples).
     pub fn batches_per_epoch(&self) -> usize {
         let (n, b) = (self.samples.len(), self.config.batch_size);
-        if self.config.drop_last { n / b } else { n.div_ceil(b) }
+        if self.config.drop_last {
+            n / b
+        } else {
+            n.div_ceil(b)
+        }
     }
 
     /// The cached, letterboxed image of sample `index`, decoding it on first use.
     pub fn cached(&self, index: usize) -> std::result::Result<Arc<CachedImage>, Skipped> {
         let Some(sample) = self.samples.get(index) else {
-            return Err(Skipped { index, image: PathBuf::new(), error: "no such sample".into() });
+            return Err(Skipped {
+                index,
+                image: PathBuf::new(),
+                error: "no such sample".into(),
+            });
         };
         let slot = self.cache[index].get_or_init(|| {
             let r = self.prepare(sample);
             if let Err(error) = &r {
                 tracing::warn!("skipping {}: {error}", sample.image.display());
                 if let Ok(mut s) = self.skipped.lock() {
-                    s.push(Skipped { index, image: sample.image.clone(), error: error.clone() });
+                    s.push(Skipped {
+                        index,
+                        image: sample.image.clone(),
+                        error: error.clone(),
+                    });
                 }
             }
             r
         });
-        slot.clone().map_err(|error| Skipped { index, image: sample.image.clone(), error })
+        slot.clone().map_err(|error| Skipped {
+            index,
+            image: sample.image.clone(),
+            error,
+        })
     }
 
     fn prepare(&self, sample: &Sample) -> std::result::Result<Arc<CachedImage>, String> {
@@ -209,20 +230,36 @@ impl Loader {
     pub fn order(&self, epoch: u64) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.samples.len()).collect();
         if self.config.shuffle {
-            order.shuffle(&mut keyed_rng(self.config.seed, epoch, u64::MAX, b"shuffle\0"));
+            order.shuffle(&mut keyed_rng(
+                self.config.seed,
+                epoch,
+                u64::MAX,
+                b"shuffle\0",
+            ));
         }
         order
     }
 
     /// Sample `index` as a grey canvas (`size * size`, [0, 1]) and its boxes in working
     /// pixels, augmented as in `epoch` when augmentation is configured.
-    pub fn grey(&self, index: usize, epoch: u64) -> std::result::Result<(Vec<f32>, Vec<BBox>), Skipped> {
+    pub fn grey(
+        &self,
+        index: usize,
+        epoch: u64,
+    ) -> std::result::Result<(Vec<f32>, Vec<BBox>), Skipped> {
         let cached = self.cached(index)?;
         let canvas = cached.canvas();
         Ok(match &self.config.augment {
             Some(cfg) => {
                 let mut rng = keyed_rng(self.config.seed, epoch, index as u64, b"augment\0");
-                augment(&canvas, self.config.size, cached.content(), &cached.boxes, cfg, &mut rng)
+                augment(
+                    &canvas,
+                    self.config.size,
+                    cached.content(),
+                    &cached.boxes,
+                    cfg,
+                    &mut rng,
+                )
             }
             None => (canvas, cached.boxes.clone()),
         })
@@ -276,7 +313,12 @@ impl Loader {
     /// All batches of `epoch`, in order. Batches whose samples were all unreadable are
     /// left out.
     pub fn epoch(&self, epoch: u64) -> EpochBatches<'_> {
-        EpochBatches { loader: self, epoch, order: self.order(epoch), next: 0 }
+        EpochBatches {
+            loader: self,
+            epoch,
+            order: self.order(epoch),
+            next: 0,
+        }
     }
 }
 

@@ -42,7 +42,11 @@ pub fn clahe(pixels: &[f32], width: u32, height: u32, cfg: &ClaheConfig) -> Vec<
     let ty = (cfg.tiles_y.max(1) as usize).min(h);
     let bins = cfg.bins.clamp(2, 65536) as usize;
     let bin_of = |v: f32| -> usize {
-        let v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 };
+        let v = if v.is_finite() {
+            v.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         ((v * bins as f32) as usize).min(bins - 1)
     };
 
@@ -138,7 +142,10 @@ mod tests {
     #[test]
     fn degenerate_inputs_do_not_panic() {
         assert_eq!(clahe(&[0.5], 1, 1, &ClaheConfig::default()).len(), 1);
-        assert_eq!(clahe(&[0.5, 0.2], 3, 3, &ClaheConfig::default()), vec![0.5, 0.2]);
+        assert_eq!(
+            clahe(&[0.5, 0.2], 3, 3, &ClaheConfig::default()),
+            vec![0.5, 0.2]
+        );
         assert!(clahe(&[], 0, 0, &ClaheConfig::default()).is_empty());
         let odd = clahe(&[f32::NAN, 2.0, -1.0, 0.5], 2, 2, &ClaheConfig::default());
         assert!(odd.iter().all(|v| (0.0..=1.0).contains(v)));

@@ -194,7 +194,8 @@ pub fn letterbox_pixels(
     let Some(src) = ImageBuffer::<Luma<f32>, &[f32]>::from_raw(width, height, pixels) else {
         return (canvas, t);
     };
-    let resized = image::imageops::resize(&src, t.scaled_width, t.scaled_height, FilterType::Triangle);
+    let resized =
+        image::imageops::resize(&src, t.scaled_width, t.scaled_height, FilterType::Triangle);
     let rw = t.scaled_width as usize;
     for (row, chunk) in resized.as_raw().chunks_exact(rw).enumerate() {
         let start = (row + t.pad_y as usize) * side + t.pad_x as usize;
@@ -208,7 +209,10 @@ mod tests {
     use super::*;
 
     fn grey(width: u32, height: u32, f: impl Fn(u32, u32) -> f32) -> Vec<f32> {
-        (0..height).flat_map(|y| (0..width).map(move |x| (x, y))).map(|(x, y)| f(x, y)).collect()
+        (0..height)
+            .flat_map(|y| (0..width).map(move |x| (x, y)))
+            .map(|(x, y)| f(x, y))
+            .collect()
     }
 
     #[test]
@@ -217,12 +221,20 @@ mod tests {
         assert_eq!((t.scaled_width, t.scaled_height), (184, 224));
         assert_eq!((t.pad_x, t.pad_y), (20, 0));
         let l = LetterboxTransform::new(1000, 10, 224);
-        assert_eq!((l.scaled_width, l.scaled_height, l.pad_x, l.pad_y), (224, 2, 0, 111));
+        assert_eq!(
+            (l.scaled_width, l.scaled_height, l.pad_x, l.pad_y),
+            (224, 2, 0, 111)
+        );
     }
 
     #[test]
     fn points_and_boxes_round_trip() {
-        for &(w, h, s) in &[(842, 1024, 224), (1024, 700, 384), (37, 53, 512), (3000, 2999, 224)] {
+        for &(w, h, s) in &[
+            (842, 1024, 224),
+            (1024, 700, 384),
+            (37, 53, 512),
+            (3000, 2999, 224),
+        ] {
             let t = LetterboxTransform::new(w, h, s);
             for k in 0..50 {
                 let x = (k as f32 * 17.3) % w as f32;
@@ -230,9 +242,17 @@ mod tests {
                 let (wx, wy) = t.to_working(x, y);
                 assert!(wx >= 0.0 && wx <= s as f32 && wy >= 0.0 && wy <= s as f32);
                 let (ox, oy) = t.to_original(wx, wy);
-                assert!((ox - x).abs() < 1e-3 && (oy - y).abs() < 1e-3, "{x},{y} -> {ox},{oy}");
+                assert!(
+                    (ox - x).abs() < 1e-3 && (oy - y).abs() < 1e-3,
+                    "{x},{y} -> {ox},{oy}"
+                );
             }
-            let b = BBox::new(w as f32 * 0.1, h as f32 * 0.2, w as f32 * 0.7, h as f32 * 0.9);
+            let b = BBox::new(
+                w as f32 * 0.1,
+                h as f32 * 0.2,
+                w as f32 * 0.7,
+                h as f32 * 0.9,
+            );
             let back = t.bbox_to_original(&t.bbox_to_working(&b));
             for (a, z) in b.corners().iter().zip(back.corners()) {
                 assert!((a.0 - z.0).abs() < 1e-3 && (a.1 - z.1).abs() < 1e-3);
@@ -249,7 +269,13 @@ mod tests {
     fn content_lands_where_the_transform_says() {
         // A bright square at original [300, 500) x [400, 600) in an 842 x 1024 image.
         let (w, h) = (842, 1024);
-        let px = grey(w, h, |x, y| if (300..500).contains(&x) && (400..600).contains(&y) { 1.0 } else { 0.1 });
+        let px = grey(w, h, |x, y| {
+            if (300..500).contains(&x) && (400..600).contains(&y) {
+                1.0
+            } else {
+                0.1
+            }
+        });
         let (canvas, t) = letterbox_pixels(&px, w, h, 224);
         assert_eq!(canvas.len(), 224 * 224);
         let want = t.bbox_to_working(&BBox::new(300.0, 400.0, 500.0, 600.0));
@@ -258,13 +284,20 @@ mod tests {
             for x in 0..224 {
                 let v = canvas[y * 224 + x];
                 let (cx, cy) = (x as f32 + 0.5, y as f32 + 0.5);
-                let inside = cx > want.x_min + 1.0 && cx < want.x_max - 1.0 && cy > want.y_min + 1.0 && cy < want.y_max - 1.0;
-                let outside = cx < want.x_min - 1.0 || cx > want.x_max + 1.0 || cy < want.y_min - 1.0 || cy > want.y_max + 1.0;
+                let inside = cx > want.x_min + 1.0
+                    && cx < want.x_max - 1.0
+                    && cy > want.y_min + 1.0
+                    && cy < want.y_max - 1.0;
+                let outside = cx < want.x_min - 1.0
+                    || cx > want.x_max + 1.0
+                    || cy < want.y_min - 1.0
+                    || cy > want.y_max + 1.0;
                 if inside {
                     assert!((v - 1.0).abs() < 1e-4, "({x},{y}) = {v}");
                 }
                 if outside {
-                    let in_content = x >= t.pad_x as usize && x < (t.pad_x + t.scaled_width) as usize;
+                    let in_content =
+                        x >= t.pad_x as usize && x < (t.pad_x + t.scaled_width) as usize;
                     let expect = if in_content { 0.1 } else { 0.0 };
                     assert!((v - expect).abs() < 1e-4, "({x},{y}) = {v}, want {expect}");
                 }
@@ -281,13 +314,19 @@ mod tests {
         let t = LetterboxTransform::new(300, 150, 64);
         // A heatmap whose value is the working x coordinate of each cell centre, at
         // stride 4 (16 x 16 cells over the 64 canvas).
-        let hm: Vec<f32> = (0..16 * 16).map(|k| ((k % 16) as f32 + 0.5) * 4.0).collect();
+        let hm: Vec<f32> = (0..16 * 16)
+            .map(|k| ((k % 16) as f32 + 0.5) * 4.0)
+            .collect();
         let back = t.heatmap_to_original(&hm, 16, 16).unwrap();
         assert_eq!(back.len(), 300 * 150);
         for y in [0usize, 70, 149] {
             for x in [20usize, 150, 280] {
                 let (wx, _) = t.to_working(x as f32 + 0.5, y as f32 + 0.5);
-                assert!((back[y * 300 + x] - wx).abs() < 1e-3, "x={x}: {} vs {wx}", back[y * 300 + x]);
+                assert!(
+                    (back[y * 300 + x] - wx).abs() < 1e-3,
+                    "x={x}: {} vs {wx}",
+                    back[y * 300 + x]
+                );
             }
         }
         assert!(t.heatmap_to_original(&hm, 15, 16).is_err());
@@ -297,7 +336,7 @@ mod tests {
     fn degenerate_images_do_not_panic() {
         let (c, t) = letterbox_pixels(&[], 0, 0, 32);
         assert_eq!(c.len(), 32 * 32);
-        assert_eq!(t.to_original(5.0, 5.0).0.is_finite(), true);
+        assert!(t.to_original(5.0, 5.0).0.is_finite());
         let (c, _) = letterbox_pixels(&[0.5; 3], 2, 2, 8);
         assert!(c.iter().all(|&v| v == 0.0));
         let (c, t) = letterbox_pixels(&[0.7], 1, 1, 4);

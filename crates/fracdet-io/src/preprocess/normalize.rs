@@ -8,19 +8,14 @@ pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 
 /// How a grey canvas becomes network input.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub enum Normalization {
     /// One channel: `(v - mean) / std`.
     Grey { mean: f32, std: f32 },
     /// Three channels for ImageNet-pretrained backbones: grey replicated to R, G, B, each
     /// normalised with the ImageNet mean/std of that channel.
+    #[default]
     ImageNet,
-}
-
-impl Default for Normalization {
-    fn default() -> Self {
-        Normalization::ImageNet
-    }
 }
 
 impl Normalization {
@@ -53,7 +48,11 @@ pub fn to_chw(grey: &[f32], norm: &Normalization) -> Vec<f32> {
 /// A zero `std` is treated as 1 so no input can produce infinities.
 pub fn to_chw_into(grey: &[f32], norm: &Normalization, out: &mut Vec<f32>) {
     for (mean, std) in norm.stats() {
-        let inv = if std == 0.0 || !std.is_finite() { 1.0 } else { 1.0 / std };
+        let inv = if std == 0.0 || !std.is_finite() {
+            1.0
+        } else {
+            1.0 / std
+        };
         out.extend(grey.iter().map(|&v| (v - mean) * inv));
     }
 }
@@ -65,7 +64,13 @@ mod tests {
     #[test]
     fn grey_and_imagenet() {
         let g = [0.0, 0.5, 1.0, 0.25];
-        let one = to_chw(&g, &Normalization::Grey { mean: 0.5, std: 0.25 });
+        let one = to_chw(
+            &g,
+            &Normalization::Grey {
+                mean: 0.5,
+                std: 0.25,
+            },
+        );
         assert_eq!(one, vec![-2.0, 0.0, 2.0, -1.0]);
         let three = to_chw(&g, &Normalization::ImageNet);
         assert_eq!(three.len(), 12);
@@ -75,6 +80,15 @@ mod tests {
                 assert!((three[c * 4 + i] - want).abs() < 1e-6);
             }
         }
-        assert_eq!(to_chw(&g, &Normalization::Grey { mean: 0.0, std: 0.0 }), g.to_vec());
+        assert_eq!(
+            to_chw(
+                &g,
+                &Normalization::Grey {
+                    mean: 0.0,
+                    std: 0.0
+                }
+            ),
+            g.to_vec()
+        );
     }
 }
