@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::bootstrap::{BootstrapConfig, StratifiedResampler};
 use crate::ci::{percentile_interval, wilson};
 use crate::confusion::{ConfusionMatrix, RatioMetric};
-use crate::error::{Result, validate};
+use crate::error::{EvalError, Result, validate};
 use crate::estimate::Estimate;
 
 /// Above this fraction of undefined replicates the bootstrap is called degenerate.
@@ -76,6 +76,11 @@ pub fn binary_metrics(
 ) -> Result<BinaryMetrics> {
     validate(labels, scores)?;
     cfg.validate()?;
+    if !threshold.is_finite() {
+        return Err(EvalError::InvalidParameter(format!(
+            "threshold must be finite, got {threshold}"
+        )));
+    }
     let confusion = ConfusionMatrix::from_scores(labels, scores, threshold);
     let pred: Vec<bool> = scores.iter().map(|&s| f64::from(s) >= threshold).collect();
 

@@ -38,6 +38,18 @@ pub struct OperatingPoints {
     pub n_validation: usize,
 }
 
+impl OperatingPoints {
+    /// [`choose_operating_points`] with threshold 0.5 and target sensitivity 0.90.
+    pub fn choose_default(labels: &[bool], scores: &[f32]) -> Result<Self> {
+        choose_operating_points(
+            labels,
+            scores,
+            DEFAULT_FIXED_THRESHOLD,
+            DEFAULT_TARGET_SENSITIVITY,
+        )
+    }
+}
+
 fn evaluate(labels: &[bool], scores: &[f32], threshold: f64) -> OperatingPoint {
     let cm = crate::confusion::ConfusionMatrix::from_scores(labels, scores, threshold);
     OperatingPoint {
@@ -144,7 +156,7 @@ mod tests {
         assert!(op.at_target_sensitivity.is_none());
         assert!(op.youden.is_none());
         assert_eq!(op.fixed.sensitivity, None);
-        let empty = choose_operating_points(&[], &[], 0.5, 0.9).unwrap();
+        let empty = OperatingPoints::choose_default(&[], &[]).unwrap();
         assert!(empty.youden.is_none());
         assert!(choose_operating_points(&[true], &[0.5], 0.5, 1.5).is_err());
     }
