@@ -1,0 +1,236 @@
+//! `fracdet evaluate` and `fracdet compare` end to end on a generated FracAtlas-layout
+//! dataset and a tiny model trained here for one epoch: the files exist with finite
+//! numbers, thresholds are chosen on val, stored in the model and reused unchanged on
+//! test, and the report is self-contained.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use fracdet_eval::html::{PngColor, encode_png};
+
+const W: u32 = 40;
+const H: u32 = 32;
+
+fn fracdet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fracdet"))
+        .args(args)
+        .output()
+        .expect("run fracdet")
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Grey W x H image: dark background with a soft blob; fractures add a bright diagonal.
+fn image_bytes(i: usize, fractured: bool) -> Vec<u8> {
+    let mut px = Vec::with_capacity((W * H) as usize);
+    for y in 0..H as i32 {
+        for x in 0..W as i32 {
+            let cx = 12 + (i as i32 * 7) % 16;
+            let d2 = (x - cx).pow(2) + (y - 16).pow(2);
+            let mut v = 40 + (120 - d2.min(120)) as u8;
+            if fractured && (x - y - (i as i32 % 5) + 2).abs() <= 1 {
+                v = 250;
+            }
+            px.push(v);
+        }
+    }
+    encode_png(W, H, PngColor::Grey, &px).unwrap()
+}
+
+/// labels.csv + images/ with train/val/test splits and body part, hardware and view columns.
+fn write_dataset(root: &Path, per_split: [(&str, usize); 3]) {
+    std::fs::create_dir_all(root.join("images")).unwrap();
+    let mut csv = String::from("image,fractured,split,hand,leg,hardware,frontal,lateral\n");
+    let mut k = 0;
+    for (split, n) in per_split {
+        for i in 0..n {
+            let fractured = i % 2 == 0;
+            let name = format!("{split}_{i:03}.png");
+            std::fs::write(root.join("images").join(&name), image_bytes(k, fractured)).unwrap();
+            let hand = u8::from(i % 3 != 0);
+            let hardware = u8::from(i % 4 == 1);
+            let frontal = u8::from(i % 2 == 1 || i % 5 == 0);
+            let lateral = u8::from(i % 2 == 0);
+            csv.push_str(&format!(
+                "{name},{},{split},{hand},{},{hardware},{frontal},{lateral}\n",
+                u8::from(fractured),
+                1 - hand
+            ));
+            k += 1;
+        }
+    }
+    std::fs::write(root.join("labels.csv"), csv).unwrap();
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn finite(v: &serde_json::Value, what: &str) -> f64 {
+    let x = v.as_f64().unwrap_or_else(|| panic!("{what} is not a number: {v}"));
+    assert!(x.is_finite(), "{what} = {x}");
+    x
+}
+
+#[test]
+fn evaluate_val_stores_thresholds_and_test_reuses_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_dataset(&data, [("train", 16), ("val", 14), ("test", 12)]);
+    let run = tmp.path().join("run");
+    let (data_s, run_s) = (data.to_str().unwrap(), run.to_str().unwrap());
+    let o = fracdet(&[
+        "train", "classifier", "--data", data_s, "--backbone", "resnet18", "--size", "32", "--epochs", "1",
+        "--batch", "8", "--no-augment", "--out", run_s,
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+
+    // No stored thresholds yet: a test split must refuse rather than pick its own.
+    let early = tmp.path().join("early");
+    let o = fracdet(&[
+        "evaluate", "--model", run_s, "--data", data_s, "--split", "test", "--out", early.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("operating_points.json"), "{}", show(&o));
+    assert!(!run.join("operating_points.json").exists());
+
+    let val_out = tmp.path().join("report-val");
+    let o = fracdet(&[
+        "evaluate", "--model", run_s, "--data", data_s, "--split", "val", "--out", val_out.to_str().unwrap(),
+        "--bootstrap", "200", "--target-sensitivity", "0.8",
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let stored_bytes = std::fs::read(run.join("operating_points.json")).expect("thresholds stored in the model");
+    let stored: serde_json::Value = serde_json::from_slice(&stored_bytes).unwrap();
+    assert_eq!(stored["split"], "val");
+    assert_eq!(stored["points"]["target_sensitivity"], 0.8);
+    assert_eq!(stored["points"]["n_validation"], 14);
+
+    let m = json(&val_out.join("metrics.json"));
+    assert_eq!(m["n"], 14);
+    assert_eq!(m["n_positive"], 7);
+    let auroc = finite(&m["auroc"]["value"], "auroc");
+    assert!((0.0..=1.0).contains(&auroc));
+    finite(&m["auroc"]["ci"]["lower"], "auroc lower");
+    finite(&m["average_precision"]["value"], "AP");
+    let brier = finite(&m["calibration"]["brier"]["value"], "brier");
+    assert!((0.0..=1.0).contains(&brier));
+    finite(&m["calibration"]["ece"]["value"], "ECE");
+    let names: Vec<&str> = m["at_operating_points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["fixed", "target_sensitivity", "youden"]);
+    // The target point reaches >= 80% sensitivity on the split it was chosen on.
+    let target = &m["at_operating_points"][1]["metrics"];
+    assert!(finite(&target["sensitivity"]["value"], "sens") >= 0.8 - 1e-9);
+    let cm = &target["confusion"];
+    let total: u64 = ["tp", "fp", "tn", "fn_"].iter().map(|k| cm[k].as_u64().unwrap()).sum();
+    assert_eq!(total, 14);
+    let attrs: Vec<&str> = m["subgroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["attribute"].as_str().unwrap())
+        .collect();
+    assert_eq!(attrs, ["body_part", "hardware", "view"]);
+    // 7 positives per split: every subgroup is under 20 positives and says so.
+    assert!(m["subgroups"][0]["groups"][0]["warning"].as_str().unwrap().contains("positive"));
+
+    let preds = std::fs::read_to_string(val_out.join("predictions.csv")).unwrap();
+    let mut lines = preds.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "image,label,probability,decision_fixed,decision_target_sensitivity,decision_youden"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 14);
+    let target_threshold = stored["points"]["at_target_sensitivity"]["threshold"].as_f64().unwrap();
+    for r in &rows {
+        assert!(r[0].starts_with("images/val_"), "{r:?}");
+        let p: f64 = r[2].parse().unwrap();
+        assert!((0.0..=1.0).contains(&p));
+        // Decisions follow the stored threshold (allowing for the 6-decimal rounding).
+        if (p - target_threshold).abs() > 1e-5 {
+            assert_eq!(r[4] == "1", p >= target_threshold, "{r:?} vs {target_threshold}");
+        }
+    }
+
+    let html = std::fs::read_to_string(val_out.join("report.html")).unwrap();
+    assert_self_contained(&html);
+    assert!(html.contains("Subgroups") && html.contains("AUROC"));
+    for png in ["roc.png", "pr.png", "reliability.png", "confusion.png", "scores.png", "training.png"] {
+        let bytes = std::fs::read(val_out.join(png)).unwrap_or_else(|_| panic!("{png} missing"));
+        assert_eq!(&bytes[..4], b"\x89PNG", "{png}");
+    }
+
+    // Test split: the stored thresholds are used unchanged and the file is left alone.
+    let test_out = tmp.path().join("report-test");
+    let o = fracdet(&[
+        "evaluate", "--model", run_s, "--data", data_s, "--split", "test", "--out", test_out.to_str().unwrap(),
+        "--bootstrap", "200",
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert_eq!(std::fs::read(run.join("operating_points.json")).unwrap(), stored_bytes);
+    let t = json(&test_out.join("metrics.json"));
+    assert_eq!(t["n"], 12);
+    assert_eq!(t["operating_points"], stored["points"]);
+    for (i, name) in ["fixed", "target_sensitivity", "youden"].iter().enumerate() {
+        let key = match *name {
+            "fixed" => "fixed",
+            "target_sensitivity" => "at_target_sensitivity",
+            _ => "youden",
+        };
+        assert_eq!(t["at_operating_points"][i]["metrics"]["threshold"], stored["points"][key]["threshold"]);
+    }
+    assert_eq!(std::fs::read_to_string(test_out.join("predictions.csv")).unwrap().lines().count(), 13);
+    assert_self_contained(&std::fs::read_to_string(test_out.join("report.html")).unwrap());
+
+    // A test split may not choose thresholds of its own.
+    let o = fracdet(&[
+        "evaluate", "--model", run_s, "--data", data_s, "--split", "test", "--out", test_out.to_str().unwrap(),
+        "--threshold", "0.3",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+
+    // compare: a report against itself differs by exactly 0; val vs test share no image.
+    let cmp = tmp.path().join("cmp");
+    let o = fracdet(&[
+        "compare",
+        test_out.to_str().unwrap(),
+        test_out.to_str().unwrap(),
+        "--bootstrap",
+        "200",
+        "--out",
+        cmp.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let c = json(&cmp.join("comparison.json"));
+    assert_eq!(c["n_paired"], 12);
+    assert_eq!(c["auroc"]["difference"]["value"], 0.0);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("AUROC"));
+    let o = fracdet(&["compare", val_out.to_str().unwrap(), test_out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+}
+
+/// Every `src=` is a data URI, and no stylesheet or script is loaded from elsewhere.
+fn assert_self_contained(html: &str) {
+    let mut n_img = 0;
+    for (i, _) in html.match_indices("src=\"") {
+        let rest = &html[i + 5..];
+        assert!(rest.starts_with("data:image/png;base64,"), "external src: {}", &rest[..rest.len().min(60)]);
+        n_img += 1;
+    }
+    assert!(n_img >= 5, "only {n_img} images inlined");
+    assert!(!html.contains("<link"), "report links an external resource");
+    assert!(!html.contains("http://") && !html.contains("https://"));
+}
