@@ -193,3 +193,16 @@ fn augmented_boxes_follow_the_white_rectangle() {
         }
     }
 }
+
+#[test]
+fn caller_seeded_samples_are_reproducible() {
+    let (_dir, samples) = dataset(3);
+    let loader = Loader::new(samples, config()).unwrap();
+    let a = loader.grey_with_seed(1, Some(42)).unwrap();
+    assert_eq!(a, loader.grey_with_seed(1, Some(42)).unwrap());
+    assert_ne!(a, loader.grey_with_seed(1, Some(43)).unwrap());
+    let plain = loader.grey_with_seed(1, None).unwrap();
+    assert_eq!(plain.0, loader.cached(1).unwrap().canvas());
+    assert_eq!(plain.0.len(), 64 * 64);
+    assert!(loader.grey_with_seed(99, None).is_err());
+}

@@ -265,6 +265,32 @@ impl Loader {
         })
     }
 
+    /// Like [`grey`](Self::grey) for callers that derive their own seeds (fracdet-train's
+    /// `SampleSource::load`): augmented with a ChaCha8 RNG seeded by `augment_seed` when it
+    /// is `Some` and augmentation is configured, plain letterboxed canvas when `None`.
+    pub fn grey_with_seed(
+        &self,
+        index: usize,
+        augment_seed: Option<u64>,
+    ) -> std::result::Result<(Vec<f32>, Vec<BBox>), Skipped> {
+        let cached = self.cached(index)?;
+        let canvas = cached.canvas();
+        Ok(match (&self.config.augment, augment_seed) {
+            (Some(cfg), Some(seed)) => {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                augment(
+                    &canvas,
+                    self.config.size,
+                    cached.content(),
+                    &cached.boxes,
+                    cfg,
+                    &mut rng,
+                )
+            }
+            _ => (canvas, cached.boxes.clone()),
+        })
+    }
+
     /// Batch `batch` of `epoch`; `None` past the end. Unreadable samples are left out, so
     /// a batch can be short (even empty).
     pub fn batch(&self, epoch: u64, batch: usize) -> Option<Batch> {
