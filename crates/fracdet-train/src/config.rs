@@ -144,9 +144,9 @@ impl ClassifierConfig {
         if self.batch_size == 0 {
             return bad("batch size must be at least 1");
         }
-        if !(self.lr.is_finite() && self.lr > 0.0)
-            || !(self.min_lr.is_finite() && self.min_lr >= 0.0)
-        {
+        let lr_ok = self.lr.is_finite() && self.lr > 0.0;
+        let min_lr_ok = self.min_lr.is_finite() && self.min_lr >= 0.0;
+        if !(lr_ok && min_lr_ok) {
             return bad("learning rates must be finite, lr > 0 and min_lr >= 0");
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {

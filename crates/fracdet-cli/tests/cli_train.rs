@@ -1,0 +1,226 @@
+//! `fracdet train classifier` and `fracdet predict` end to end on a tiny generated dataset.
+
+use std::path::Path;
+use std::process::Command;
+
+/// A minimal 8-bit grey PNG encoder (stored deflate blocks), so the test needs no image
+/// crate and every file has distinct content.
+fn png(width: u32, height: u32, pixel: impl Fn(u32, u32) -> u8) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let crc = crc32(&out[start..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    let mut raw = Vec::new();
+    for y in 0..height {
+        raw.push(0); // filter: none
+        raw.extend((0..width).map(|x| pixel(x, y)));
+    }
+    let mut z = vec![0x78, 0x01];
+    let blocks: Vec<&[u8]> = raw.chunks(65535).collect();
+    for (i, block) in blocks.iter().enumerate() {
+        z.push(u8::from(i + 1 == blocks.len()));
+        let len = block.len() as u16;
+        z.extend_from_slice(&len.to_le_bytes());
+        z.extend_from_slice(&(!len).to_le_bytes());
+        z.extend_from_slice(block);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in &raw {
+        a = (a + byte as u32) % 65521;
+        b = (b + a) % 65521;
+    }
+    z.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &z);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// 32x32 grey image; fractured ones carry a bright diagonal line.
+fn write_image(path: &Path, seed: u32, fractured: bool) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let bytes = png(32, 32, |x, y| {
+        if fractured && (x as i32 - y as i32 - (seed % 3) as i32).abs() <= 1 {
+            250
+        } else {
+            ((x * 3 + y * 5 + seed * 17) % 90) as u8 + 20
+        }
+    });
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// ROOT/<split>/<class>/ with `n` images per class and split.
+fn write_dataset(root: &Path, n: u32) {
+    for split in ["train", "val"] {
+        for (class, fractured) in [("fractured", true), ("not fractured", false)] {
+            for i in 0..n {
+                write_image(
+                    &root.join(split).join(class).join(format!("{i}.png")),
+                    i,
+                    fractured,
+                );
+            }
+        }
+    }
+}
+
+fn fracdet(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_fracdet"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn train_then_predict_then_resume_finished_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_dataset(&data, 4);
+    // A corrupt training image is reported and skipped.
+    std::fs::write(
+        data.join("train/fractured/broken.png"),
+        b"\x89PNG\r\n\x1a\nbroken",
+    )
+    .unwrap();
+    let run = tmp.path().join("runs/tiny");
+    let (data_s, run_s) = (data.to_str().unwrap(), run.to_str().unwrap());
+    let out = fracdet(&[
+        "train",
+        "classifier",
+        "--data",
+        data_s,
+        "--backbone",
+        "resnet18",
+        "--size",
+        "32",
+        "--epochs",
+        "2",
+        "--batch",
+        "4",
+        "--out",
+        run_s,
+        "--seed",
+        "3",
+        "--lr",
+        "0.001",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stderr: {stderr}");
+    assert!(
+        stderr.contains("broken.png"),
+        "skipped file named: {stderr}"
+    );
+    for f in ["config.json", "metrics.csv", "last.ckpt", "best.ckpt"] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["backbone"], "resnet18");
+    assert_eq!(config["input"]["size"], 32);
+    assert_eq!(config["input"]["channels"], 3);
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 3, "{metrics}");
+    assert!(metrics.starts_with("epoch,lr,train_loss,val_loss,val_auroc,seconds"));
+
+    // predict: two good images and one unreadable file -> probabilities, exit 1.
+    let bad = tmp.path().join("bad.png");
+    std::fs::write(&bad, b"not an image").unwrap();
+    let good = data.join("val/fractured/0.png");
+    let out = fracdet(&[
+        "predict",
+        "--model",
+        run_s,
+        "--format",
+        "json",
+        good.to_str().unwrap(),
+        data.join("val/not fractured").to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1 + 4 + 1);
+    for row in &rows[..5] {
+        let p = row["probability"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&p), "{row}");
+    }
+    assert!(rows[5]["probability"].is_null() && rows[5]["error"].is_string());
+
+    // All readable -> exit 0; csv has a header and a row per image.
+    let out = fracdet(&[
+        "predict",
+        "--model",
+        run_s,
+        "--format",
+        "csv",
+        good.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    assert!(csv.starts_with("file,probability,error"));
+
+    // Resuming a finished run changes nothing and succeeds.
+    let before = std::fs::read(run.join("last.ckpt")).unwrap();
+    let out = fracdet(&["train", "classifier", "--resume", run_s]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(run.join("last.ckpt")).unwrap(), before);
+
+    // A second fresh run into the same directory is refused.
+    let out = fracdet(&[
+        "train",
+        "classifier",
+        "--data",
+        data_s,
+        "--backbone",
+        "resnet18",
+        "--size",
+        "32",
+        "--out",
+        run_s,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(
+        fracdet(&["train", "classifier", "--backbone", "resnet18"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(fracdet(&["predict", "x.png"]).status.code(), Some(2));
+}
