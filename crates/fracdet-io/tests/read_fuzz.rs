@@ -4,8 +4,10 @@
 
 use std::path::Path;
 
+use dicom_core::value::{PixelFragmentSequence, Value};
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
+use dicom_object::mem::InMemElement;
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 use fracdet_io::read::{ReadOptions, read_radiograph_bytes};
 use image::GrayImage;
@@ -42,8 +44,32 @@ fn jpeg() -> Vec<u8> {
 }
 
 fn dicom() -> Vec<u8> {
-    let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
     let samples: Vec<u16> = (0..40 * 30).map(|i| (i * 3 % 4096) as u16).collect();
+    let pixels = DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OW,
+        PrimitiveValue::U16(samples.into()),
+    );
+    dicom_with(pixels, 16, "1.2.840.10008.1.2.1")
+}
+
+/// JPEG baseline DICOM: exercises the codec path, where a bitstream/header mismatch
+/// could make the codec overrun its output buffer.
+fn dicom_jpeg() -> Vec<u8> {
+    let mut fragment = jpeg();
+    if fragment.len() % 2 == 1 {
+        fragment.push(0);
+    }
+    let pixels = DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OB,
+        Value::from(PixelFragmentSequence::new(vec![0u32], vec![fragment])),
+    );
+    dicom_with(pixels, 8, "1.2.840.10008.1.2.4.50")
+}
+
+fn dicom_with(pixels: InMemElement, bits: u16, ts: &str) -> Vec<u8> {
+    let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
     let obj = InMemDicomObject::from_element_iter([
         DataElement::new(
             tags::SOP_CLASS_UID,
@@ -63,18 +89,14 @@ fn dicom() -> Vec<u8> {
         ),
         us(tags::ROWS, 30),
         us(tags::COLUMNS, 40),
-        us(tags::BITS_ALLOCATED, 16),
-        us(tags::BITS_STORED, 12),
-        us(tags::HIGH_BIT, 11),
+        us(tags::BITS_ALLOCATED, bits),
+        us(tags::BITS_STORED, bits.min(12)),
+        us(tags::HIGH_BIT, bits.min(12) - 1),
         us(tags::PIXEL_REPRESENTATION, 0),
-        DataElement::new(
-            tags::PIXEL_DATA,
-            VR::OW,
-            PrimitiveValue::U16(samples.into()),
-        ),
+        pixels,
     ]);
     let mut out = Vec::new();
-    obj.with_meta(FileMetaTableBuilder::new().transfer_syntax("1.2.840.10008.1.2.1"))
+    obj.with_meta(FileMetaTableBuilder::new().transfer_syntax(ts))
         .unwrap()
         .write_all(&mut out)
         .unwrap();
@@ -87,7 +109,12 @@ fn read(bytes: &[u8]) -> fracdet_io::Result<fracdet_io::Radiograph> {
 
 #[test]
 fn valid_fixtures_read() {
-    for (name, bytes) in [("png", png()), ("jpeg", jpeg()), ("dicom", dicom())] {
+    for (name, bytes) in [
+        ("png", png()),
+        ("jpeg", jpeg()),
+        ("dicom", dicom()),
+        ("dicom-jpeg", dicom_jpeg()),
+    ] {
         let r = read(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!((r.width, r.height), (40, 30), "{name}");
     }
@@ -95,7 +122,12 @@ fn valid_fixtures_read() {
 
 #[test]
 fn truncations_at_every_tenth_are_errors() {
-    for (name, bytes) in [("png", png()), ("jpeg", jpeg()), ("dicom", dicom())] {
+    for (name, bytes) in [
+        ("png", png()),
+        ("jpeg", jpeg()),
+        ("dicom", dicom()),
+        ("dicom-jpeg", dicom_jpeg()),
+    ] {
         for tenth in 0..10 {
             let cut = bytes.len() * tenth / 10;
             let result = read(&bytes[..cut]);
@@ -133,7 +165,7 @@ fn random_bytes_behind_each_magic_never_panic() {
 #[test]
 fn byte_flips_in_valid_files_never_panic() {
     let mut rng = Rng(0xD1B5_4A32_D192_ED03);
-    for bytes in [png(), jpeg(), dicom()] {
+    for bytes in [png(), jpeg(), dicom(), dicom_jpeg()] {
         for _ in 0..300 {
             let mut b = bytes.clone();
             for _ in 0..1 + rng.below(4) {

@@ -84,21 +84,31 @@ pub(crate) fn check_lengths(data: &[u8], enc: Encoding, meta_only: bool) -> Resu
         }
         let (len, header, vr) = if enc.explicit_vr {
             let vr = [data[pos + 4], data[pos + 5]];
-            if matches!(
+            // As dicom-parser does: the 2-byte length only for the VRs that have one; any
+            // other VR, unknown ones included (read as UN), has the 4-byte form.
+            if !matches!(
                 &vr,
-                b"OB"
-                    | b"OD"
-                    | b"OF"
-                    | b"OL"
-                    | b"OV"
-                    | b"OW"
-                    | b"SQ"
-                    | b"SV"
-                    | b"UC"
-                    | b"UN"
-                    | b"UR"
-                    | b"UT"
-                    | b"UV"
+                b"AE"
+                    | b"AS"
+                    | b"AT"
+                    | b"CS"
+                    | b"DA"
+                    | b"DS"
+                    | b"DT"
+                    | b"FL"
+                    | b"FD"
+                    | b"IS"
+                    | b"LO"
+                    | b"LT"
+                    | b"PN"
+                    | b"SH"
+                    | b"SL"
+                    | b"SS"
+                    | b"ST"
+                    | b"TM"
+                    | b"UI"
+                    | b"UL"
+                    | b"US"
             ) {
                 let Some(len) = u32_at(pos + 8) else { break };
                 (len, 12, Some(vr))
@@ -110,6 +120,11 @@ pub(crate) fn check_lengths(data: &[u8], enc: Encoding, meta_only: bool) -> Resu
         };
         pos += header;
         if len == UNDEFINED {
+            // UN of undefined length holds a sequence in implicit VR (PS3.5 6.2.2), which
+            // this walk would misread; stop checking rather than refuse a valid file.
+            if vr.as_ref() == Some(b"UN") {
+                return Ok(if meta_only { pos } else { data.len() });
+            }
             // Undefined length: a sequence (walk into it) or encapsulated pixel data.
             if (group, element) == PIXEL_DATA && vr.as_ref() != Some(b"SQ") {
                 in_fragments = true;
@@ -209,5 +224,15 @@ mod tests {
         let end = d.len();
         d.extend(le_element(0x0008, 0x0016, b"UI", 0xFFFF, false));
         assert_eq!(check_lengths(&d, META, true), Ok(end));
+    }
+
+    #[test]
+    fn unknown_vr_has_the_long_length_form_like_the_parser() {
+        // A flipped VR byte turns a UI into "U\x01": the parser reads it as UN, whose
+        // 4-byte length here comes from the text that follows.
+        let mut d = le_element(0x0008, 0x0018, b"U\x01", 0, false);
+        d.extend_from_slice(b"1.2.3.4.5.6.7.8.");
+        let err = check_lengths(&d, EXPLICIT_LE, false).unwrap_err();
+        assert!(err.contains("(0008,0018)"), "{err}");
     }
 }
