@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use fracdet_io::augment::AugmentConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomic;
@@ -101,8 +102,8 @@ pub struct ClassifierConfig {
     pub pos_weight: Option<f32>,
     /// Stop after this many epochs without a better validation AUROC; `None` = never.
     pub patience: Option<u64>,
-    /// Apply the loader's training augmentations.
-    pub augment: bool,
+    /// Training augmentation (fracdet-io's recipe); `None` trains on plain canvases.
+    pub augment: Option<AugmentConfig>,
     pub seed: u64,
 }
 
@@ -124,7 +125,7 @@ impl ClassifierConfig {
             freeze_epochs: 0,
             pos_weight: None,
             patience: Some(8),
-            augment: true,
+            augment: Some(AugmentConfig::default()),
             seed: 0,
         }
     }

@@ -1,105 +1,67 @@
-//! A [`SampleSource`] over a fracdet-io dataset split: decode, letterbox, augment.
+//! A [`SampleSource`] over a fracdet-io dataset split, through fracdet-io's [`Loader`]:
+//! decoded and letterboxed once, cached in memory, augmented per request.
 
-use std::path::PathBuf;
-
+use fracdet_io::augment::AugmentConfig;
 use fracdet_io::dataset::Sample;
-use fracdet_io::preprocess::letterbox;
-use fracdet_io::{ReadOptions, read_radiograph};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use fracdet_io::loader::{Loader, LoaderConfig};
 
+use crate::error::{Result, TrainError};
 use crate::source::SampleSource;
 
-/// Labelled images of one split, read from disk on every request.
-///
-/// Augmentation is a stand-in until fracdet-io's loader/augment module lands: a seeded
-/// horizontal flip and a mild brightness/contrast change, both of which keep a fracture a
-/// fracture. Unlabelled samples are dropped at construction.
+/// Labelled images of one split. Unlabelled samples are dropped at construction.
 pub struct DatasetSource {
-    items: Vec<(PathBuf, bool)>,
-    size: u32,
-    read: ReadOptions,
+    loader: Loader,
 }
 
 impl DatasetSource {
-    /// Samples with a label, in the given order, delivered at `size` x `size`.
-    pub fn new(samples: &[Sample], size: u32) -> Self {
-        Self::from_items(
-            samples
-                .iter()
-                .filter_map(|s| s.label.map(|l| (s.image.clone(), l)))
-                .collect(),
+    /// Samples with a label, in the given order, delivered at `size` x `size`; augmented
+    /// with `augment` when the training loop asks for it (pass `None` for validation).
+    pub fn new(samples: &[Sample], size: u32, augment: Option<AugmentConfig>) -> Result<Self> {
+        let labelled: Vec<Sample> = samples
+            .iter()
+            .filter(|s| s.label.is_some())
+            .cloned()
+            .collect();
+        let config = LoaderConfig {
             size,
-        )
-    }
-
-    /// Images with labels (`true` = fracture).
-    pub fn from_items(items: Vec<(PathBuf, bool)>, size: u32) -> Self {
-        Self {
-            items,
-            size,
-            read: ReadOptions::default(),
-        }
+            // Batching, order and seeds are the training loop's; the loader only delivers
+            // single samples through `grey_with_seed`.
+            batch_size: 1,
+            shuffle: false,
+            augment,
+            ..LoaderConfig::default()
+        };
+        let loader =
+            Loader::new(labelled, config).map_err(|e| TrainError::Config(e.to_string()))?;
+        Ok(Self { loader })
     }
 
     pub fn positives(&self) -> usize {
-        self.items.iter().filter(|(_, l)| *l).count()
+        (0..self.len()).filter(|&i| self.label(i)).count()
     }
 }
 
 impl SampleSource for DatasetSource {
     fn len(&self) -> usize {
-        self.items.len()
+        self.loader.len()
     }
 
     fn label(&self, index: usize) -> bool {
-        self.items[index].1
+        self.loader.samples()[index].label == Some(true)
     }
 
     fn name(&self, index: usize) -> String {
-        self.items[index].0.display().to_string()
+        self.loader.samples()[index].image.display().to_string()
     }
 
-    fn load(&self, index: usize, augment_seed: Option<u64>) -> Result<Vec<f32>, String> {
-        let radiograph =
-            read_radiograph(&self.items[index].0, &self.read).map_err(|e| e.to_string())?;
-        let (mut canvas, _) = letterbox(&radiograph, self.size);
-        if let Some(seed) = augment_seed {
-            augment(&mut canvas, self.size as usize, seed);
-        }
-        Ok(canvas)
-    }
-}
-
-/// Seeded flip and brightness/contrast jitter of a `side * side` canvas in [0, 1].
-fn augment(canvas: &mut [f32], side: usize, seed: u64) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    if rng.random_bool(0.5) {
-        for row in canvas.chunks_mut(side) {
-            row.reverse();
-        }
-    }
-    let contrast: f32 = rng.random_range(0.85..1.15);
-    let brightness: f32 = rng.random_range(-0.08..0.08);
-    for v in canvas.iter_mut() {
-        *v = ((*v - 0.5) * contrast + 0.5 + brightness).clamp(0.0, 1.0);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn augmentation_is_a_function_of_the_seed() {
-        let base: Vec<f32> = (0..16).map(|i| i as f32 / 16.0).collect();
-        let run = |seed| {
-            let mut c = base.clone();
-            augment(&mut c, 4, seed);
-            c
-        };
-        assert_eq!(run(5), run(5));
-        assert!((0..20).any(|s| run(s) != run(s + 1)));
-        assert!(run(9).iter().all(|v| (0.0..=1.0).contains(v)));
+    fn load(
+        &self,
+        index: usize,
+        augment_seed: Option<u64>,
+    ) -> std::result::Result<Vec<f32>, String> {
+        self.loader
+            .grey_with_seed(index, augment_seed)
+            .map(|(canvas, _boxes)| canvas)
+            .map_err(|s| s.error)
     }
 }

@@ -204,7 +204,12 @@ pub fn train_classifier<M: BinaryClassifier>(
             let batch = load_batch(
                 train,
                 chunk,
-                |i| config.augment.then(|| augment_seed(seed, epoch, i)),
+                |i| {
+                    config
+                        .augment
+                        .is_some()
+                        .then(|| augment_seed(seed, epoch, i))
+                },
                 canvas_len,
             );
             for s in batch.skipped {

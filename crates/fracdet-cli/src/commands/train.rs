@@ -98,7 +98,9 @@ fn config_from_args(args: &ClassifierArgs) -> anyhow::Result<ClassifierConfig> {
     c.freeze_epochs = args.freeze_epochs;
     c.pos_weight = args.pos_weight;
     c.patience = (args.patience > 0).then_some(args.patience);
-    c.augment = !args.no_augment;
+    if args.no_augment {
+        c.augment = None;
+    }
     c.seed = args.seed;
     c.validate()?;
     Ok(c)
@@ -124,8 +126,12 @@ fn run_classifier(args: ClassifierArgs) -> anyhow::Result<ExitCode> {
         .context("the run's config names no dataset (config.json field `data`)")?;
     let dataset =
         Dataset::open(&data).with_context(|| format!("cannot index dataset {}", data.display()))?;
-    let train = DatasetSource::new(&dataset.split(Split::Train), config.input.size);
-    let val = DatasetSource::new(&dataset.split(Split::Val), config.input.size);
+    let train = DatasetSource::new(
+        &dataset.split(Split::Train),
+        config.input.size,
+        config.augment.clone(),
+    )?;
+    let val = DatasetSource::new(&dataset.split(Split::Val), config.input.size, None)?;
     if train.is_empty() || val.is_empty() {
         bail!(
             "{} needs labelled train and val splits (found {} train, {} val images)",
