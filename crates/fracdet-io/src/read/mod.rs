@@ -42,9 +42,34 @@ impl Default for ReadOptions {
 }
 
 /// Read one radiograph from a PNG, JPEG or DICOM file.
+///
+/// The whole file is read into memory, so files larger than [`max_file_bytes`] are refused
+/// before reading.
 pub fn read_radiograph(path: &Path, options: &ReadOptions) -> Result<Radiograph> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| IoError::io(path, e))?
+        .len();
+    let limit = max_file_bytes(options);
+    if len > limit {
+        return Err(IoError::Unsupported {
+            path: path.to_path_buf(),
+            what: format!(
+                "file of {len} bytes, over the {limit}-byte limit that follows from max_pixels"
+            ),
+        });
+    }
     let bytes = std::fs::read(path).map_err(|e| IoError::io(path, e))?;
     read_radiograph_bytes(&bytes, path, options)
+}
+
+/// The largest file [`read_radiograph`] accepts: 16 bytes per allowed pixel (more than any
+/// uncompressed 16-bit RGBA image needs) plus 1 MiB for headers — 1 GiB + 1 MiB by default.
+/// A multi-frame DICOM over this is refused although only its first frame would be used.
+pub fn max_file_bytes(options: &ReadOptions) -> u64 {
+    options
+        .max_pixels
+        .saturating_mul(16)
+        .saturating_add(1 << 20)
 }
 
 /// Read from bytes already in memory (HTTP uploads); `name` is used in errors and metadata.
@@ -159,6 +184,25 @@ mod tests {
         assert_eq!(sniff(b"DICM\x02\x00"), Some(Format::Dicom));
         assert_eq!(sniff(b"GIF89a"), None);
         assert_eq!(sniff(&[]), None);
+    }
+
+    #[test]
+    fn oversize_file_is_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.png");
+        let file = std::fs::File::create(&path).unwrap();
+        // Sparse: no data is written.
+        file.set_len((1 << 20) + 17).unwrap();
+        let options = ReadOptions {
+            max_pixels: 1,
+            ..ReadOptions::default()
+        };
+        let err = read_radiograph(&path, &options).unwrap_err();
+        assert!(matches!(err, IoError::Unsupported { .. }), "{err}");
+        assert_eq!(
+            max_file_bytes(&ReadOptions::default()),
+            (1 << 30) + (1 << 20)
+        );
     }
 
     #[test]
