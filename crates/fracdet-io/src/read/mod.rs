@@ -46,19 +46,27 @@ impl Default for ReadOptions {
 /// The whole file is read into memory, so files larger than [`max_file_bytes`] are refused
 /// before reading.
 pub fn read_radiograph(path: &Path, options: &ReadOptions) -> Result<Radiograph> {
-    let len = std::fs::metadata(path)
-        .map_err(|e| IoError::io(path, e))?
-        .len();
+    use std::io::Read;
     let limit = max_file_bytes(options);
+    let too_big = |len: u64| IoError::Unsupported {
+        path: path.to_path_buf(),
+        what: format!(
+            "file of {len} bytes or more, over the {limit}-byte limit that follows from max_pixels"
+        ),
+    };
+    let file = std::fs::File::open(path).map_err(|e| IoError::io(path, e))?;
+    let len = file.metadata().map_err(|e| IoError::io(path, e))?.len();
     if len > limit {
-        return Err(IoError::Unsupported {
-            path: path.to_path_buf(),
-            what: format!(
-                "file of {len} bytes, over the {limit}-byte limit that follows from max_pixels"
-            ),
-        });
+        return Err(too_big(len));
     }
-    let bytes = std::fs::read(path).map_err(|e| IoError::io(path, e))?;
+    // Bounded even when the size is not known up front (pipes, devices).
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| IoError::io(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big(bytes.len() as u64));
+    }
     read_radiograph_bytes(&bytes, path, options)
 }
 
