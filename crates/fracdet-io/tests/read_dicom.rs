@@ -533,3 +533,65 @@ fn forged_element_length_is_refused_without_allocating_it() {
     assert!(matches!(err, IoError::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains("(0009,1000)"), "{err}");
 }
+
+/// DICOM RLE (PS3.5 G): one segment per byte plane, most significant first, each PackBits
+/// literal runs of at most 128 bytes, padded to even length.
+fn rle_frame(samples: &[u16]) -> Vec<u8> {
+    let planes: [Vec<u8>; 2] = [
+        samples.iter().map(|v| (v >> 8) as u8).collect(),
+        samples.iter().map(|v| (v & 0xFF) as u8).collect(),
+    ];
+    let mut segments = Vec::new();
+    for plane in &planes {
+        let mut seg = Vec::new();
+        for run in plane.chunks(128) {
+            seg.push((run.len() - 1) as u8);
+            seg.extend_from_slice(run);
+        }
+        if seg.len() % 2 == 1 {
+            seg.push(0x80); // no-op
+        }
+        segments.push(seg);
+    }
+    let mut header = vec![0u32; 16];
+    header[0] = segments.len() as u32;
+    let mut offset = 64u32;
+    for (i, seg) in segments.iter().enumerate() {
+        header[i + 1] = offset;
+        offset += seg.len() as u32;
+    }
+    let mut out: Vec<u8> = header.iter().flat_map(|v| v.to_le_bytes()).collect();
+    for seg in segments {
+        out.extend(seg);
+    }
+    out
+}
+
+#[test]
+fn rle_lossless_reads_like_native() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Mono::new(2, 3, RAMP.to_vec());
+    let native = read(&m.write(dir.path(), "native.dcm", EXPLICIT_LE));
+    let mut elements = m.elements();
+    elements.pop(); // native pixel data
+    elements.push(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OB,
+        Value::from(PixelFragmentSequence::new(
+            vec![0u32],
+            vec![rle_frame(&RAMP)],
+        )),
+    ));
+    let rle = read(&write_dicom(
+        dir.path(),
+        "rle.dcm",
+        "1.2.840.10008.1.2.5",
+        elements,
+    ));
+    assert_eq!(
+        rle.meta.transfer_syntax.as_deref(),
+        Some("1.2.840.10008.1.2.5")
+    );
+    assert_eq!(rle.meta.raw_range, (0.0, 4095.0));
+    assert_eq!(rle.pixels, native.pixels);
+}
