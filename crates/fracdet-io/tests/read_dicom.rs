@@ -595,3 +595,113 @@ fn rle_lossless_reads_like_native() {
     assert_eq!(rle.meta.raw_range, (0.0, 4095.0));
     assert_eq!(rle.pixels, native.pixels);
 }
+
+/// A lossless JPEG (ITU T.81 process 14, selection value 1) of 12-bit grey samples, written
+/// here because no Rust encoder does lossless: one Huffman table giving every difference
+/// category 0..=16 a 5-bit code.
+fn lossless_jpeg(w: u16, h: u16, samples: &[u16]) -> Vec<u8> {
+    const P: u32 = 12;
+    struct Bits {
+        out: Vec<u8>,
+        acc: u32,
+        n: u32,
+    }
+    impl Bits {
+        fn put(&mut self, value: u32, len: u32) {
+            for i in (0..len).rev() {
+                self.acc = (self.acc << 1) | ((value >> i) & 1);
+                self.n += 1;
+                if self.n == 8 {
+                    let byte = self.acc as u8;
+                    self.out.push(byte);
+                    if byte == 0xFF {
+                        self.out.push(0); // byte stuffing
+                    }
+                    self.acc = 0;
+                    self.n = 0;
+                }
+            }
+        }
+        fn finish(mut self) -> Vec<u8> {
+            while self.n != 0 {
+                self.put(1, 1);
+            }
+            self.out
+        }
+    }
+    let mut bits = Bits {
+        out: Vec::new(),
+        acc: 0,
+        n: 0,
+    };
+    let (wu, hu) = (usize::from(w), usize::from(h));
+    for y in 0..hu {
+        for x in 0..wu {
+            let at = |x: usize, y: usize| i32::from(samples[y * wu + x]);
+            let predicted = match (x, y) {
+                (0, 0) => 1 << (P - 1),
+                (0, _) => at(0, y - 1),
+                _ => at(x - 1, y),
+            };
+            // Differences are taken modulo 2^16 into -32767..=32768 (H.1.2.1).
+            let mut diff = (at(x, y) - predicted).rem_euclid(1 << 16);
+            if diff > 32768 {
+                diff -= 1 << 16;
+            }
+            let ssss = if diff == 0 {
+                0
+            } else {
+                32 - diff.unsigned_abs().leading_zeros()
+            };
+            bits.put(ssss, 5); // code for category k is k, 5 bits
+            if ssss > 0 && ssss < 16 {
+                let extra = if diff > 0 { diff } else { diff - 1 };
+                bits.put((extra as u32) & ((1 << ssss) - 1), ssss);
+            }
+        }
+    }
+    let scan = bits.finish();
+
+    let mut out = vec![0xFF, 0xD8];
+    // SOF3: precision, height, width, one component (id 1, 1x1 sampling, no quant table).
+    out.extend_from_slice(&[0xFF, 0xC3, 0, 11, P as u8]);
+    out.extend_from_slice(&h.to_be_bytes());
+    out.extend_from_slice(&w.to_be_bytes());
+    out.extend_from_slice(&[1, 1, 0x11, 0]);
+    // DHT: DC table 0, seventeen 5-bit codes for categories 0..=16.
+    let mut counts = [0u8; 16];
+    counts[4] = 17;
+    out.extend_from_slice(&[0xFF, 0xC4, 0, (2 + 1 + 16 + 17) as u8, 0x00]);
+    out.extend_from_slice(&counts);
+    out.extend(0u8..=16);
+    // SOS: component 1 with table 0, predictor 1, Se 0, point transform 0.
+    out.extend_from_slice(&[0xFF, 0xDA, 0, 8, 1, 1, 0x00, 1, 0, 0]);
+    out.extend(scan);
+    out.extend_from_slice(&[0xFF, 0xD9]);
+    out
+}
+
+#[test]
+fn jpeg_lossless_dicom_reads_exactly_like_native() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h) = (7u16, 5u16);
+    let samples: Vec<u16> = (0..35u16).map(|i| (i * 997 + 13) % 4096).collect();
+    let m = Mono::new(h, w, samples.clone());
+    let native = read(&m.write(dir.path(), "native.dcm", EXPLICIT_LE));
+    let mut elements = m.elements();
+    elements.pop();
+    let mut fragment = lossless_jpeg(w, h, &samples);
+    if fragment.len() % 2 == 1 {
+        fragment.push(0);
+    }
+    elements.push(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OB,
+        Value::from(PixelFragmentSequence::new(vec![0u32], vec![fragment])),
+    ));
+    let ts = "1.2.840.10008.1.2.4.70";
+    let lossless = read(&write_dicom(dir.path(), "ll.dcm", ts, elements));
+    assert_eq!(lossless.meta.transfer_syntax.as_deref(), Some(ts));
+    assert_eq!(lossless.meta.raw_range, native.meta.raw_range);
+    assert_eq!(lossless.pixels, native.pixels);
+}
