@@ -3,7 +3,8 @@
 //! `cargo run --release -p fracdet-train --example bench -- BACKBONE [SIZE] [BATCH] [STEPS]`
 //!
 //! Times `STEPS` training steps (forward, W-BCE, backward, AdamW) and `STEPS` inference
-//! batches (`valid()` model) after one untimed warm-up of each, on random input.
+//! batches (`valid()` model) after one untimed warm-up of each, on random input; prints the
+//! best step (least disturbed by other load) and the mean. Data loading is not included.
 
 use std::str::FromStr;
 use std::time::Instant;
@@ -46,7 +47,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             times.push(t.elapsed().as_secs_f64());
         }
     }
-    let train_s: f64 = times.iter().sum::<f64>() / times.len() as f64;
+    let train_s = times.iter().cloned().fold(f64::INFINITY, f64::min);
+    let train_mean: f64 = times.iter().sum::<f64>() / times.len() as f64;
 
     let eval = model.valid();
     let mut times = Vec::new();
@@ -63,14 +65,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             times.push(t.elapsed().as_secs_f64());
         }
     }
-    let infer_s: f64 = times.iter().sum::<f64>() / times.len() as f64;
+    let infer_s = times.iter().cloned().fold(f64::INFINITY, f64::min);
+    let infer_mean: f64 = times.iter().sum::<f64>() / times.len() as f64;
     println!(
-        "{kind} {size}x{size} batch {batch}, {steps} timed steps, {} threads: train {:.2} s/step = {:.2} img/s; inference {:.2} s/batch = {:.2} img/s",
+        "{kind} {size}x{size} batch {batch}, {steps} timed steps, {} threads: \
+         train best {:.2} s/step = {:.2} img/s (mean {:.2} img/s); \
+         inference best {:.2} s/batch = {:.2} img/s (mean {:.2} img/s)",
         rayon::current_num_threads(),
         train_s,
         batch as f64 / train_s,
+        batch as f64 / train_mean,
         infer_s,
-        batch as f64 / infer_s
+        batch as f64 / infer_s,
+        batch as f64 / infer_mean
     );
     Ok(())
 }

@@ -239,6 +239,14 @@ pub fn train_classifier<M: BinaryClassifier>(
             observer.step_finished(loss_value as f64, n);
         }
 
+        if loss_images == 0 {
+            return Err(TrainError::Data(format!(
+                "no training image of epoch {} could be used ({} skipped)",
+                epoch + 1,
+                skipped_this_epoch
+            )));
+        }
+
         // Validation.
         let eval_model = model.valid();
         let plain = device.clone();

@@ -74,3 +74,42 @@ fn corrupt_images_are_reported_once_and_training_completes() {
         assert!(m.train_loss.is_finite());
     }
 }
+
+#[test]
+fn all_training_images_unreadable_is_an_error_not_a_nan_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let train_items: Vec<_> = (0..4)
+        .map(|i| {
+            let p = tmp.path().join(format!("bad{i}.png"));
+            std::fs::write(&p, b"junk").unwrap();
+            (p, i % 2 == 0)
+        })
+        .collect();
+    let train = PngSource { items: train_items };
+    let val = PngSource {
+        items: write_dataset(&tmp.path().join("val"), 4),
+    };
+    let cfg = ClassifierConfig::new(
+        "tiny",
+        InputSpec {
+            size: SIDE,
+            channels: 1,
+            mean: vec![0.3],
+            std: vec![0.25],
+        },
+    );
+    let device = Device::flex();
+    let err = train_classifier(
+        TinyNet::new(1, &device),
+        &cfg,
+        &train,
+        &val,
+        &tmp.path().join("run"),
+        Start::Fresh,
+        &device,
+        &mut Collect::default(),
+        &StopFlag::new(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no training image"), "{err}");
+}
