@@ -67,6 +67,23 @@ pub struct TrainState {
     pub history: Vec<EpochMetrics>,
     /// Set once the run is over (completed or early-stopped): resuming does nothing more.
     pub finished: Option<StopReason>,
+    /// Set when the run was stopped inside epoch `epoch`: where to pick it up.
+    #[serde(default)]
+    pub partial: Option<PartialEpoch>,
+}
+
+/// Progress through an epoch that was stopped between two steps.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PartialEpoch {
+    /// Training batches of the epoch already done; the next one to run.
+    pub batches_done: u64,
+    /// Sum of per-batch mean loss x images, and images, so far.
+    pub loss_sum: f64,
+    pub loss_images: u64,
+    pub skipped: u64,
+    /// Seconds spent in training steps, and wall-clock seconds of the epoch, so far.
+    pub train_seconds: f64,
+    pub seconds: f64,
 }
 
 /// A checkpoint as bytes in memory.
@@ -174,6 +191,7 @@ mod tests {
                 epochs_without_improvement: 0,
                 history: vec![],
                 finished: None,
+                partial: None,
             },
             model: vec![1, 2, 3],
             optimizer: vec![],

@@ -4,8 +4,9 @@
 //! linear warm-up + cosine learning-rate schedule, optional head-only warm-up epochs and
 //! weighted binary cross-entropy, scores the validation set by AUROC every epoch, stops early
 //! on a plateau and keeps `best.ckpt`, `last.ckpt`, `config.json` and `metrics.csv` in the run
-//! directory. All randomness is a function of (seed, epoch), so a run resumed from
-//! `last.ckpt` continues exactly as if it had never stopped.
+//! directory. All randomness is a function of (seed, epoch, sample or step), so a run
+//! resumed from `last.ckpt` — written at every epoch end and, when the run is stopped
+//! (Ctrl-C), between two steps — continues bit for bit as if it had never stopped.
 
 pub mod atomic;
 pub mod checkpoint;

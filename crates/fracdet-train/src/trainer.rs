@@ -10,8 +10,8 @@ use burn::tensor::{Bytes, Device, Tensor, TensorData};
 
 use crate::atomic::write_atomic;
 use crate::checkpoint::{
-    BEST_FILE, Checkpoint, EpochMetrics, LAST_FILE, METRICS_FILE, StopReason, TrainState,
-    metrics_csv,
+    BEST_FILE, Checkpoint, EpochMetrics, LAST_FILE, METRICS_FILE, PartialEpoch, StopReason,
+    TrainState, metrics_csv,
 };
 use crate::config::ClassifierConfig;
 use crate::control::{StopFlag, TrainObserver};
@@ -55,8 +55,9 @@ pub fn balanced_pos_weight(source: &dyn SampleSource) -> Result<f32> {
 
 /// Train `model` (built on `device`, with any pretrained weights already in it) as the run in
 /// `run_dir` describes, saving `last.ckpt` every epoch and `best.ckpt` on every better
-/// validation AUROC. Returns early, with a resumable `last.ckpt` on disk, when `stop` is
-/// requested; an epoch in progress is abandoned and redone on resume.
+/// validation AUROC. When `stop` is requested it finishes the current step, saves a
+/// `last.ckpt` that records the position inside the epoch, and returns; resuming from it
+/// gives the same result as never stopping.
 #[allow(clippy::too_many_arguments)]
 pub fn train_classifier<M: BinaryClassifier>(
     model: M,
@@ -80,8 +81,7 @@ pub fn train_classifier<M: BinaryClassifier>(
             val.len()
         )));
     }
-    let backbone = model.backbone_params();
-    if config.freeze_epochs > 0 && backbone.is_none() {
+    if config.freeze_epochs > 0 && model.backbone_params().is_none() {
         return Err(TrainError::Config(
             "this network has no backbone/head split; freeze epochs must be 0".into(),
         ));
@@ -117,6 +117,7 @@ pub fn train_classifier<M: BinaryClassifier>(
                 epochs_without_improvement: 0,
                 history: Vec::new(),
                 finished: None,
+                partial: None,
             };
             // A checkpoint before the first step, so that a run stopped in its first epoch
             // can be resumed too.
@@ -150,6 +151,8 @@ pub fn train_classifier<M: BinaryClassifier>(
         }
     };
 
+    // After loading: parameter ids come from the checkpoint.
+    let backbone = model.backbone_params();
     let mut reported: BTreeSet<(bool, usize)> = BTreeSet::new();
     let mut skipped_all = Vec::new();
     if let Some(reason) = state.finished {
@@ -174,8 +177,6 @@ pub fn train_classifier<M: BinaryClassifier>(
 
     for epoch in state.epoch..config.epochs {
         let started = Instant::now();
-        // Layer randomness (dropout) of this epoch, independent of what ran before.
-        ad.seed(derive_seed(config.seed, &[DEVICE, epoch]));
         let frozen = epoch < config.freeze_epochs;
         model = match (&backbone, frozen) {
             (Some(group), true) => model
@@ -186,19 +187,39 @@ pub fn train_classifier<M: BinaryClassifier>(
 
         let order = epoch_order(config.seed, epoch, n_train);
         observer.epoch_started(epoch, config.epochs, steps_per_epoch as usize);
-        let mut loss_sum = 0.0f64;
-        let mut loss_images = 0usize;
-        let mut skipped_this_epoch = 0u64;
-        let mut train_time = 0.0f64;
+        // A run stopped inside this epoch continues from its next batch with its totals.
+        let resumed = state.partial.take().unwrap_or_default();
+        let first_batch = resumed.batches_done as usize;
+        let mut loss_sum = resumed.loss_sum;
+        let mut loss_images = resumed.loss_images as usize;
+        let mut skipped_this_epoch = resumed.skipped;
+        let mut train_time = resumed.train_seconds;
+        let earlier_seconds = resumed.seconds;
         let mut lr = schedule.lr(epoch * steps_per_epoch);
-        for (b, chunk) in order.chunks(config.batch_size).enumerate() {
+        for (b, chunk) in order
+            .chunks(config.batch_size)
+            .enumerate()
+            .skip(first_batch)
+        {
             if stop.is_requested() {
+                // Save between steps: model, optimizer and where in the epoch we are.
+                state.partial = Some(PartialEpoch {
+                    batches_done: b as u64,
+                    loss_sum,
+                    loss_images: loss_images as u64,
+                    skipped: skipped_this_epoch,
+                    train_seconds: train_time,
+                    seconds: earlier_seconds + started.elapsed().as_secs_f64(),
+                });
+                save_last(&model, &optim, &state, &last_path)?;
                 return Ok(TrainOutcome {
                     stop: StopReason::Interrupted,
                     state,
                     skipped: skipped_all,
                 });
             }
+            // Layer randomness (dropout) of this step, independent of what ran before.
+            ad.seed(derive_seed(config.seed, &[DEVICE, epoch, b as u64]));
             let step_started = Instant::now();
             let seed = config.seed;
             let batch = load_batch(
@@ -303,7 +324,7 @@ pub fn train_classifier<M: BinaryClassifier>(
                 val_loss_sum / val_labels.len() as f64
             },
             val_auroc,
-            seconds: started.elapsed().as_secs_f64(),
+            seconds: earlier_seconds + started.elapsed().as_secs_f64(),
             train_images_per_second: if train_time > 0.0 {
                 loss_images as f64 / train_time
             } else {
@@ -333,15 +354,7 @@ pub fn train_classifier<M: BinaryClassifier>(
             }
             .save(&run_dir.join(BEST_FILE))?;
         }
-        let optimizer_bytes = optim
-            .into_bytes()
-            .map_err(|e| TrainError::Config(format!("cannot serialise optimizer state: {e}")))?;
-        Checkpoint {
-            state: state.clone(),
-            model: model_bytes,
-            optimizer: optimizer_bytes.to_vec(),
-        }
-        .save(&last_path)?;
+        save_last_bytes(model_bytes, &optim, &state, &last_path)?;
         write_atomic(
             &run_dir.join(METRICS_FILE),
             metrics_csv(&state.history).as_bytes(),
@@ -369,6 +382,33 @@ pub fn train_classifier<M: BinaryClassifier>(
         state,
         skipped: skipped_all,
     })
+}
+
+/// Write `last.ckpt`: weights, optimizer moments and training state.
+fn save_last<M: BinaryClassifier>(
+    model: &M,
+    optim: &ModuleOptimizer,
+    state: &TrainState,
+    path: &Path,
+) -> Result<()> {
+    save_last_bytes(model_to_bytes(model)?, optim, state, path)
+}
+
+fn save_last_bytes(
+    model: Vec<u8>,
+    optim: &ModuleOptimizer,
+    state: &TrainState,
+    path: &Path,
+) -> Result<()> {
+    let optimizer = optim
+        .into_bytes()
+        .map_err(|e| TrainError::Config(format!("cannot serialise optimizer state: {e}")))?;
+    Checkpoint {
+        state: state.clone(),
+        model,
+        optimizer: optimizer.to_vec(),
+    }
+    .save(path)
 }
 
 /// Stack canvases into the normalised `[B, C, S, S]` input and the `[B]` 0/1 targets.

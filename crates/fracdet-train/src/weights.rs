@@ -11,6 +11,10 @@ use crate::error::{Result, TrainError};
 
 /// Serialise every parameter and running statistic of `model`.
 pub fn model_to_bytes<M: Module>(model: &M) -> Result<Vec<u8>> {
+    // BatchNorm running statistics updated in training steps live in per-thread slots
+    // until synced, and serialisation reads the synced value; `valid()` syncs them (the
+    // copy it returns is not needed).
+    let _ = model.valid();
     let mut store = BurnpackStore::from_bytes(None);
     model
         .save_into(&mut store)

@@ -46,6 +46,21 @@ impl TrainObserver for StopAfter {
     }
 }
 
+/// Stops the run after `after` more training steps.
+struct StopAfterSteps {
+    after: usize,
+    flag: StopFlag,
+}
+
+impl TrainObserver for StopAfterSteps {
+    fn step_finished(&mut self, _loss: f64, _images: usize) {
+        self.after = self.after.saturating_sub(1);
+        if self.after == 0 {
+            self.flag.request();
+        }
+    }
+}
+
 /// metrics.csv without the wall-clock columns (seconds, images per second).
 fn deterministic_columns(run: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(run.join(METRICS_FILE)).unwrap();
@@ -233,4 +248,92 @@ fn fresh_start_refuses_an_existing_run_and_resume_refuses_a_changed_config() {
         )
         .is_err()
     );
+}
+
+#[test]
+fn runs_stopped_inside_epochs_resume_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let train = PngSource {
+        items: write_dataset(&tmp.path().join("train"), 16),
+    };
+    let mut val_items = write_dataset(&tmp.path().join("val"), 8);
+    val_items.rotate_left(1);
+    let val = PngSource { items: val_items };
+    let device = Device::flex();
+    let cfg = config();
+    let init = TinyNet::new(1, &device);
+    let init_bytes = model_to_bytes(&init).unwrap();
+    let same_init = || {
+        model_from_bytes(
+            TinyNet::new(1, &device),
+            init_bytes.clone(),
+            Path::new("init"),
+        )
+        .unwrap()
+    };
+    let mut quiet = fracdet_train::LogObserver;
+
+    let run_a = tmp.path().join("a");
+    train_classifier(
+        same_init(),
+        &cfg,
+        &train,
+        &val,
+        &run_a,
+        Start::Fresh,
+        &device,
+        &mut quiet,
+        &StopFlag::new(),
+    )
+    .unwrap();
+
+    // 4 steps per epoch: stop after 2 (inside the frozen epoch 0), then after 3 more
+    // (inside epoch 1), then run to the end.
+    let run_b = tmp.path().join("b");
+    let mut start = Start::Fresh;
+    let mut model = Some(same_init());
+    for steps in [2, 3] {
+        let flag = StopFlag::new();
+        let mut stopper = StopAfterSteps {
+            after: steps,
+            flag: flag.clone(),
+        };
+        let net = model.take().unwrap_or_else(|| TinyNet::new(1, &device));
+        let out = train_classifier(
+            net,
+            &cfg,
+            &train,
+            &val,
+            &run_b,
+            start,
+            &device,
+            &mut stopper,
+            &flag,
+        )
+        .unwrap();
+        assert_eq!(out.stop, StopReason::Interrupted);
+        assert!(out.state.partial.is_some(), "stopped inside an epoch");
+        start = Start::Resume;
+    }
+    let done = train_classifier(
+        TinyNet::new(1, &device),
+        &cfg,
+        &train,
+        &val,
+        &run_b,
+        Start::Resume,
+        &device,
+        &mut quiet,
+        &StopFlag::new(),
+    )
+    .unwrap();
+    assert_eq!(done.stop, StopReason::Completed);
+    assert!(done.state.partial.is_none());
+
+    assert_eq!(deterministic_columns(&run_a), deterministic_columns(&run_b));
+    let last_a = Checkpoint::load(&run_a.join(LAST_FILE)).unwrap();
+    let last_b = Checkpoint::load(&run_b.join(LAST_FILE)).unwrap();
+    let diff = max_weight_difference(&last_a.model, &last_b.model);
+    assert_eq!(diff, 0.0, "final weights differ by up to {diff}");
+    assert!(optimizer_contents(&last_a.optimizer) == optimizer_contents(&last_b.optimizer));
 }
