@@ -74,7 +74,9 @@ fn json(path: &Path) -> serde_json::Value {
 }
 
 fn finite(v: &serde_json::Value, what: &str) -> f64 {
-    let x = v.as_f64().unwrap_or_else(|| panic!("{what} is not a number: {v}"));
+    let x = v
+        .as_f64()
+        .unwrap_or_else(|| panic!("{what} is not a number: {v}"));
     assert!(x.is_finite(), "{what} = {x}");
     x
 }
@@ -87,27 +89,64 @@ fn evaluate_val_stores_thresholds_and_test_reuses_them() {
     let run = tmp.path().join("run");
     let (data_s, run_s) = (data.to_str().unwrap(), run.to_str().unwrap());
     let o = fracdet(&[
-        "train", "classifier", "--data", data_s, "--backbone", "resnet18", "--size", "32", "--epochs", "1",
-        "--batch", "8", "--no-augment", "--out", run_s,
+        "train",
+        "classifier",
+        "--data",
+        data_s,
+        "--backbone",
+        "resnet18",
+        "--size",
+        "32",
+        "--epochs",
+        "1",
+        "--batch",
+        "8",
+        "--no-augment",
+        "--out",
+        run_s,
     ]);
     assert!(o.status.success(), "{}", show(&o));
 
     // No stored thresholds yet: a test split must refuse rather than pick its own.
     let early = tmp.path().join("early");
     let o = fracdet(&[
-        "evaluate", "--model", run_s, "--data", data_s, "--split", "test", "--out", early.to_str().unwrap(),
+        "evaluate",
+        "--model",
+        run_s,
+        "--data",
+        data_s,
+        "--split",
+        "test",
+        "--out",
+        early.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("operating_points.json"), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("operating_points.json"),
+        "{}",
+        show(&o)
+    );
     assert!(!run.join("operating_points.json").exists());
 
     let val_out = tmp.path().join("report-val");
     let o = fracdet(&[
-        "evaluate", "--model", run_s, "--data", data_s, "--split", "val", "--out", val_out.to_str().unwrap(),
-        "--bootstrap", "200", "--target-sensitivity", "0.8",
+        "evaluate",
+        "--model",
+        run_s,
+        "--data",
+        data_s,
+        "--split",
+        "val",
+        "--out",
+        val_out.to_str().unwrap(),
+        "--bootstrap",
+        "200",
+        "--target-sensitivity",
+        "0.8",
     ]);
     assert!(o.status.success(), "{}", show(&o));
-    let stored_bytes = std::fs::read(run.join("operating_points.json")).expect("thresholds stored in the model");
+    let stored_bytes =
+        std::fs::read(run.join("operating_points.json")).expect("thresholds stored in the model");
     let stored: serde_json::Value = serde_json::from_slice(&stored_bytes).unwrap();
     assert_eq!(stored["split"], "val");
     assert_eq!(stored["points"]["target_sensitivity"], 0.8);
@@ -134,7 +173,10 @@ fn evaluate_val_stores_thresholds_and_test_reuses_them() {
     let target = &m["at_operating_points"][1]["metrics"];
     assert!(finite(&target["sensitivity"]["value"], "sens") >= 0.8 - 1e-9);
     let cm = &target["confusion"];
-    let total: u64 = ["tp", "fp", "tn", "fn_"].iter().map(|k| cm[k].as_u64().unwrap()).sum();
+    let total: u64 = ["tp", "fp", "tn", "fn_"]
+        .iter()
+        .map(|k| cm[k].as_u64().unwrap())
+        .sum();
     assert_eq!(total, 14);
     let attrs: Vec<&str> = m["subgroups"]
         .as_array()
@@ -144,7 +186,12 @@ fn evaluate_val_stores_thresholds_and_test_reuses_them() {
         .collect();
     assert_eq!(attrs, ["body_part", "hardware", "view"]);
     // 7 positives per split: every subgroup is under 20 positives and says so.
-    assert!(m["subgroups"][0]["groups"][0]["warning"].as_str().unwrap().contains("positive"));
+    assert!(
+        m["subgroups"][0]["groups"][0]["warning"]
+            .as_str()
+            .unwrap()
+            .contains("positive")
+    );
 
     let preds = std::fs::read_to_string(val_out.join("predictions.csv")).unwrap();
     let mut lines = preds.lines();
@@ -154,21 +201,34 @@ fn evaluate_val_stores_thresholds_and_test_reuses_them() {
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 14);
-    let target_threshold = stored["points"]["at_target_sensitivity"]["threshold"].as_f64().unwrap();
+    let target_threshold = stored["points"]["at_target_sensitivity"]["threshold"]
+        .as_f64()
+        .unwrap();
     for r in &rows {
         assert!(r[0].starts_with("images/val_"), "{r:?}");
         let p: f64 = r[2].parse().unwrap();
         assert!((0.0..=1.0).contains(&p));
         // Decisions follow the stored threshold (allowing for the 6-decimal rounding).
         if (p - target_threshold).abs() > 1e-5 {
-            assert_eq!(r[4] == "1", p >= target_threshold, "{r:?} vs {target_threshold}");
+            assert_eq!(
+                r[4] == "1",
+                p >= target_threshold,
+                "{r:?} vs {target_threshold}"
+            );
         }
     }
 
     let html = std::fs::read_to_string(val_out.join("report.html")).unwrap();
     assert_self_contained(&html);
     assert!(html.contains("Subgroups") && html.contains("AUROC"));
-    for png in ["roc.png", "pr.png", "reliability.png", "confusion.png", "scores.png", "training.png"] {
+    for png in [
+        "roc.png",
+        "pr.png",
+        "reliability.png",
+        "confusion.png",
+        "scores.png",
+        "training.png",
+    ] {
         let bytes = std::fs::read(val_out.join(png)).unwrap_or_else(|_| panic!("{png} missing"));
         assert_eq!(&bytes[..4], b"\x89PNG", "{png}");
     }
@@ -176,11 +236,23 @@ fn evaluate_val_stores_thresholds_and_test_reuses_them() {
     // Test split: the stored thresholds are used unchanged and the file is left alone.
     let test_out = tmp.path().join("report-test");
     let o = fracdet(&[
-        "evaluate", "--model", run_s, "--data", data_s, "--split", "test", "--out", test_out.to_str().unwrap(),
-        "--bootstrap", "200",
+        "evaluate",
+        "--model",
+        run_s,
+        "--data",
+        data_s,
+        "--split",
+        "test",
+        "--out",
+        test_out.to_str().unwrap(),
+        "--bootstrap",
+        "200",
     ]);
     assert!(o.status.success(), "{}", show(&o));
-    assert_eq!(std::fs::read(run.join("operating_points.json")).unwrap(), stored_bytes);
+    assert_eq!(
+        std::fs::read(run.join("operating_points.json")).unwrap(),
+        stored_bytes
+    );
     let t = json(&test_out.join("metrics.json"));
     assert_eq!(t["n"], 12);
     assert_eq!(t["operating_points"], stored["points"]);
@@ -190,15 +262,33 @@ fn evaluate_val_stores_thresholds_and_test_reuses_them() {
             "target_sensitivity" => "at_target_sensitivity",
             _ => "youden",
         };
-        assert_eq!(t["at_operating_points"][i]["metrics"]["threshold"], stored["points"][key]["threshold"]);
+        assert_eq!(
+            t["at_operating_points"][i]["metrics"]["threshold"],
+            stored["points"][key]["threshold"]
+        );
     }
-    assert_eq!(std::fs::read_to_string(test_out.join("predictions.csv")).unwrap().lines().count(), 13);
+    assert_eq!(
+        std::fs::read_to_string(test_out.join("predictions.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        13
+    );
     assert_self_contained(&std::fs::read_to_string(test_out.join("report.html")).unwrap());
 
     // A test split may not choose thresholds of its own.
     let o = fracdet(&[
-        "evaluate", "--model", run_s, "--data", data_s, "--split", "test", "--out", test_out.to_str().unwrap(),
-        "--threshold", "0.3",
+        "evaluate",
+        "--model",
+        run_s,
+        "--data",
+        data_s,
+        "--split",
+        "test",
+        "--out",
+        test_out.to_str().unwrap(),
+        "--threshold",
+        "0.3",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
 
@@ -218,7 +308,11 @@ fn evaluate_val_stores_thresholds_and_test_reuses_them() {
     assert_eq!(c["n_paired"], 12);
     assert_eq!(c["auroc"]["difference"]["value"], 0.0);
     assert!(String::from_utf8_lossy(&o.stdout).contains("AUROC"));
-    let o = fracdet(&["compare", val_out.to_str().unwrap(), test_out.to_str().unwrap()]);
+    let o = fracdet(&[
+        "compare",
+        val_out.to_str().unwrap(),
+        test_out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
 }
 
@@ -227,7 +321,11 @@ fn assert_self_contained(html: &str) {
     let mut n_img = 0;
     for (i, _) in html.match_indices("src=\"") {
         let rest = &html[i + 5..];
-        assert!(rest.starts_with("data:image/png;base64,"), "external src: {}", &rest[..rest.len().min(60)]);
+        assert!(
+            rest.starts_with("data:image/png;base64,"),
+            "external src: {}",
+            &rest[..rest.len().min(60)]
+        );
         n_img += 1;
     }
     assert!(n_img >= 5, "only {n_img} images inlined");

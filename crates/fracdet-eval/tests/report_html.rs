@@ -7,9 +7,13 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use fracdet_eval::html::{CaseThumbnail, Figure, HtmlReport, grey_canvas_png, heatmap_overlay_png, render_html};
+use fracdet_eval::html::{
+    CaseThumbnail, Figure, HtmlReport, grey_canvas_png, heatmap_overlay_png, render_html,
+};
 use fracdet_eval::plot::{DEFAULT_SIZE, plot_confusion_matrix, plot_reliability, plot_roc};
-use fracdet_eval::{BootstrapConfig, MetricsReport, choose_operating_points, roc_band, roc_curve, subgroup_analysis};
+use fracdet_eval::{
+    BootstrapConfig, MetricsReport, choose_operating_points, roc_band, roc_curve, subgroup_analysis,
+};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -30,15 +34,33 @@ fn write_report(dir: &Path) -> String {
     };
     let points = choose_operating_points(&labels, &scores, 0.5, 0.9).unwrap();
     let mut report = MetricsReport::compute(&labels, &scores, &points, &cfg).unwrap();
-    let groups: Vec<&str> = (0..labels.len()).map(|i| if i % 5 == 0 { "hand" } else { "leg" }).collect();
+    let groups: Vec<&str> = (0..labels.len())
+        .map(|i| if i % 5 == 0 { "hand" } else { "leg" })
+        .collect();
     let threshold = points.at_target_sensitivity.unwrap().threshold;
-    report.subgroups = vec![subgroup_analysis("body_part", &labels, &scores, &groups, threshold, &cfg).unwrap()];
+    report.subgroups =
+        vec![subgroup_analysis("body_part", &labels, &scores, &groups, threshold, &cfg).unwrap()];
 
     let roc = roc_curve(&labels, &scores).unwrap().unwrap();
     let band = roc_band(&labels, &scores, 51, &cfg).unwrap();
     let ops = [("target", points.at_target_sensitivity.unwrap())];
-    plot_roc(&dir.join("roc.png"), "ROC curve", &roc, band.as_ref(), &report.auroc, &ops, DEFAULT_SIZE).unwrap();
-    plot_reliability(&dir.join("rel.png"), "Reliability", &report.calibration, DEFAULT_SIZE).unwrap();
+    plot_roc(
+        &dir.join("roc.png"),
+        "ROC curve",
+        &roc,
+        band.as_ref(),
+        &report.auroc,
+        &ops,
+        DEFAULT_SIZE,
+    )
+    .unwrap();
+    plot_reliability(
+        &dir.join("rel.png"),
+        "Reliability",
+        &report.calibration,
+        DEFAULT_SIZE,
+    )
+    .unwrap();
     plot_confusion_matrix(
         &dir.join("cm.png"),
         "Confusion",
@@ -94,23 +116,35 @@ fn write_report(dir: &Path) -> String {
 fn report_is_self_contained_and_escaped() {
     let tmp = tempfile::tempdir().unwrap();
     let html = write_report(tmp.path());
-    let srcs: Vec<&str> = html.match_indices("src=\"").map(|(i, _)| &html[i + 5..]).collect();
+    let srcs: Vec<&str> = html
+        .match_indices("src=\"")
+        .map(|(i, _)| &html[i + 5..])
+        .collect();
     assert_eq!(srcs.len(), 6, "3 plots + 3 thumbnails");
     assert!(srcs.iter().all(|s| s.starts_with("data:image/png;base64,")));
     assert!(!html.contains("<link") && !html.contains("http"));
-    assert!(!html.contains("<script>alert"), "image name must be escaped");
+    assert!(
+        !html.contains("<script>alert"),
+        "image name must be escaped"
+    );
     assert!(html.contains("&lt;script&gt;alert(1)"));
     assert!(html.contains("Evaluation &lt;test&gt;") && html.contains("runs/x &amp; y"));
     // Headline numbers and the subgroup warning appear in words.
     assert!(html.contains("Sensitivity") && html.contains("95% CI") && html.contains("body part"));
     assert!(html.contains("only ") && html.contains("positive case(s)"));
-    assert_eq!(html.matches("<script>").count(), 1, "only the report's own check script");
+    assert_eq!(
+        html.matches("<script>").count(),
+        1,
+        "only the report's own check script"
+    );
 }
 
 #[test]
 fn report_opens_in_headless_chromium() {
     if !Path::new(CHROMIUM).exists() {
-        eprintln!("NOTICE: {CHROMIUM} not found; skipping the headless-browser check of report.html");
+        eprintln!(
+            "NOTICE: {CHROMIUM} not found; skipping the headless-browser check of report.html"
+        );
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -130,7 +164,10 @@ fn report_opens_in_headless_chromium() {
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg("--dump-dom")
-        .arg(format!("file://{}", tmp.path().join("report.html").display()))
+        .arg(format!(
+            "file://{}",
+            tmp.path().join("report.html").display()
+        ))
         .output()
         .expect("run chromium");
     let dom = String::from_utf8_lossy(&out.stdout);
@@ -141,7 +178,10 @@ fn report_opens_in_headless_chromium() {
         .map(|i| &dom[i..i + dom[i..].find('>').unwrap_or(0)])
         .unwrap_or_else(|| panic!("no <body> in the dumped DOM: {dom}"));
     assert!(body.contains("data-images=\"6\""), "{body}");
-    assert!(body.contains("data-images-ok=\"true\""), "an image did not decode: {body}");
+    assert!(
+        body.contains("data-images-ok=\"true\""),
+        "an image did not decode: {body}"
+    );
     assert!(body.contains("data-errors=\"0\""), "{body}");
     let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
     assert!(console.is_empty(), "console output: {console:?}");

@@ -55,7 +55,12 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     for p in &a {
         if let Some(q) = by_name.get(p.image.as_str()) {
             if p.label != q.label {
-                bail!("{}: label {} in A but {} in B; the reports are not on the same data", p.image, p.label, q.label);
+                bail!(
+                    "{}: label {} in A but {} in B; the reports are not on the same data",
+                    p.image,
+                    p.label,
+                    q.label
+                );
             }
             labels.push(p.label);
             sa.push(p.probability);
@@ -67,7 +72,9 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     }
     let (only_a, only_b) = (a.len() - labels.len(), b.len() - labels.len());
     if only_a + only_b > 0 {
-        eprintln!("warning: {only_a} image(s) only in A and {only_b} only in B are left out of the paired comparison");
+        eprintln!(
+            "warning: {only_a} image(s) only in A and {only_b} only in B are left out of the paired comparison"
+        );
     }
     let cfg = BootstrapConfig {
         n_resamples: args.bootstrap.max(1),
@@ -80,7 +87,11 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     print_side_by_side(&args.report_a, &args.report_b, ma.as_ref(), mb.as_ref());
     let f = |e: &Estimate| fmt(e);
     println!();
-    println!("paired on {} images ({} fractured):", labels.len(), labels.iter().filter(|&&y| y).count());
+    println!(
+        "paired on {} images ({} fractured):",
+        labels.len(),
+        labels.iter().filter(|&&y| y).count()
+    );
     println!("  AUROC A        {}", f(&cmp.auroc_a));
     println!("  AUROC B        {}", f(&cmp.auroc_b));
     println!("  A - B          {}", f(&cmp.difference));
@@ -101,7 +112,8 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             auroc: cmp,
         };
         let path = out.join("comparison.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(&doc)?).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, serde_json::to_vec_pretty(&doc)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -128,19 +140,35 @@ fn read_metrics(dir: &Path) -> Option<MetricsReport> {
     }
 }
 
+/// Reads one number out of a report, for one row of the side-by-side table.
+type Getter = Box<dyn Fn(&MetricsReport) -> Option<f64>>;
+
 fn print_side_by_side(a: &Path, b: &Path, ma: Option<&MetricsReport>, mb: Option<&MetricsReport>) {
     let cell = |m: Option<&MetricsReport>, get: &dyn Fn(&MetricsReport) -> Option<f64>| {
-        m.and_then(get).map_or_else(|| "-".to_string(), |v| format!("{v:.4}"))
+        m.and_then(get)
+            .map_or_else(|| "-".to_string(), |v| format!("{v:.4}"))
     };
     println!("{:<32} {:>20} {:>20}", "", "A", "B");
     println!("{:<32} {:>20} {:>20}", "report", short(a), short(b));
-    let rows: Vec<(String, Box<dyn Fn(&MetricsReport) -> Option<f64>>)> = {
-        let mut rows: Vec<(String, Box<dyn Fn(&MetricsReport) -> Option<f64>>)> = vec![
-            ("images".into(), Box::new(|m: &MetricsReport| Some(m.n as f64))),
+    let rows: Vec<(String, Getter)> = {
+        let mut rows: Vec<(String, Getter)> = vec![
+            (
+                "images".into(),
+                Box::new(|m: &MetricsReport| Some(m.n as f64)),
+            ),
             ("AUROC".into(), Box::new(|m: &MetricsReport| m.auroc.value)),
-            ("average precision".into(), Box::new(|m: &MetricsReport| m.average_precision.value)),
-            ("Brier".into(), Box::new(|m: &MetricsReport| m.calibration.brier.value)),
-            ("ECE".into(), Box::new(|m: &MetricsReport| m.calibration.ece.value)),
+            (
+                "average precision".into(),
+                Box::new(|m: &MetricsReport| m.average_precision.value),
+            ),
+            (
+                "Brier".into(),
+                Box::new(|m: &MetricsReport| m.calibration.brier.value),
+            ),
+            (
+                "ECE".into(),
+                Box::new(|m: &MetricsReport| m.calibration.ece.value),
+            ),
         ];
         for name in ["fixed", "target_sensitivity", "youden"] {
             for (what, pick) in [("threshold", 0), ("sensitivity", 1), ("specificity", 2)] {
@@ -160,19 +188,29 @@ fn print_side_by_side(a: &Path, b: &Path, ma: Option<&MetricsReport>, mb: Option
         rows
     };
     for (label, get) in &rows {
-        println!("{:<32} {:>20} {:>20}", label, cell(ma, get.as_ref()), cell(mb, get.as_ref()));
+        println!(
+            "{:<32} {:>20} {:>20}",
+            label,
+            cell(ma, get.as_ref()),
+            cell(mb, get.as_ref())
+        );
     }
 }
 
 fn short(p: &Path) -> String {
     let s = p.display().to_string();
     let n = s.chars().count();
-    if n <= 20 { s } else { format!("…{}", s.chars().skip(n - 19).collect::<String>()) }
+    if n <= 20 {
+        s
+    } else {
+        format!("…{}", s.chars().skip(n - 19).collect::<String>())
+    }
 }
 
 /// Reads `fracdet evaluate`'s predictions.csv (header `image,label,probability,...`).
 pub fn read_predictions(path: &Path) -> anyhow::Result<Vec<Prediction>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut lines = text.lines().enumerate();
     let header = lines.next().map(|(_, h)| split_csv(h)).unwrap_or_default();
     let col = |name: &str| {
@@ -195,7 +233,9 @@ pub fn read_predictions(path: &Path) -> anyhow::Result<Vec<Prediction>> {
             "0" => false,
             other => return Err(bad(&format!("label {other:?} is not 0 or 1"))),
         };
-        let probability: f32 = get(cp).parse().map_err(|_| bad("probability is not a number"))?;
+        let probability: f32 = get(cp)
+            .parse()
+            .map_err(|_| bad("probability is not a number"))?;
         if !probability.is_finite() {
             return Err(bad("probability is not finite"));
         }

@@ -87,7 +87,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &byte in data {
         crc ^= u32::from(byte);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -120,7 +124,14 @@ pub fn heatmap_overlay_png(
     }
     let mut rgb = Vec::with_capacity(canvas.len() * 3);
     for (&g, &h) in canvas.iter().zip(heat) {
-        let (g, h) = (g.clamp(0.0, 1.0), if h.is_finite() { h.clamp(0.0, 1.0) } else { 0.0 });
+        let (g, h) = (
+            g.clamp(0.0, 1.0),
+            if h.is_finite() {
+                h.clamp(0.0, 1.0)
+            } else {
+                0.0
+            },
+        );
         // Jet-like ramp: blue (0) -> green (0.5) -> red (1).
         let ramp = [
             (1.5 - (4.0 * h - 3.0).abs()).clamp(0.0, 1.0),

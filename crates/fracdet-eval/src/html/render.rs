@@ -88,7 +88,12 @@ fn card(out: &mut String, label: &str, e: &Estimate, percent: bool, help: &str) 
     let f = |v: f64| if percent { pct(v) } else { format!("{v:.3}") };
     let value = e.value.map_or_else(|| "n/a".to_string(), f);
     let ci = match (&e.ci, e.value) {
-        (Some(ci), _) => format!("{:.0}% CI {}–{}", 100.0 * ci.level, f(ci.lower), f(ci.upper)),
+        (Some(ci), _) => format!(
+            "{:.0}% CI {}–{}",
+            100.0 * ci.level,
+            f(ci.lower),
+            f(ci.upper)
+        ),
         (None, None) => e.note.clone().unwrap_or_default(),
         (None, Some(_)) => String::new(),
     };
@@ -115,11 +120,11 @@ fn point_label(name: &str) -> &str {
 pub fn render_html(r: &HtmlReport<'_>) -> String {
     let m = r.metrics;
     let mut out = String::with_capacity(1 << 20);
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{}</title><style>{STYLE}</style></head><body>\n<h1>{}</h1>\n",
+         <title>{}</title><style>{STYLE}</style></head><body>\n<h1>{}</h1>",
         esc(&r.title),
         esc(&r.title)
     );
@@ -132,9 +137,9 @@ pub fn render_html(r: &HtmlReport<'_>) -> String {
     for (k, v) in &r.context {
         let _ = write!(out, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v));
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<tr><th>Images</th><td>{} ({} with fracture, {} without)</td></tr></table>\n",
+        "<tr><th>Images</th><td>{} ({} with fracture, {} without)</td></tr></table>",
         m.n, m.n_positive, m.n_negative
     );
     for w in &r.warnings {
@@ -151,10 +156,34 @@ pub fn render_html(r: &HtmlReport<'_>) -> String {
         headline(&mut out, m.n_positive, m.n_negative, &p.name, &p.metrics);
     }
     out.push_str("<div class=\"cards\">");
-    card(&mut out, "AUROC", &m.auroc, false, "ranking quality over all thresholds; 0.5 = chance, 1 = perfect");
-    card(&mut out, "Average precision", &m.average_precision, false, "area under the precision–recall curve");
-    card(&mut out, "Brier score", &m.calibration.brier, false, "mean squared error of the probability; lower is better");
-    card(&mut out, "ECE", &m.calibration.ece, false, "expected calibration error (10 bins); lower is better");
+    card(
+        &mut out,
+        "AUROC",
+        &m.auroc,
+        false,
+        "ranking quality over all thresholds; 0.5 = chance, 1 = perfect",
+    );
+    card(
+        &mut out,
+        "Average precision",
+        &m.average_precision,
+        false,
+        "area under the precision–recall curve",
+    );
+    card(
+        &mut out,
+        "Brier score",
+        &m.calibration.brier,
+        false,
+        "mean squared error of the probability; lower is better",
+    );
+    card(
+        &mut out,
+        "ECE",
+        &m.calibration.ece,
+        false,
+        "expected calibration error (10 bins); lower is better",
+    );
     out.push_str("</div>\n");
 
     out.push_str("<h2>Operating points</h2>\n");
@@ -220,18 +249,19 @@ pub fn render_html(r: &HtmlReport<'_>) -> String {
         &r.false_positives,
     );
 
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<h2>Method</h2><p class=\"small\">Intervals: {:.0}% stratified percentile bootstrap \
-         ({} resamples, seed {}) for AUROC and curve bands; Wilson score intervals or bootstrap for \
-         proportions as noted in metrics.json. Decision rule: fracture when probability ≥ threshold. \
+         ({} resamples, seed {}) for AUROC, the ROC band and the \
+         proportions; a proportion whose bootstrap degenerates (estimate exactly 0 or 1, or too few \
+         cases in a resample) gets a Wilson score interval instead (metrics.json records which). Decision rule: fracture when probability ≥ threshold. \
          Thresholds are chosen on the validation split only and stored with the model; other splits \
-         reuse them unchanged.</p>\n",
+         reuse them unchanged.</p>",
         100.0 * m.bootstrap.level,
         m.bootstrap.n_resamples,
         m.bootstrap.seed
     );
-    let _ = write!(out, "<script>{SCRIPT}</script>\n</body></html>\n");
+    let _ = writeln!(out, "<script>{SCRIPT}</script>\n</body></html>");
     out
 }
 
@@ -249,16 +279,34 @@ fn headline(out: &mut String, n_pos: usize, n_neg: usize, name: &str, b: &Binary
         c.fp
     );
     out.push_str("<div class=\"cards\">");
-    card(out, "Sensitivity", &b.sensitivity, true, "fractures flagged");
-    card(out, "Specificity", &b.specificity, true, "normal images left unflagged");
-    card(out, "PPV (precision)", &b.precision, true, "flagged images that have a fracture");
+    card(
+        out,
+        "Sensitivity",
+        &b.sensitivity,
+        true,
+        "fractures flagged",
+    );
+    card(
+        out,
+        "Specificity",
+        &b.specificity,
+        true,
+        "normal images left unflagged",
+    );
+    card(
+        out,
+        "PPV (precision)",
+        &b.precision,
+        true,
+        "flagged images that have a fracture",
+    );
     card(out, "NPV", &b.npv, true, "unflagged images that are normal");
     out.push_str("</div>\n");
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<table><tr><th></th><th>Flagged</th><th>Not flagged</th></tr>\
          <tr><th>Fracture</th><td class=\"num\">{} (TP)</td><td class=\"num\">{} (FN)</td></tr>\
-         <tr><th>No fracture</th><td class=\"num\">{} (FP)</td><td class=\"num\">{} (TN)</td></tr></table>\n",
+         <tr><th>No fracture</th><td class=\"num\">{} (FP)</td><td class=\"num\">{} (TN)</td></tr></table>",
         c.tp, c.fn_, c.fp, c.tn
     );
 }
@@ -335,7 +383,9 @@ fn subgroup_table(out: &mut String, a: &SubgroupAnalysis) {
             esc(&est(&g.metrics.sensitivity, true)),
             esc(&est(&g.metrics.specificity, true)),
             esc(&est(&g.auroc, false)),
-            g.warning.as_deref().map_or_else(String::new, |w| format!("⚠ {}", esc(w)))
+            g.warning
+                .as_deref()
+                .map_or_else(String::new, |w| format!("⚠ {}", esc(w)))
         );
     }
     out.push_str("</table>\n");
@@ -351,7 +401,7 @@ fn cases(out: &mut String, heading: &str, items: &[CaseThumbnail]) {
     for c in items {
         let _ = write!(
             out,
-            "<div class=\"case\">{}<div><b>p = {:.3}</b>{}</div><div>{}</div></div>",
+            "<div class=\"case\">{}<div><b>p = {:.4}</b>{}</div><div>{}</div></div>",
             img_tag(&c.png, &c.image),
             c.probability,
             if c.heatmap { " (heatmap overlay)" } else { "" },
@@ -367,7 +417,10 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 
     #[test]
