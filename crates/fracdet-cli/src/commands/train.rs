@@ -206,9 +206,16 @@ fn run_classifier(args: ClassifierArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         StopReason::Interrupted => {
+            let at = match &state.partial {
+                Some(p) => format!(
+                    "in epoch {} after {} batch(es)",
+                    state.epoch + 1,
+                    p.batches_done
+                ),
+                None => format!("after {} complete epoch(s)", state.epoch),
+            };
             eprintln!(
-                "interrupted after {} complete epoch(s); {best}. Continue with:\n  fracdet train classifier --resume {}",
-                state.epoch,
+                "interrupted {at}; checkpoint saved; {best}. Continue with:\n  fracdet train classifier --resume {}",
                 shell_path(&run_dir)
             );
             Ok(ExitCode::FAILURE)
