@@ -67,6 +67,14 @@ fn write_dataset(root: &Path, per_split: [(&str, usize); 3]) {
         }
     }
     std::fs::write(root.join("labels.csv"), csv).unwrap();
+    // Boxes around the middle of the "fracture" line, for every fractured val/test image.
+    let mut boxes = String::from("image,x_min,y_min,x_max,y_max\n");
+    for (split, n) in per_split.iter().skip(1) {
+        for i in (0..*n).step_by(2) {
+            boxes.push_str(&format!("{split}_{i:03}.png,8,4,30,26\n"));
+        }
+    }
+    std::fs::write(root.join("boxes.csv"), boxes).unwrap();
 }
 
 fn json(path: &Path) -> serde_json::Value {
@@ -191,6 +199,24 @@ fn evaluate_val_stores_thresholds_and_test_reuses_them() {
             .as_str()
             .unwrap()
             .contains("positive")
+    );
+
+    // Localisation from class activation maps on the 7 boxed val images.
+    let loc = &m["localisation"];
+    assert_eq!(loc["n_images"], 7, "{loc}");
+    assert_eq!(loc["n_truth_boxes"], 7);
+    assert_eq!(
+        loc["iou_threshold"].as_f64().map(|v| (v * 10.0).round()),
+        Some(3.0)
+    );
+    assert!(loc["froc"].is_array() && loc["froc_at"].is_array());
+    if let Some(h) = loc["hit_rate"]["value"].as_f64() {
+        assert!((0.0..=1.0).contains(&h));
+    }
+    assert!(
+        std::fs::read_to_string(val_out.join("report.html"))
+            .unwrap()
+            .contains("Localisation")
     );
 
     let preds = std::fs::read_to_string(val_out.join("predictions.csv")).unwrap();

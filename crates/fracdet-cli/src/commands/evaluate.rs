@@ -5,6 +5,9 @@
 //! (`operating_points.json`); every other split reuses them unchanged, so a test set never
 //! picks its own threshold.
 
+mod cam;
+mod localise;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -12,7 +15,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use fracdet_eval::html::{CaseThumbnail, Figure, HtmlReport, grey_canvas_png, render_html};
+use fracdet_eval::html::{
+    CaseThumbnail, Figure, HtmlReport, grey_canvas_png, heatmap_overlay_png, render_html,
+};
 use fracdet_eval::plot::{
     DEFAULT_SIZE, plot_confusion_matrix, plot_pr, plot_reliability, plot_roc,
     plot_score_histograms, plot_training_curves,
@@ -237,6 +242,25 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
     let primary = primary_point(&points);
     report.subgroups = subgroups(&scored, &labels, &scores, primary.1.threshold, &cfg)?;
 
+    // Class activation maps: localisation metrics and heatmaps on the error thumbnails.
+    // Without them the image-level report still stands.
+    let cam_model = match cam::CamModel::open(
+        &args.model,
+        &predictor.config.backbone,
+        &predictor.config.input,
+        &device,
+    ) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            eprintln!("warning: no heatmaps in the report: {e:#}");
+            None
+        }
+    };
+    if let Some(m) = &cam_model {
+        report.localisation =
+            localisation(&scored, m, predictor.config.input.size, &device, cfg.level)?;
+    }
+
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     write_file(&args.out.join("metrics.json"), report.to_json()?.as_bytes())?;
@@ -283,7 +307,14 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
             ));
         }
     }
-    let (false_negatives, false_positives) = error_cases(&scored, primary.1.threshold, args.cases);
+    let (false_negatives, false_positives) = error_cases(
+        &scored,
+        primary.1.threshold,
+        args.cases,
+        cam_model.as_ref(),
+        predictor.config.input.size,
+        &device,
+    );
     let html = render_html(&HtmlReport {
         title: format!("Fracture detection — evaluation on {split}"),
         context: vec![
@@ -426,6 +457,52 @@ fn relative_name(root: &Path, image: &Path) -> String {
         .unwrap_or(image)
         .to_string_lossy()
         .replace('\\', "/")
+}
+
+/// Hit rate, box recall at IoU 0.3 and FROC from the CAMs of every image with annotated
+/// fracture boxes; `None` when the split has no boxes. Boxes and peaks are compared in
+/// original image pixels.
+fn localisation(
+    scored: &[Scored],
+    cam: &cam::CamModel,
+    size: u32,
+    device: &Device,
+    level: f64,
+) -> anyhow::Result<Option<fracdet_eval::LocalisationMetrics>> {
+    let with_boxes: Vec<&Scored> = scored
+        .iter()
+        .filter(|s| !s.sample.boxes.is_empty())
+        .collect();
+    if with_boxes.is_empty() {
+        return Ok(None);
+    }
+    let mut cases = Vec::with_capacity(with_boxes.len());
+    for s in with_boxes {
+        let r = match read_radiograph(&s.sample.image, &ReadOptions::default()) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("warning: {} left out of localisation: {e}", s.name);
+                continue;
+            }
+        };
+        let (canvas, t) = letterbox(&r, size);
+        let map = cam.cam(&canvas, device)?;
+        cases.push(localise::case(
+            s.sample.boxes.clone(),
+            map.as_ref(),
+            &t,
+            size,
+            s.probability,
+        ));
+    }
+    if cases.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(fracdet_eval::localisation_metrics(
+        &cases,
+        fracdet_eval::localisation::DEFAULT_IOU,
+        level,
+    )?))
 }
 
 /// Body part, hardware and view, each only when the dataset records it for some image.
@@ -654,6 +731,9 @@ fn error_cases(
     scored: &[Scored],
     threshold: f64,
     k: usize,
+    cam: Option<&cam::CamModel>,
+    model_size: u32,
+    device: &Device,
 ) -> (Vec<CaseThumbnail>, Vec<CaseThumbnail>) {
     let mut fns: Vec<&Scored> = scored
         .iter()
@@ -665,22 +745,34 @@ fn error_cases(
         .filter(|s| !s.label && f64::from(s.probability) >= threshold)
         .collect();
     fps.sort_by(|a, b| b.probability.total_cmp(&a.probability));
+    let thumb = |s: &Scored| -> Option<CaseThumbnail> {
+        let r = read_radiograph(&s.sample.image, &ReadOptions::default()).ok()?;
+        let (canvas, _) = letterbox(&r, THUMB_SIZE);
+        let side = THUMB_SIZE as usize;
+        let heat = cam.and_then(|m| {
+            let (input, _) = letterbox(&r, model_size);
+            match m.cam(&input, device) {
+                Ok(c) => c.map(|c| c.resample(side)),
+                Err(e) => {
+                    eprintln!("warning: no heatmap for {}: {e:#}", s.name);
+                    None
+                }
+            }
+        });
+        let png = match &heat {
+            Some(h) => heatmap_overlay_png(&canvas, h, THUMB_SIZE, THUMB_SIZE, 0.45).ok()?,
+            None => grey_canvas_png(&canvas, THUMB_SIZE, THUMB_SIZE).ok()?,
+        };
+        Some(CaseThumbnail {
+            image: s.name.clone(),
+            probability: s.probability,
+            png,
+            heatmap: heat.is_some(),
+        })
+    };
+    // Sequential: at most 2k images, and the CAM forward pass uses every core already.
     let thumbs = |cases: Vec<&Scored>| -> Vec<CaseThumbnail> {
-        cases
-            .into_par_iter()
-            .take(k)
-            .filter_map(|s| {
-                let r = read_radiograph(&s.sample.image, &ReadOptions::default()).ok()?;
-                let (canvas, _) = letterbox(&r, THUMB_SIZE);
-                let png = grey_canvas_png(&canvas, THUMB_SIZE, THUMB_SIZE).ok()?;
-                Some(CaseThumbnail {
-                    image: s.name.clone(),
-                    probability: s.probability,
-                    png,
-                    heatmap: false,
-                })
-            })
-            .collect()
+        cases.into_iter().take(k).filter_map(thumb).collect()
     };
     (thumbs(fns), thumbs(fps))
 }

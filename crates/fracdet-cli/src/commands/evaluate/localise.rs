@@ -1,0 +1,135 @@
+//! Localisation from class activation maps: the peak and boxes around the hot regions, in
+//! original image pixels, for fracdet-eval's hit rate, box recall and FROC.
+
+use fracdet_eval::{LocalisationCase, ScoredBox};
+use fracdet_io::BBox;
+use fracdet_io::preprocess::LetterboxTransform;
+
+use super::cam::Cam;
+
+/// Cells at or above this fraction of the map's maximum form the predicted regions.
+pub const REGION_FRACTION: f32 = 0.5;
+
+/// The localisation case of one image: `cam` over the letterboxed model canvas (`None`
+/// when no location raised the score), `t` the letterbox of that canvas, `probability`
+/// the image's fracture probability (scales the box scores so FROC thresholds compare
+/// across images).
+pub fn case(
+    truth: Vec<BBox>,
+    cam: Option<&Cam>,
+    t: &LetterboxTransform,
+    size: u32,
+    probability: f32,
+) -> LocalisationCase {
+    let Some(cam) = cam else {
+        return LocalisationCase {
+            truth,
+            peak: None,
+            predicted: Vec::new(),
+        };
+    };
+    let (cell_w, cell_h) = (size as f32 / cam.w as f32, size as f32 / cam.h as f32);
+    let peak_index = cam
+        .values
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| i);
+    let peak = peak_index.map(|i| {
+        let (x, y) = (i % cam.w, i / cam.w);
+        t.to_original((x as f32 + 0.5) * cell_w, (y as f32 + 0.5) * cell_h)
+    });
+    let predicted = regions(cam)
+        .into_iter()
+        .map(|(x0, y0, x1, y1, top)| ScoredBox {
+            bbox: t.bbox_to_original(&BBox::new(
+                x0 as f32 * cell_w,
+                y0 as f32 * cell_h,
+                (x1 + 1) as f32 * cell_w,
+                (y1 + 1) as f32 * cell_h,
+            )),
+            score: probability * top,
+        })
+        .collect();
+    LocalisationCase {
+        truth,
+        peak,
+        predicted,
+    }
+}
+
+/// 4-connected regions of cells >= REGION_FRACTION (the map is normalised to max 1):
+/// `(x_min, y_min, x_max, y_max, peak value)` in cells, inclusive.
+fn regions(cam: &Cam) -> Vec<(usize, usize, usize, usize, f32)> {
+    let (w, h) = (cam.w, cam.h);
+    let hot = |i: usize| cam.values[i] >= REGION_FRACTION;
+    let mut seen = vec![false; w * h];
+    let mut out = Vec::new();
+    for start in 0..w * h {
+        if seen[start] || !hot(start) {
+            continue;
+        }
+        seen[start] = true;
+        let mut stack = vec![start];
+        let (mut x0, mut y0, mut x1, mut y1, mut top) = (w, h, 0, 0, 0.0f32);
+        while let Some(i) = stack.pop() {
+            let (x, y) = (i % w, i / w);
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            top = top.max(cam.values[i]);
+            let mut push = |j: usize| {
+                if !seen[j] && hot(j) {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            };
+            if x > 0 {
+                push(i - 1);
+            }
+            if x + 1 < w {
+                push(i + 1);
+            }
+            if y > 0 {
+                push(i - w);
+            }
+            if y + 1 < h {
+                push(i + w);
+            }
+        }
+        out.push((x0, y0, x1, y1, top));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_regions_and_peak_in_original_pixels() {
+        // 4x2 map: a hot pair on the left, a single hot cell on the right.
+        let cam = Cam {
+            values: vec![1.0, 0.6, 0.1, 0.0, 0.2, 0.1, 0.0, 0.7],
+            h: 2,
+            w: 4,
+        };
+        let r = regions(&cam);
+        assert_eq!(r, vec![(0, 0, 1, 0, 1.0), (3, 1, 3, 1, 0.7)]);
+        // A 200x100 image letterboxed to 64: scale 0.32, 16 px of padding above and below.
+        let t = LetterboxTransform::new(200, 100, 64);
+        let truth = vec![BBox::new(0.0, 0.0, 60.0, 40.0)];
+        let c = case(truth, Some(&cam), &t, 64, 0.5);
+        let (px, py) = c.peak.unwrap();
+        // Cell (0,0) centre in the canvas is (8, 16) -> original (25, 0).
+        assert!((px - 25.0).abs() < 1e-3 && py.abs() < 1e-3, "{px},{py}");
+        assert_eq!(c.predicted.len(), 2);
+        assert!((c.predicted[0].score - 0.5).abs() < 1e-6);
+        assert!((c.predicted[1].score - 0.35).abs() < 1e-6);
+        let b = c.predicted[0].bbox;
+        assert!(
+            (b.x_min - 0.0).abs() < 1e-3 && (b.x_max - 100.0).abs() < 1e-3,
+            "{b:?}"
+        );
+        let empty = case(Vec::new(), None, &t, 64, 0.9);
+        assert!(empty.peak.is_none() && empty.predicted.is_empty());
+    }
+}
