@@ -258,7 +258,14 @@ struct Progress {
     images: usize,
     loss_sum: f64,
     steps: usize,
+    /// Non-interactive runs (logs, nohup) get a plain line at most this often instead of a bar.
+    last_line: Instant,
+    batches: usize,
+    epoch_label: String,
 }
+
+/// How often a background run writes a progress line to its log.
+const LOG_LINE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Progress {
     fn new(batch_size: usize) -> Self {
@@ -270,6 +277,9 @@ impl Progress {
             images: 0,
             loss_sum: 0.0,
             steps: 0,
+            last_line: Instant::now(),
+            batches: 0,
+            epoch_label: String::new(),
         }
     }
 
@@ -287,6 +297,9 @@ impl TrainObserver for Progress {
         self.images = 0;
         self.loss_sum = 0.0;
         self.steps = 0;
+        self.last_line = Instant::now();
+        self.batches = batches;
+        self.epoch_label = format!("{}/{epochs}", epoch + 1);
         let bar = if self.interactive {
             ProgressBar::with_draw_target(Some(batches as u64), ProgressDrawTarget::stderr())
         } else {
@@ -306,13 +319,23 @@ impl TrainObserver for Progress {
         self.images += images;
         self.loss_sum += loss;
         self.steps += 1;
+        let elapsed = self.epoch_started.elapsed().as_secs_f64().max(1e-9);
+        let rate = self.images as f64 / elapsed;
+        let loss = self.loss_sum / self.steps as f64;
         if let Some(bar) = &self.bar {
-            let rate = self.images as f64 / self.epoch_started.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!(
-                "loss {:.4} {rate:.1} img/s",
-                self.loss_sum / self.steps as f64
-            ));
+            bar.set_message(format!("loss {loss:.4} {rate:.1} img/s"));
             bar.inc(1);
+        }
+        if !self.interactive && self.last_line.elapsed() >= LOG_LINE_EVERY {
+            self.last_line = Instant::now();
+            let eta = elapsed / self.steps as f64 * self.batches.saturating_sub(self.steps) as f64;
+            eprintln!(
+                "epoch {} step {}/{}: loss {loss:.4} {rate:.1} img/s, epoch ETA {:.0} min",
+                self.epoch_label,
+                self.steps,
+                self.batches,
+                eta / 60.0
+            );
         }
     }
 
