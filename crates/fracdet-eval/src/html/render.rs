@@ -20,7 +20,7 @@ th{background:#f3f5f9}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:1em}
 figure{margin:0;border:1px solid #d8dde6;border-radius:6px;padding:.5em}figure img{width:100%;height:auto}
 figcaption{font-size:.9em;color:#333}
-.cases{display:flex;flex-wrap:wrap;gap:.8em}.case{width:200px;font-size:.85em;word-break:break-all}.case img{width:200px;height:auto;border:1px solid #999}
+.cases{display:flex;flex-wrap:wrap;gap:.8em}.case{width:200px;font-size:.85em}.case .name{word-break:break-all}.case img{width:200px;height:auto;border:1px solid #999}
 .small{font-size:.85em;color:#555}
 ";
 
@@ -238,6 +238,17 @@ pub fn render_html(r: &HtmlReport<'_>) -> String {
     }
 
     out.push_str("<h2>Most confident errors</h2>\n");
+    if r.false_negatives
+        .iter()
+        .chain(&r.false_positives)
+        .any(|c| c.heatmap)
+    {
+        out.push_str(
+            "<p>Heatmap overlays (class activation maps) show where the model's fracture evidence \
+             is strongest in that image, red highest and blue lowest, relative to the rest of the \
+             image; they are not calibrated and do not mark a fracture.</p>\n",
+        );
+    }
     cases(
         &mut out,
         "Missed fractures (false negatives), lowest probability first",
@@ -401,7 +412,7 @@ fn cases(out: &mut String, heading: &str, items: &[CaseThumbnail]) {
     for c in items {
         let _ = write!(
             out,
-            "<div class=\"case\">{}<div><b>p = {:.4}</b>{}</div><div>{}</div></div>",
+            "<div class=\"case\">{}<div><b>p = {:.4}</b>{}</div><div class=\"name\">{}</div></div>",
             img_tag(&c.png, &c.image),
             c.probability,
             if c.heatmap { " (heatmap overlay)" } else { "" },

@@ -21,8 +21,7 @@ pub struct CamModel {
     input: InputSpec,
 }
 
-/// A CAM over the model canvas: `h * w` values in [0, 1] (ReLU, then divided by the max;
-/// all zeros when nothing speaks for a fracture), row-major.
+/// A CAM over the model canvas: `h * w` values in [0, 1] (min-max normalised), row-major.
 pub struct Cam {
     pub values: Vec<f32>,
     pub h: usize,
@@ -48,16 +47,19 @@ impl CamModel {
         })
     }
 
-    /// The CAM of one grey canvas (`size * size` values in [0, 1]); `None` when no location
-    /// raises the fracture score (an all-zero map would only look like a plain image).
+    /// The CAM of one grey canvas (`size * size` values in [0, 1]), min-max normalised as in
+    /// the original CAM paper rather than ReLU'd as Grad-CAM does: a model that scores every
+    /// image low (all contributions negative) still shows where its evidence is strongest.
+    /// `None` when the map is flat.
     pub fn cam(&self, canvas: &[f32], device: &Device) -> anyhow::Result<Option<Cam>> {
         let (raw, _, h, w) = self.contributions(canvas, device)?;
-        let mut values: Vec<f32> = raw.iter().map(|&v| v.max(0.0)).collect();
-        let max = values.iter().copied().fold(0.0f32, f32::max);
-        if !(max.is_finite() && max > 0.0) {
+        let lo = raw.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = raw.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let range = hi - lo;
+        if !(range.is_finite() && range > 1e-12 * hi.abs().max(1.0)) {
             return Ok(None);
         }
-        values.iter_mut().for_each(|v| *v /= max);
+        let values = raw.iter().map(|&v| (v - lo) / range).collect();
         Ok(Some(Cam { values, h, w }))
     }
 
