@@ -50,13 +50,14 @@ impl CamModel {
     /// The CAM of one grey canvas (`size * size` values in [0, 1]), min-max normalised as in
     /// the original CAM paper rather than ReLU'd as Grad-CAM does: a model that scores every
     /// image low (all contributions negative) still shows where its evidence is strongest.
-    /// `None` when the map is flat.
+    /// `None` when the map is flat (a saturated untrained network, for one).
     pub fn cam(&self, canvas: &[f32], device: &Device) -> anyhow::Result<Option<Cam>> {
         let (raw, _, h, w) = self.contributions(canvas, device)?;
         let lo = raw.iter().copied().fold(f32::INFINITY, f32::min);
         let hi = raw.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let range = hi - lo;
-        if !(range.is_finite() && range > 1e-12 * hi.abs().max(1.0)) {
+        // Differences below ~1e-5 of the logit scale are float noise, not evidence.
+        if !(range.is_finite() && range > 1e-5 * (1.0 + hi.abs().max(lo.abs()))) {
             return Ok(None);
         }
         let values = raw.iter().map(|&v| (v - lo) / range).collect();
