@@ -85,16 +85,15 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let ma = read_metrics(&args.report_a);
     let mb = read_metrics(&args.report_b);
     print_side_by_side(&args.report_a, &args.report_b, ma.as_ref(), mb.as_ref());
-    let f = |e: &Estimate| fmt(e);
     println!();
     println!(
         "paired on {} images ({} fractured):",
         labels.len(),
         labels.iter().filter(|&&y| y).count()
     );
-    println!("  AUROC A        {}", f(&cmp.auroc_a));
-    println!("  AUROC B        {}", f(&cmp.auroc_b));
-    println!("  A - B          {}", f(&cmp.difference));
+    println!("  AUROC A        {}", fmt(&cmp.auroc_a, false));
+    println!("  AUROC B        {}", fmt(&cmp.auroc_b, false));
+    println!("  A - B          {}", fmt(&cmp.difference, true));
     if let Some(p) = cmp.p_value {
         println!("  bootstrap p    {p:.4}");
     }
@@ -118,12 +117,24 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn fmt(e: &Estimate) -> String {
+/// `value (95% CI lower to upper)`; `signed` prints a + on positive numbers (differences).
+fn fmt(e: &Estimate, signed: bool) -> String {
+    let n = |v: f64| {
+        if signed {
+            format!("{v:+.4}")
+        } else {
+            format!("{v:.4}")
+        }
+    };
     match (e.value, &e.ci) {
-        (Some(v), Some(ci)) => format!("{v:+.4} (95% CI {:+.4} to {:+.4})", ci.lower, ci.upper)
-            .trim_start_matches('+')
-            .to_string(),
-        (Some(v), None) => format!("{v:.4}"),
+        (Some(v), Some(ci)) => format!(
+            "{} ({:.0}% CI {} to {})",
+            n(v),
+            100.0 * ci.level,
+            n(ci.lower),
+            n(ci.upper)
+        ),
+        (Some(v), None) => n(v),
         (None, _) => format!("n/a ({})", e.note.as_deref().unwrap_or("undefined")),
     }
 }
@@ -145,8 +156,17 @@ type Getter = Box<dyn Fn(&MetricsReport) -> Option<f64>>;
 
 fn print_side_by_side(a: &Path, b: &Path, ma: Option<&MetricsReport>, mb: Option<&MetricsReport>) {
     let cell = |m: Option<&MetricsReport>, get: &dyn Fn(&MetricsReport) -> Option<f64>| {
-        m.and_then(get)
-            .map_or_else(|| "-".to_string(), |v| format!("{v:.4}"))
+        m.and_then(get).map_or_else(
+            || "-".to_string(),
+            // Counts print as integers, rates and scores with four decimals.
+            |v| {
+                if v.fract() == 0.0 && v > 1.0 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v:.4}")
+                }
+            },
+        )
     };
     println!("{:<32} {:>20} {:>20}", "", "A", "B");
     println!("{:<32} {:>20} {:>20}", "report", short(a), short(b));
