@@ -106,6 +106,7 @@ fn write_report(dir: &Path) -> String {
             png: thumb(2),
             heatmap: false,
         }],
+        localisation_note: None,
         warnings: vec!["few positives".into()],
     });
     std::fs::write(dir.join("report.html"), &html).unwrap();

@@ -343,6 +343,16 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         figures,
         false_negatives,
         false_positives,
+        localisation_note: report.localisation.as_ref().map(|l| {
+            format!(
+                "From the model's class activation map on the {} images with annotated fracture \
+                 boxes: the map's peak, and boxes around regions at >= {:.0}% of its maximum scored \
+                 by probability x region peak. The map has one cell per 32 input pixels, so boxes \
+                 are coarse.",
+                l.n_images,
+                100.0 * localise::REGION_FRACTION
+            )
+        }),
         warnings,
     });
     write_file(&args.out.join("report.html"), html.as_bytes())?;

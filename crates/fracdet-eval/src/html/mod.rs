@@ -54,6 +54,8 @@ pub struct HtmlReport<'a> {
     pub false_negatives: Vec<CaseThumbnail>,
     /// Normal images the model flagged, most confident (highest probability) first.
     pub false_positives: Vec<CaseThumbnail>,
+    /// How the localisation numbers were obtained (shown above them), if there are any.
+    pub localisation_note: Option<String>,
     /// Caveats shown prominently near the top.
     pub warnings: Vec<String>,
 }

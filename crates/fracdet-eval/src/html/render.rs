@@ -215,7 +215,11 @@ pub fn render_html(r: &HtmlReport<'_>) -> String {
     }
 
     if let Some(loc) = &m.localisation {
-        out.push_str("<h2>Localisation</h2>\n<table>");
+        out.push_str("<h2>Localisation</h2>\n");
+        if let Some(note) = &r.localisation_note {
+            let _ = writeln!(out, "<p>{}</p>", esc(note));
+        }
+        out.push_str("<table>");
         let _ = write!(
             out,
             "<tr><th>Heatmap peak inside a fracture box (hit rate)</th><td>{}</td></tr>\
