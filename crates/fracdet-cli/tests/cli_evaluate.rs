@@ -301,6 +301,7 @@ fn evaluate_val_stores_thresholds_and_test_reuses_them() {
         13
     );
     assert_self_contained(&std::fs::read_to_string(test_out.join("report.html")).unwrap());
+    opens_in_chromium(&test_out.join("report.html"), tmp.path());
 
     // A test split may not choose thresholds of its own.
     let o = fracdet(&[
@@ -357,4 +358,48 @@ fn assert_self_contained(html: &str) {
     assert!(n_img >= 5, "only {n_img} images inlined");
     assert!(!html.contains("<link"), "report links an external resource");
     assert!(!html.contains("http://") && !html.contains("https://"));
+}
+
+/// The dumped DOM says every <img> decoded and no script error fired (the report's own
+/// check script), and Chromium logged no console message. Skips without Chromium.
+fn opens_in_chromium(report: &Path, scratch: &Path) {
+    const CHROMIUM: &str = "/usr/bin/chromium";
+    if !Path::new(CHROMIUM).exists() {
+        eprintln!(
+            "NOTICE: {CHROMIUM} not found; skipping the headless-browser check of report.html"
+        );
+        return;
+    }
+    let out = Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            scratch.join("chromium-profile").display()
+        ))
+        .arg(format!("file://{}", report.display()))
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "chromium failed: {log}");
+    let body = dom.find("<body").map(|i| &dom[i..]).unwrap_or("");
+    let body = &body[..body.find('>').unwrap_or(0)];
+    assert!(
+        body.contains("data-images-ok=\"true\""),
+        "an image did not decode: {body:?}"
+    );
+    assert!(body.contains("data-errors=\"0\""), "{body:?}");
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(console.is_empty(), "console output: {console:?}");
 }
