@@ -16,7 +16,8 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::Args;
 use fracdet_eval::html::{
-    CaseThumbnail, Figure, HtmlReport, grey_canvas_png, heatmap_overlay_png, render_html,
+    CaseThumbnail, Figure, HtmlReport, PngColor, draw_box_outline, encode_png, overlay_rgb,
+    render_html,
 };
 use fracdet_eval::plot::{
     DEFAULT_SIZE, plot_confusion_matrix, plot_pr, plot_reliability, plot_roc,
@@ -757,7 +758,7 @@ fn error_cases(
     fps.sort_by(|a, b| b.probability.total_cmp(&a.probability));
     let thumb = |s: &Scored| -> Option<CaseThumbnail> {
         let r = read_radiograph(&s.sample.image, &ReadOptions::default()).ok()?;
-        let (canvas, _) = letterbox(&r, THUMB_SIZE);
+        let (canvas, t) = letterbox(&r, THUMB_SIZE);
         let side = THUMB_SIZE as usize;
         let heat = cam.and_then(|m| {
             let (input, _) = letterbox(&r, model_size);
@@ -769,10 +770,19 @@ fn error_cases(
                 }
             }
         });
-        let png = match &heat {
-            Some(h) => heatmap_overlay_png(&canvas, h, THUMB_SIZE, THUMB_SIZE, 0.45).ok()?,
-            None => grey_canvas_png(&canvas, THUMB_SIZE, THUMB_SIZE).ok()?,
-        };
+        let mut rgb = overlay_rgb(&canvas, heat.as_deref(), 0.45).ok()?;
+        for b in &s.sample.boxes {
+            let w = t.bbox_to_working(b);
+            draw_box_outline(
+                &mut rgb,
+                THUMB_SIZE,
+                THUMB_SIZE,
+                [w.x_min, w.y_min, w.x_max, w.y_max],
+                [40, 230, 60],
+                2,
+            );
+        }
+        let png = encode_png(THUMB_SIZE, THUMB_SIZE, PngColor::Rgb, &rgb).ok()?;
         Some(CaseThumbnail {
             image: s.name.clone(),
             probability: s.probability,

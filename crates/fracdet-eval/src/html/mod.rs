@@ -10,7 +10,9 @@ pub mod base64;
 pub mod png;
 mod render;
 
-pub use png::{PngColor, encode_png, grey_canvas_png, heatmap_overlay_png};
+pub use png::{
+    PngColor, draw_box_outline, encode_png, grey_canvas_png, heatmap_overlay_png, overlay_rgb,
+};
 pub use render::render_html;
 
 use crate::report::MetricsReport;

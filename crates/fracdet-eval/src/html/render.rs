@@ -242,6 +242,11 @@ pub fn render_html(r: &HtmlReport<'_>) -> String {
     }
 
     out.push_str("<h2>Most confident errors</h2>\n");
+    if !(r.false_negatives.is_empty() && r.false_positives.is_empty()) {
+        out.push_str(
+            "<p>Green outlines mark the annotated fracture boxes where the dataset provides them.</p>\n",
+        );
+    }
     if r.false_negatives
         .iter()
         .chain(&r.false_positives)
