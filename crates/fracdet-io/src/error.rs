@@ -24,7 +24,9 @@ pub enum IoError {
         format: &'static str,
         reason: String,
     },
-    #[error("{path}: image is {width}x{height} = {pixels} pixels, over the limit of {limit} (see ReadOptions::max_pixels)")]
+    #[error(
+        "{path}: image is {width}x{height} = {pixels} pixels, over the limit of {limit} (see ReadOptions::max_pixels)"
+    )]
     TooLarge {
         path: PathBuf,
         width: u64,
