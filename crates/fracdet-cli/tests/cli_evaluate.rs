@@ -3,20 +3,15 @@
 //! numbers, thresholds are chosen on val, stored in the model and reused unchanged on
 //! test, and the report is self-contained.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
-use fracdet_eval::html::{PngColor, encode_png};
+use common::fracdet;
 
 const W: u32 = 40;
 const H: u32 = 32;
-
-fn fracdet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fracdet"))
-        .args(args)
-        .output()
-        .expect("run fracdet")
-}
 
 fn show(o: &Output) -> String {
     format!(
@@ -29,19 +24,16 @@ fn show(o: &Output) -> String {
 
 /// Grey W x H image: dark background with a soft blob; fractures add a bright diagonal.
 fn image_bytes(i: usize, fractured: bool) -> Vec<u8> {
-    let mut px = Vec::with_capacity((W * H) as usize);
-    for y in 0..H as i32 {
-        for x in 0..W as i32 {
-            let cx = 12 + (i as i32 * 7) % 16;
-            let d2 = (x - cx).pow(2) + (y - 16).pow(2);
-            let mut v = 40 + (120 - d2.min(120)) as u8;
-            if fractured && (x - y - (i as i32 % 5) + 2).abs() <= 1 {
-                v = 250;
-            }
-            px.push(v);
+    common::grey_png(W, H, |x, y| {
+        let (x, y) = (x as i32, y as i32);
+        let cx = 12 + (i as i32 * 7) % 16;
+        let d2 = (x - cx).pow(2) + (y - 16).pow(2);
+        if fractured && (x - y - (i as i32 % 5) + 2).abs() <= 1 {
+            250
+        } else {
+            40 + (120 - d2.min(120)) as u8
         }
-    }
-    encode_png(W, H, PngColor::Grey, &px).unwrap()
+    })
 }
 
 /// labels.csv + images/ with train/val/test splits and body part, hardware and view columns.

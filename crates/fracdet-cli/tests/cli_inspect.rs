@@ -2,6 +2,8 @@
 //! on stderr without stopping the others, and the exit code follows the contract
 //! (0 ok, 1 some input failed, 2 usage error).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -13,61 +15,9 @@ fn fracdet(args: &[&std::ffi::OsStr]) -> Output {
         .expect("run fracdet")
 }
 
-/// A 4x3 8-bit grey PNG, stored uncompressed (zlib stored block), CRCs computed here.
+/// A 4x3 8-bit grey PNG.
 fn png_bytes() -> Vec<u8> {
-    let (w, h) = (4u32, 3u32);
-    let mut raw = Vec::new();
-    for y in 0..h {
-        raw.push(0); // filter: none
-        raw.extend((0..w).map(|x| (x * 60 + y * 10) as u8));
-    }
-    let mut zlib = vec![0x78, 0x01, 0x01];
-    zlib.extend_from_slice(&(raw.len() as u16).to_le_bytes());
-    zlib.extend_from_slice(&(!(raw.len() as u16)).to_le_bytes());
-    zlib.extend_from_slice(&raw);
-    zlib.extend_from_slice(&adler32(&raw).to_be_bytes());
-
-    let mut ihdr = w.to_be_bytes().to_vec();
-    ihdr.extend_from_slice(&h.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend(chunk(b"IHDR", &ihdr));
-    png.extend(chunk(b"IDAT", &zlib));
-    png.extend(chunk(b"IEND", &[]));
-    png
-}
-
-fn adler32(data: &[u8]) -> u32 {
-    let (mut a, mut b) = (1u32, 0u32);
-    for &d in data {
-        a = (a + u32::from(d)) % 65521;
-        b = (b + a) % 65521;
-    }
-    (b << 16) | a
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
-    let mut out = (data.len() as u32).to_be_bytes().to_vec();
-    let mut body = kind.to_vec();
-    body.extend_from_slice(data);
-    out.extend_from_slice(&body);
-    out.extend_from_slice(&crc32(&body).to_be_bytes());
-    out
+    common::grey_png(4, 3, |x, y| (x * 60 + y * 10) as u8)
 }
 
 /// Explicit VR little-endian element; OB/OW/SQ/UN/UT use the long length form.

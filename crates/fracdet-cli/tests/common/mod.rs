@@ -1,0 +1,33 @@
+//! Helpers shared by the CLI end-to-end tests: running the binary and writing small grey
+//! PNG fixtures.
+// Each test binary compiles its own copy of this module and uses only some of it.
+#![allow(dead_code)]
+
+use std::io::Cursor;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use image::{GrayImage, ImageFormat};
+
+/// Runs the `fracdet` binary built for these tests with `args`.
+pub fn fracdet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fracdet"))
+        .args(args)
+        .output()
+        .expect("run fracdet")
+}
+
+/// PNG file bytes of an 8-bit grey `width` x `height` image, `pixel(x, y)` per pixel.
+pub fn grey_png(width: u32, height: u32, pixel: impl Fn(u32, u32) -> u8) -> Vec<u8> {
+    let img = GrayImage::from_fn(width, height, |x, y| image::Luma([pixel(x, y)]));
+    let mut bytes = Cursor::new(Vec::new());
+    img.write_to(&mut bytes, ImageFormat::Png)
+        .expect("encode PNG");
+    bytes.into_inner()
+}
+
+/// Writes [`grey_png`] to `path`, creating its parent folders.
+pub fn write_grey_png(path: &Path, width: u32, height: u32, pixel: impl Fn(u32, u32) -> u8) {
+    std::fs::create_dir_all(path.parent().expect("file path has a parent")).unwrap();
+    std::fs::write(path, grey_png(width, height, pixel)).unwrap();
+}
