@@ -6,7 +6,6 @@
 //! whether any script error fired (`data-images-ok`, `data-errors`), so headless-browser
 //! tests can assert on the dumped DOM.
 
-pub mod base64;
 pub mod png;
 mod render;
 

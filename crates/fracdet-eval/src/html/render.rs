@@ -2,7 +2,9 @@
 
 use std::fmt::Write as _;
 
-use super::base64;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
 use super::{CaseThumbnail, Figure, HtmlReport};
 use crate::binary::BinaryMetrics;
 use crate::estimate::Estimate;
@@ -60,7 +62,7 @@ fn img_tag(png: &[u8], alt: &str) -> String {
     format!(
         "<img alt=\"{}\" src=\"data:image/png;base64,{}\">",
         esc(alt),
-        base64::encode(png)
+        BASE64.encode(png)
     )
 }
 
