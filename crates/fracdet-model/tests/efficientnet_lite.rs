@@ -5,10 +5,8 @@
 
 mod mobilenet_support;
 
-use burn::module::Module;
 use burn::tensor::Device;
 use fracdet_model::backbone::efficientnet_lite::{EfficientNetLite, EfficientNetLiteConfig};
-use fracdet_model::import::load_weights;
 use mobilenet_support::*;
 
 /// The `EFF_TINY` variant of tools/make_fixtures.py.
@@ -31,13 +29,11 @@ fn tiny_config() -> EfficientNetLiteConfig {
 
 fn load(cfg: &EfficientNetLiteConfig, load_head: bool, device: &Device) -> EfficientNetLite {
     let model = cfg.init(device).expect("valid config");
-    let (model, _) = load_weights(
+    load_fixture(
         model,
-        &fixture("efficientnet_lite_tiny.pth"),
+        "efficientnet_lite_tiny.pth",
         &cfg.import_spec(load_head),
     )
-    .expect("tiny EfficientNet-Lite weights load");
-    model.valid()
 }
 
 #[test]
@@ -48,16 +44,7 @@ fn tiny_efficientnet_lite_matches_pytorch() {
     let x = formula_input(&doc, &device);
 
     let features = model.forward_features(x.clone());
-    assert_eq!(features.dims().to_vec(), sizes(&doc, "features_shape"));
-    let d_feat = max_abs_diff(&values(features), &floats(&doc, "features"));
-
-    let logits = model.forward(x);
-    assert_eq!(logits.dims().to_vec(), sizes(&doc, "logits_shape"));
-    let d_logits = max_abs_diff(&values(logits), &floats(&doc, "logits"));
-
-    eprintln!("EfficientNet-Lite tiny: max |Δ| features {d_feat:.3e}, logits {d_logits:.3e}");
-    assert!(d_feat < 1e-4, "features differ from PyTorch by {d_feat}");
-    assert!(d_logits < 1e-4, "logits differ from PyTorch by {d_logits}");
+    assert_matches_pytorch("EfficientNet-Lite tiny", &doc, features, model.forward(x));
 }
 
 #[test]
@@ -66,10 +53,7 @@ fn fresh_head_keeps_pretrained_features() {
     let doc = read_json("efficientnet_lite_tiny.json");
     let model = load(&tiny_config().with_num_classes(1), false, &device);
     let x = formula_input(&doc, &device);
-    let d = max_abs_diff(
-        &values(model.forward_features(x.clone())),
-        &floats(&doc, "features"),
-    );
+    let d = features_diff(&doc, model.forward_features(x.clone()));
     assert!(d < 1e-4, "features differ from PyTorch by {d}");
     assert_eq!(model.forward(x).dims(), [2, 1]);
 }
@@ -84,10 +68,7 @@ fn symmetric_padding_would_not_match() {
     let mut model = load(&tiny_config(), true, &device);
     model.stem.conv.padding = PaddingConfig2d::Explicit(1, 1, 1, 1);
     let x = formula_input(&doc, &device);
-    let d = max_abs_diff(
-        &values(model.forward_features(x)),
-        &floats(&doc, "features"),
-    );
+    let d = features_diff(&doc, model.forward_features(x));
     assert!(
         d > 1e-2,
         "symmetric stem padding unexpectedly matched ({d})"

@@ -4,7 +4,6 @@
 
 mod mobilenet_support;
 
-use burn::module::Module;
 use burn::tensor::Device;
 use fracdet_model::ModelError;
 use fracdet_model::backbone::mobilenet_v2::{MobileNetV2, MobileNetV2Config};
@@ -31,13 +30,7 @@ fn tiny_config() -> MobileNetV2Config {
 
 fn load(cfg: &MobileNetV2Config, load_head: bool, device: &Device) -> MobileNetV2 {
     let model = cfg.init(device).expect("valid config");
-    let (model, _) = load_weights(
-        model,
-        &fixture("mobilenet_v2_tiny.pth"),
-        &cfg.import_spec(load_head),
-    )
-    .expect("tiny MobileNetV2 weights load");
-    model.valid()
+    load_fixture(model, "mobilenet_v2_tiny.pth", &cfg.import_spec(load_head))
 }
 
 #[test]
@@ -48,16 +41,7 @@ fn tiny_mobilenet_v2_matches_pytorch() {
     let x = formula_input(&doc, &device);
 
     let features = model.forward_features(x.clone());
-    assert_eq!(features.dims().to_vec(), sizes(&doc, "features_shape"));
-    let d_feat = max_abs_diff(&values(features), &floats(&doc, "features"));
-
-    let logits = model.forward(x);
-    assert_eq!(logits.dims().to_vec(), sizes(&doc, "logits_shape"));
-    let d_logits = max_abs_diff(&values(logits), &floats(&doc, "logits"));
-
-    eprintln!("MobileNetV2 tiny: max |Δ| features {d_feat:.3e}, logits {d_logits:.3e}");
-    assert!(d_feat < 1e-4, "features differ from PyTorch by {d_feat}");
-    assert!(d_logits < 1e-4, "logits differ from PyTorch by {d_logits}");
+    assert_matches_pytorch("MobileNetV2 tiny", &doc, features, model.forward(x));
 }
 
 #[test]
@@ -66,10 +50,7 @@ fn fresh_head_keeps_pretrained_features() {
     let doc = read_json("mobilenet_v2_tiny.json");
     let model = load(&tiny_config().with_num_classes(1), false, &device);
     let x = formula_input(&doc, &device);
-    let d = max_abs_diff(
-        &values(model.forward_features(x.clone())),
-        &floats(&doc, "features"),
-    );
+    let d = features_diff(&doc, model.forward_features(x.clone()));
     assert!(d < 1e-4, "features differ from PyTorch by {d}");
     assert_eq!(model.forward(x).dims(), [2, 1]);
 }

@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
+use fracdet_model::import::{ImportSpec, load_weights};
 use serde_json::Value;
 
 /// `crates/fracdet-model/tests/fixtures/<name>`.
@@ -12,6 +14,13 @@ pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
+}
+
+/// `model` with the fixture checkpoint `file` loaded under `spec`, in inference mode.
+pub fn load_fixture<M: Module>(model: M, file: &str, spec: &ImportSpec) -> M {
+    let (model, _) = load_weights(model, &fixture(file), spec)
+        .unwrap_or_else(|e| panic!("{file}: weights do not load: {e}"));
+    model.valid()
 }
 
 /// The fixture's JSON document.
@@ -116,4 +125,21 @@ pub fn top_k(values: &[f64], k: usize) -> Vec<usize> {
     idx.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
     idx.truncate(k);
     idx
+}
+
+/// Largest |Δ| between `features` (`[B, C, H', W']`) and PyTorch's `features` in `doc`.
+pub fn features_diff(doc: &Value, features: Tensor<4>) -> f64 {
+    max_abs_diff(&values(features), &floats(doc, "features"))
+}
+
+/// Asserts that `features` (`[B, C, H', W']`) and `logits` (`[B, classes]`) have PyTorch's
+/// shapes and lie within 1e-4 of its values; prints the differences under `name`.
+pub fn assert_matches_pytorch(name: &str, doc: &Value, features: Tensor<4>, logits: Tensor<2>) {
+    assert_eq!(features.dims().to_vec(), sizes(doc, "features_shape"));
+    let d_feat = features_diff(doc, features);
+    assert_eq!(logits.dims().to_vec(), sizes(doc, "logits_shape"));
+    let d_logits = max_abs_diff(&values(logits), &floats(doc, "logits"));
+    eprintln!("{name}: max |Δ| features {d_feat:.3e}, logits {d_logits:.3e}");
+    assert!(d_feat < 1e-4, "features differ from PyTorch by {d_feat}");
+    assert!(d_logits < 1e-4, "logits differ from PyTorch by {d_logits}");
 }
