@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 failure (including "some inputs failed"), 2 usage error.
 
+mod alloc;
 mod commands;
 
 use std::process::ExitCode;
@@ -41,6 +42,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    alloc::keep_freed_memory();
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let outcome = match cli.command {

@@ -132,7 +132,6 @@ struct Scored {
 }
 
 pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
-    keep_freed_memory();
     if let Some(n) = args.workers {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
@@ -369,36 +368,6 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         Ok(ExitCode::FAILURE)
     }
 }
-
-/// Inference allocates and frees the same multi-megabyte activation buffers every batch.
-/// glibc returns such blocks to the kernel (munmap / heap trim) on every free, so each batch
-/// page-faults its memory back in: measured on 100 MobileNetV2 384² images on 2 cores,
-/// 7.7 s of 21 CPU-seconds were kernel time. Keeping freed memory in the process (no trim,
-/// a 256 MiB top pad, mmap only above 32 MiB, two arenas) brought it to 1.3 s.
-/// Costs a few hundred MB of resident memory that the process would reuse anyway.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn keep_freed_memory() {
-    // glibc <malloc.h> parameter numbers.
-    const M_TRIM_THRESHOLD: i32 = -1;
-    const M_TOP_PAD: i32 = -2;
-    const M_MMAP_THRESHOLD: i32 = -3;
-    const M_ARENA_MAX: i32 = -8;
-    unsafe extern "C" {
-        fn mallopt(param: i32, value: i32) -> i32;
-    }
-    // SAFETY: mallopt only changes allocator tuning; it is called before the worker threads
-    // start allocating, and every value is within glibc's documented range (it returns 0,
-    // changing nothing, otherwise).
-    unsafe {
-        mallopt(M_ARENA_MAX, 2);
-        mallopt(M_MMAP_THRESHOLD, 32 << 20);
-        mallopt(M_TOP_PAD, 256 << 20);
-        mallopt(M_TRIM_THRESHOLD, i32::MAX);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn keep_freed_memory() {}
 
 /// The headline operating point: the target-sensitivity one (a reading aid should miss
 /// few fractures) when validation had positives, else the fixed threshold.
