@@ -162,7 +162,8 @@ fn corrupt_file_in_folder_layout_is_named_and_the_rest_counted() {
     std::fs::create_dir_all(dir.path().join("train/unsure")).unwrap();
     let (code, out, _) = check(dir.path());
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("broken.png: unreadable"), "{out}");
+    let named = format!("unreadable: {}: ", bad.display());
+    assert!(out.contains(&named), "{out}");
     assert!(out.contains("unsure: not a class folder"), "{out}");
     assert_eq!(row(&out, "train"), (7, 3));
     assert_eq!(row(&out, "test"), (3, 1));

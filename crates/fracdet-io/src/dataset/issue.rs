@@ -116,9 +116,8 @@ impl std::fmt::Display for Issue {
                 "{}:{line}: fracture box on {image}, which is labelled not fractured",
                 table.display()
             ),
-            Issue::Unreadable { image, error } => {
-                write!(f, "{}: unreadable: {error}", image.display())
-            }
+            // The reader's errors already begin with the file's path.
+            Issue::Unreadable { error, .. } => write!(f, "unreadable: {error}"),
             Issue::BoxOutsideImage {
                 image,
                 bbox,
