@@ -18,4 +18,4 @@ pub mod read;
 pub use error::{IoError, Result};
 pub use geometry::BBox;
 pub use radiograph::{Format, Metadata, Photometric, Radiograph, Window};
-pub use read::{ReadOptions, read_radiograph};
+pub use read::{ReadOptions, read_radiograph, read_radiograph_bytes};
