@@ -29,6 +29,7 @@ pub fn case(
         };
     };
     let (cell_w, cell_h) = (size as f32 / cam.w as f32, size as f32 / cam.h as f32);
+    let cam = &content_only(cam, t, cell_w, cell_h);
     let peak_index = cam
         .values
         .iter()
@@ -55,6 +56,31 @@ pub fn case(
         truth,
         peak,
         predicted,
+    }
+}
+
+/// The map with every cell that is mostly letterbox padding (less than half of it, along
+/// either axis, on the image) set to -inf, so neither the peak nor a region can sit there:
+/// the sharp image edge against the black padding attracts activation that says nothing
+/// about bone.
+fn content_only(cam: &Cam, t: &LetterboxTransform, cell_w: f32, cell_h: f32) -> Cam {
+    let share = |start: f32, len: f32, lo: u32, extent: u32| {
+        let (lo, hi) = (lo as f32, (lo + extent) as f32);
+        ((start + len).min(hi) - start.max(lo)).max(0.0) / len
+    };
+    let mut values = cam.values.clone();
+    for (i, v) in values.iter_mut().enumerate() {
+        let (x, y) = ((i % cam.w) as f32, (i / cam.w) as f32);
+        let on_x = share(x * cell_w, cell_w, t.pad_x, t.scaled_width);
+        let on_y = share(y * cell_h, cell_h, t.pad_y, t.scaled_height);
+        if on_x < 0.5 || on_y < 0.5 {
+            *v = f32::NEG_INFINITY;
+        }
+    }
+    Cam {
+        values,
+        h: cam.h,
+        w: cam.w,
     }
 }
 
@@ -129,6 +155,22 @@ mod tests {
             (b.x_min - 0.0).abs() < 1e-3 && (b.x_max - 100.0).abs() < 1e-3,
             "{b:?}"
         );
+        // A 100x200 image letterboxed to 64: 16 px of padding left and right, so in a 4x2
+        // map the outer columns are all padding; their hotter values must be ignored.
+        let tall = LetterboxTransform::new(100, 200, 64);
+        let edge = Cam {
+            values: vec![1.0, 0.2, 0.8, 1.0, 1.0, 0.1, 0.3, 1.0],
+            h: 2,
+            w: 4,
+        };
+        let c = case(Vec::new(), Some(&edge), &tall, 64, 1.0);
+        let (px, py) = c.peak.unwrap();
+        // Cell (2,0) centre in the canvas is (40, 16) -> original ((40-16)/0.32, 16/0.32).
+        assert!(
+            (px - 75.0).abs() < 1e-3 && (py - 50.0).abs() < 1e-3,
+            "{px},{py}"
+        );
+        assert_eq!(c.predicted.len(), 1, "{:?}", c.predicted);
         let empty = case(Vec::new(), None, &t, 64, 0.9);
         assert!(empty.peak.is_none() && empty.predicted.is_empty());
     }
