@@ -4,9 +4,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::style::{
-    BLUE, FONT, LABEL_SIZE, TICK_SIZE, TITLE_SIZE, VERMILLION, ensure_font, plot_err,
-};
+use super::style::{Axes, BLUE, FONT, TICK_SIZE, VERMILLION, canvas, plot_err, probability_chart};
 use crate::error::{Result, validate};
 
 /// Two overlaid histograms (`bins` equal-width bins over [0, 1]; scores outside are
@@ -22,8 +20,6 @@ pub fn plot_score_histograms(
     size: (u32, u32),
 ) -> Result<()> {
     validate(labels, scores)?;
-    ensure_font()?;
-    super::style::check_size(path, size)?;
     let bins = bins.clamp(2, 200);
     let mut freq = [vec![0f64; bins], vec![0f64; bins]];
     let mut n = [0usize; 2];
@@ -39,24 +35,14 @@ pub fn plot_score_histograms(
     }
     let ymax = freq.iter().flatten().copied().fold(0.0, f64::max).max(0.05) * 1.15;
     let err = plot_err(path);
-    let root = BitMapBackend::new(path, size).into_drawing_area();
-    root.fill(&WHITE).map_err(&err)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, (FONT, TITLE_SIZE))
-        .margin(16)
-        .x_label_area_size(50)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0f64..1f64, 0f64..ymax)
-        .map_err(&err)?;
-    chart
-        .configure_mesh()
-        .x_desc("Predicted probability of fracture")
-        .y_desc("Fraction of class")
-        .axis_desc_style((FONT, LABEL_SIZE))
-        .label_style((FONT, TICK_SIZE))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(&err)?;
+    let root = canvas(path, size)?;
+    let axes = Axes {
+        x_desc: "Predicted probability of fracture",
+        y_desc: "Fraction of class",
+        y_max: ymax,
+        y_label_area: 70,
+    };
+    let mut chart = probability_chart(&root, path, title, &axes)?;
     let width = 1.0 / bins as f64;
     let names = ["No fracture", "Fracture"];
     let colours = [BLUE, VERMILLION];

@@ -5,8 +5,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::style::{
-    BLUE, FONT, GREY, LABEL_SIZE, ORANGE, TICK_SIZE, TITLE_SIZE, ensure_font, fmt_estimate,
-    plot_err,
+    Axes, BLUE, FONT, GREY, ORANGE, TICK_SIZE, canvas, fmt_estimate, plot_err, probability_chart,
 };
 use crate::calibration::Calibration;
 use crate::error::Result;
@@ -19,27 +18,15 @@ pub fn plot_reliability(
     cal: &Calibration,
     size: (u32, u32),
 ) -> Result<()> {
-    ensure_font()?;
-    super::style::check_size(path, size)?;
     let err = plot_err(path);
-    let root = BitMapBackend::new(path, size).into_drawing_area();
-    root.fill(&WHITE).map_err(&err)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, (FONT, TITLE_SIZE))
-        .margin(16)
-        .x_label_area_size(50)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0f64..1f64, 0f64..1.08f64)
-        .map_err(&err)?;
-    chart
-        .configure_mesh()
-        .x_desc("Predicted probability of fracture")
-        .y_desc("Observed fraction with fracture")
-        .axis_desc_style((FONT, LABEL_SIZE))
-        .label_style((FONT, TICK_SIZE))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(&err)?;
+    let root = canvas(path, size)?;
+    let axes = Axes {
+        x_desc: "Predicted probability of fracture",
+        y_desc: "Observed fraction with fracture",
+        y_max: 1.08,
+        y_label_area: 60,
+    };
+    let mut chart = probability_chart(&root, path, title, &axes)?;
     let bars = cal.bins.iter().filter_map(|b| {
         let f = b.fraction_positive?;
         Some(Rectangle::new(

@@ -5,8 +5,8 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::style::{
-    BLUE, FONT, GREEN, GREY, LABEL_SIZE, ORANGE, PURPLE, TICK_SIZE, TITLE_SIZE, VERMILLION,
-    ensure_font, fmt_estimate, plot_err,
+    Axes, BLUE, FONT, GREEN, GREY, ORANGE, PURPLE, TICK_SIZE, VERMILLION, canvas, fmt_estimate,
+    plot_err, probability_chart,
 };
 use crate::curves::{PrCurve, RocBand, RocCurve};
 use crate::error::Result;
@@ -24,27 +24,15 @@ pub fn plot_roc(
     operating_points: &[(&str, OperatingPoint)],
     size: (u32, u32),
 ) -> Result<()> {
-    ensure_font()?;
-    super::style::check_size(path, size)?;
     let err = plot_err(path);
-    let root = BitMapBackend::new(path, size).into_drawing_area();
-    root.fill(&WHITE).map_err(&err)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, (FONT, TITLE_SIZE))
-        .margin(16)
-        .x_label_area_size(50)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0f64..1f64, 0f64..1.0f64)
-        .map_err(&err)?;
-    chart
-        .configure_mesh()
-        .x_desc("1 − specificity (false-positive rate)")
-        .y_desc("Sensitivity (true-positive rate)")
-        .axis_desc_style((FONT, LABEL_SIZE))
-        .label_style((FONT, TICK_SIZE))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(&err)?;
+    let root = canvas(path, size)?;
+    let axes = Axes {
+        x_desc: "1 − specificity (false-positive rate)",
+        y_desc: "Sensitivity (true-positive rate)",
+        y_max: 1.0,
+        y_label_area: 60,
+    };
+    let mut chart = probability_chart(&root, path, title, &axes)?;
     if let Some(b) = band {
         let mut poly: Vec<(f64, f64)> = b
             .fpr
@@ -112,27 +100,15 @@ pub fn plot_pr(
     average_precision: &Estimate,
     size: (u32, u32),
 ) -> Result<()> {
-    ensure_font()?;
-    super::style::check_size(path, size)?;
     let err = plot_err(path);
-    let root = BitMapBackend::new(path, size).into_drawing_area();
-    root.fill(&WHITE).map_err(&err)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, (FONT, TITLE_SIZE))
-        .margin(16)
-        .x_label_area_size(50)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)
-        .map_err(&err)?;
-    chart
-        .configure_mesh()
-        .x_desc("Recall (sensitivity)")
-        .y_desc("Precision (PPV)")
-        .axis_desc_style((FONT, LABEL_SIZE))
-        .label_style((FONT, TICK_SIZE))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(&err)?;
+    let root = canvas(path, size)?;
+    let axes = Axes {
+        x_desc: "Recall (sensitivity)",
+        y_desc: "Precision (PPV)",
+        y_max: 1.02,
+        y_label_area: 60,
+    };
+    let mut chart = probability_chart(&root, path, title, &axes)?;
     // Step-wise: precision holds from the previous recall up to the next one.
     let mut pts = Vec::with_capacity(2 * curve.recall.len() + 1);
     let mut prev_r = 0.0;

@@ -3,6 +3,9 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
 use plotters::style::{FontStyle, RGBColor, register_font};
 
 use crate::error::{EvalError, Result};
@@ -75,4 +78,57 @@ pub(crate) fn fmt_estimate(e: &crate::estimate::Estimate) -> String {
         (Some(v), None) => format!("{v:.3}"),
         (None, _) => "undefined".into(),
     }
+}
+
+/// A chart over [0, 1] on x and [0, `y_max`] on y: the shape of every probability plot.
+pub(crate) type UnitChart<'r, 'p> =
+    ChartContext<'r, BitMapBackend<'p>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Axis titles and range of a [`probability_chart`].
+pub(crate) struct Axes<'a> {
+    pub x_desc: &'a str,
+    pub y_desc: &'a str,
+    pub y_max: f64,
+    /// Room for the y tick labels, in pixels.
+    pub y_label_area: u32,
+}
+
+/// A white `size` canvas writing to `path`, after the size check and font registration.
+pub(crate) fn canvas(
+    path: &Path,
+    size: (u32, u32),
+) -> Result<DrawingArea<BitMapBackend<'_>, Shift>> {
+    ensure_font()?;
+    check_size(path, size)?;
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    root.fill(&WHITE).map_err(plot_err(path))?;
+    Ok(root)
+}
+
+/// The shared frame of the probability plots: caption, margins, x in [0, 1], mesh with
+/// axis titles in the bundled font and no minor grid lines.
+pub(crate) fn probability_chart<'r, 'p>(
+    root: &'r DrawingArea<BitMapBackend<'p>, Shift>,
+    path: &Path,
+    title: &str,
+    axes: &Axes,
+) -> Result<UnitChart<'r, 'p>> {
+    let err = plot_err(path);
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, TITLE_SIZE))
+        .margin(16)
+        .x_label_area_size(50)
+        .y_label_area_size(axes.y_label_area)
+        .build_cartesian_2d(0f64..1f64, 0f64..axes.y_max)
+        .map_err(&err)?;
+    chart
+        .configure_mesh()
+        .x_desc(axes.x_desc)
+        .y_desc(axes.y_desc)
+        .axis_desc_style((FONT, LABEL_SIZE))
+        .label_style((FONT, TICK_SIZE))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(&err)?;
+    Ok(chart)
 }
