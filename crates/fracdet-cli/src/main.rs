@@ -4,6 +4,7 @@
 
 mod alloc;
 mod commands;
+mod device;
 
 use std::process::ExitCode;
 
@@ -18,6 +19,11 @@ struct Cli {
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+
+    /// Where the networks run (train, predict, evaluate). `auto` takes the first GPU backend
+    /// compiled in (cuda, then wgpu), else the pure-Rust CPU backend.
+    #[arg(long, global = true, value_enum, default_value_t = device::DeviceChoice::Auto)]
+    device: device::DeviceChoice,
 
     #[command(subcommand)]
     command: Command,
@@ -48,9 +54,9 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Data(cmd) => commands::data::run(cmd),
         Command::Inspect(args) => commands::inspect::run(args),
-        Command::Train(cmd) => commands::train::run(cmd),
-        Command::Predict(args) => commands::predict::run(args),
-        Command::Evaluate(args) => commands::evaluate::run(args),
+        Command::Train(cmd) => commands::train::run(cmd, cli.device),
+        Command::Predict(args) => commands::predict::run(args, cli.device),
+        Command::Evaluate(args) => commands::evaluate::run(args, cli.device),
         Command::Compare(args) => commands::compare::run(args),
     };
     match outcome {

@@ -131,7 +131,7 @@ struct Scored {
     probability: f32,
 }
 
-pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.workers {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
@@ -181,14 +181,14 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let device = Device::default();
-    let predictor = Predictor::open(&args.model, &device, |cfg, dev| {
+    let device = &crate::device::select(device)?;
+    let predictor = Predictor::open(&args.model, device, |cfg, dev| {
         let kind = BackboneKind::from_str(&cfg.backbone)?;
         Ok::<_, TrainError>(kind.init(cfg.input.channels, dev)?)
     })
     .with_context(|| format!("cannot open model {}", args.model.display()))?;
 
-    let (scored, failed) = score(&predictor, &device, &dataset.root, samples, args.batch)?;
+    let (scored, failed) = score(&predictor, device, &dataset.root, samples, args.batch)?;
     let infer_s = started.elapsed().as_secs_f64();
     if scored.is_empty() {
         bail!("no image of split {split} could be read");
@@ -248,7 +248,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         &args.model,
         &predictor.config.backbone,
         &predictor.config.input,
-        &device,
+        device,
     ) {
         Ok(m) => Some(m),
         Err(e) => {
@@ -258,7 +258,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
     };
     if let Some(m) = &cam_model {
         report.localisation =
-            localisation(&scored, m, predictor.config.input.size, &device, cfg.level)?;
+            localisation(&scored, m, predictor.config.input.size, device, cfg.level)?;
     }
 
     std::fs::create_dir_all(&args.out)
@@ -313,7 +313,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         args.cases,
         cam_model.as_ref(),
         predictor.config.input.size,
-        &device,
+        device,
     );
     let html = render_html(&HtmlReport {
         title: format!("Fracture detection — evaluation on {split}"),

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use fracdet_io::preprocess::letterbox;
 use fracdet_io::{ReadOptions, read_radiograph};
 use fracdet_model::{BackboneKind, Classifier};
-use fracdet_train::{Device, Predictor};
+use fracdet_train::Predictor;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -43,10 +43,10 @@ struct Row {
     error: Option<String>,
 }
 
-pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: PredictArgs, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
     let files = collect_files(&args.inputs)?;
-    let device = Device::default();
-    let predictor = Predictor::open(&args.model, &device, |config, device| {
+    let device = &crate::device::select(device)?;
+    let predictor = Predictor::open(&args.model, device, |config, device| {
         let kind = BackboneKind::from_str(&config.backbone)?;
         Ok::<Classifier, fracdet_train::TrainError>(kind.init(config.input.channels, device)?)
     })
@@ -68,7 +68,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .filter_map(|r| r.as_ref().ok().cloned())
             .collect();
-        let mut probabilities = predictor.probabilities(&canvases, &device)?.into_iter();
+        let mut probabilities = predictor.probabilities(&canvases, device)?.into_iter();
         for (file, result) in chunk.iter().zip(loaded) {
             let file = file.display().to_string();
             rows.push(match result {

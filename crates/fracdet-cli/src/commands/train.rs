@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use fracdet_io::dataset::{Dataset, Split};
 use fracdet_model::BackboneKind;
 use fracdet_train::{
-    ClassifierConfig, DatasetSource, Device, EpochMetrics, InputSpec, SampleSource, Skipped, Start,
+    ClassifierConfig, DatasetSource, EpochMetrics, InputSpec, SampleSource, Skipped, Start,
     StopFlag, StopReason, TrainObserver, train_classifier,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -77,9 +77,9 @@ pub struct ClassifierArgs {
     pub resume: Option<PathBuf>,
 }
 
-pub fn run(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
+pub fn run(cmd: TrainCommand, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
     match cmd {
-        TrainCommand::Classifier(args) => run_classifier(args),
+        TrainCommand::Classifier(args) => run_classifier(args, device),
     }
 }
 
@@ -106,7 +106,10 @@ fn config_from_args(args: &ClassifierArgs) -> anyhow::Result<ClassifierConfig> {
     Ok(c)
 }
 
-fn run_classifier(args: ClassifierArgs) -> anyhow::Result<ExitCode> {
+fn run_classifier(
+    args: ClassifierArgs,
+    device: crate::device::DeviceChoice,
+) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.workers {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
@@ -148,17 +151,17 @@ fn run_classifier(args: ClassifierArgs) -> anyhow::Result<ExitCode> {
         val.positives()
     );
 
-    let device = Device::default();
+    let device = &crate::device::select(device)?;
     let kind = BackboneKind::from_str(&config.backbone)?;
     let model = match (&start, &config.pretrained) {
         (Start::Fresh, Some(weights)) => {
             let (model, report) = kind
-                .init_pretrained(config.input.channels, weights, false, &device)
+                .init_pretrained(config.input.channels, weights, false, device)
                 .with_context(|| format!("cannot load pretrained weights {}", weights.display()))?;
             tracing::info!("pretrained weights: {report:?}");
             model
         }
-        _ => kind.init(config.input.channels, &device)?,
+        _ => kind.init(config.input.channels, device)?,
     };
 
     let stop = StopFlag::new();
@@ -171,7 +174,7 @@ fn run_classifier(args: ClassifierArgs) -> anyhow::Result<ExitCode> {
         &val,
         &run_dir,
         start,
-        &device,
+        device,
         &mut observer,
         &stop,
     )?;
