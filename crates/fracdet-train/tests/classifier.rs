@@ -9,8 +9,8 @@ use fracdet_model::Classifier;
 use fracdet_model::backbone::resnet::ResNetConfig;
 use fracdet_train::checkpoint::{BEST_FILE, Checkpoint};
 use fracdet_train::{
-    BinaryClassifier, ClassifierConfig, InputSpec, LogObserver, Predictor, SampleSource, Start,
-    StopFlag, StopReason, model_to_bytes, train_classifier,
+    BinaryClassifier, LogObserver, Predictor, SampleSource, Start, StopFlag, StopReason,
+    model_to_bytes, train_classifier,
 };
 
 fn tiny_resnet(device: &Device) -> Classifier {
@@ -54,15 +54,7 @@ fn frozen_epoch_moves_only_the_head_and_predictor_reads_the_run() {
         items: write_dataset(&tmp.path().join("val"), 4),
     };
     let device = Device::flex();
-    let mut cfg = ClassifierConfig::new(
-        "resnet18",
-        InputSpec {
-            size: common::SIDE,
-            channels: 1,
-            mean: vec![0.3],
-            std: vec![0.25],
-        },
-    );
+    let mut cfg = common::grey_config("resnet18");
     cfg.epochs = 1;
     cfg.freeze_epochs = 1;
     cfg.batch_size = 4;

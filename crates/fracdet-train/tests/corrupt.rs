@@ -3,11 +3,8 @@
 mod common;
 
 use burn::tensor::Device;
-use common::{PngSource, SIDE, TinyNet, write_dataset};
-use fracdet_train::{
-    ClassifierConfig, InputSpec, Skipped, Start, StopFlag, StopReason, TrainObserver,
-    train_classifier,
-};
+use common::{PngSource, TinyNet, write_dataset};
+use fracdet_train::{Skipped, Start, StopFlag, StopReason, TrainObserver, train_classifier};
 
 #[derive(Default)]
 struct Collect {
@@ -35,15 +32,7 @@ fn corrupt_images_are_reported_once_and_training_completes() {
     val_items.push((bad_val.clone(), false));
     let val = PngSource { items: val_items };
 
-    let mut cfg = ClassifierConfig::new(
-        "tiny",
-        InputSpec {
-            size: SIDE,
-            channels: 1,
-            mean: vec![0.3],
-            std: vec![0.25],
-        },
-    );
+    let mut cfg = common::grey_config("tiny");
     cfg.epochs = 2;
     cfg.batch_size = 4;
     cfg.patience = None;
@@ -89,15 +78,7 @@ fn all_training_images_unreadable_is_an_error_not_a_nan_run() {
     let val = PngSource {
         items: write_dataset(&tmp.path().join("val"), 4),
     };
-    let cfg = ClassifierConfig::new(
-        "tiny",
-        InputSpec {
-            size: SIDE,
-            channels: 1,
-            mean: vec![0.3],
-            std: vec![0.25],
-        },
-    );
+    let cfg = common::grey_config("tiny");
     let device = Device::flex();
     let err = train_classifier(
         TinyNet::new(1, &device),

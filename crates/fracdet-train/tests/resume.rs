@@ -5,23 +5,15 @@ mod common;
 use std::path::Path;
 
 use burn::tensor::Device;
-use common::{PngSource, SIDE, TinyNet, max_weight_difference, optimizer_contents, write_dataset};
+use common::{PngSource, TinyNet, max_weight_difference, optimizer_contents, write_dataset};
 use fracdet_train::checkpoint::{LAST_FILE, METRICS_FILE};
 use fracdet_train::{
-    Checkpoint, ClassifierConfig, EpochMetrics, InputSpec, Start, StopFlag, StopReason,
-    TrainObserver, model_from_bytes, model_to_bytes, train_classifier,
+    Checkpoint, ClassifierConfig, EpochMetrics, Start, StopFlag, StopReason, TrainObserver,
+    model_from_bytes, model_to_bytes, train_classifier,
 };
 
 fn config() -> ClassifierConfig {
-    let mut c = ClassifierConfig::new(
-        "tiny",
-        InputSpec {
-            size: SIDE,
-            channels: 1,
-            mean: vec![0.3],
-            std: vec![0.25],
-        },
-    );
+    let mut c = common::grey_config("tiny");
     c.epochs = 3;
     c.batch_size = 4;
     c.lr = 1e-2;

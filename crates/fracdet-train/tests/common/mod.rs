@@ -12,6 +12,19 @@ use fracdet_train::{BinaryClassifier, SampleSource};
 
 pub const SIDE: u32 = 32;
 
+/// A training configuration for `backbone` on the generated grey `SIDE`² images.
+pub fn grey_config(backbone: &str) -> fracdet_train::ClassifierConfig {
+    fracdet_train::ClassifierConfig::new(
+        backbone,
+        fracdet_train::InputSpec {
+            size: SIDE,
+            channels: 1,
+            mean: vec![0.3],
+            std: vec![0.25],
+        },
+    )
+}
+
 /// 32x32 grey PNGs: noise-free dark background with a soft blob; positives also get a bright
 /// diagonal line (the "fracture"). Deterministic in `i`.
 pub fn write_dataset(dir: &Path, n: usize) -> Vec<(PathBuf, bool)> {
