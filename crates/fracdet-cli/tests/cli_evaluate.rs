@@ -3,10 +3,12 @@
 //! numbers, thresholds are chosen on val, stored in the model and reused unchanged on
 //! test, and the report is self-contained.
 
+#[path = "../../fracdet-eval/tests/chromium/mod.rs"]
+mod chromium;
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::fracdet;
 
@@ -355,43 +357,18 @@ fn assert_self_contained(html: &str) {
 /// The dumped DOM says every <img> decoded and no script error fired (the report's own
 /// check script), and Chromium logged no console message. Skips without Chromium.
 fn opens_in_chromium(report: &Path, scratch: &Path) {
-    const CHROMIUM: &str = "/usr/bin/chromium";
-    if !Path::new(CHROMIUM).exists() {
-        eprintln!(
-            "NOTICE: {CHROMIUM} not found; skipping the headless-browser check of report.html"
-        );
+    let Some(opened) = chromium::open_report(report, scratch) else {
         return;
-    }
-    let out = Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--dump-dom",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            scratch.join("chromium-profile").display()
-        ))
-        .arg(format!("file://{}", report.display()))
-        .output()
-        .expect("run chromium");
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "chromium failed: {log}");
-    let body = dom.find("<body").map(|i| &dom[i..]).unwrap_or("");
-    let body = &body[..body.find('>').unwrap_or(0)];
+    };
+    let body = &opened.body;
     assert!(
         body.contains("data-images-ok=\"true\""),
         "an image did not decode: {body:?}"
     );
     assert!(body.contains("data-errors=\"0\""), "{body:?}");
-    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
-    assert!(console.is_empty(), "console output: {console:?}");
+    assert!(
+        opened.console.is_empty(),
+        "console output: {:?}",
+        opened.console
+    );
 }

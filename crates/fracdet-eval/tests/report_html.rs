@@ -2,10 +2,10 @@
 //! every image decoded and no script error. The browser part skips (with a notice on
 //! stderr) when /usr/bin/chromium is absent; CI installs it in .ci/run.
 
+mod chromium;
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use fracdet_eval::html::{
     CaseThumbnail, Figure, HtmlReport, grey_canvas_png, heatmap_overlay_png, render_html,
@@ -14,8 +14,6 @@ use fracdet_eval::plot::{DEFAULT_SIZE, plot_confusion_matrix, plot_reliability, 
 use fracdet_eval::{
     BootstrapConfig, MetricsReport, choose_operating_points, roc_band, roc_curve, subgroup_analysis,
 };
-
-const CHROMIUM: &str = "/usr/bin/chromium";
 
 fn thumb(seed: usize) -> Vec<u8> {
     let side = 64usize;
@@ -142,48 +140,21 @@ fn report_is_self_contained_and_escaped() {
 
 #[test]
 fn report_opens_in_headless_chromium() {
-    if !Path::new(CHROMIUM).exists() {
-        eprintln!(
-            "NOTICE: {CHROMIUM} not found; skipping the headless-browser check of report.html"
-        );
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
     write_report(tmp.path());
-    let profile = tmp.path().join("chromium-profile");
-    let out = Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
-        .arg(format!(
-            "file://{}",
-            tmp.path().join("report.html").display()
-        ))
-        .output()
-        .expect("run chromium");
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "chromium failed: {log}");
-    let body = dom
-        .find("<body")
-        .map(|i| &dom[i..i + dom[i..].find('>').unwrap_or(0)])
-        .unwrap_or_else(|| panic!("no <body> in the dumped DOM: {dom}"));
+    let Some(opened) = chromium::open_report(&tmp.path().join("report.html"), tmp.path()) else {
+        return;
+    };
+    let body = &opened.body;
     assert!(body.contains("data-images=\"6\""), "{body}");
     assert!(
         body.contains("data-images-ok=\"true\""),
         "an image did not decode: {body}"
     );
     assert!(body.contains("data-errors=\"0\""), "{body}");
-    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
-    assert!(console.is_empty(), "console output: {console:?}");
+    assert!(
+        opened.console.is_empty(),
+        "console output: {:?}",
+        opened.console
+    );
 }
