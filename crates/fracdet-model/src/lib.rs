@@ -13,6 +13,7 @@
 pub mod backbone;
 pub mod classifier;
 pub mod error;
+pub mod grid_detector;
 pub mod import;
 
 pub use classifier::{BackboneKind, Classifier};
