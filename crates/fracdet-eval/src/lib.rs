@@ -11,6 +11,7 @@ pub mod auroc;
 pub mod binary;
 pub mod bootstrap;
 pub mod calibration;
+pub mod cell_regions;
 pub mod ci;
 pub mod confusion;
 pub mod curves;
