@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 failure (including "some inputs failed"), 2 usage error.
 
 mod alloc;
+mod bundled;
 mod commands;
 mod device;
 
@@ -31,6 +32,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Find fractures: probability, two-level finding, boxes and overlays per image.
+    Detect(commands::detect::DetectArgs),
     /// Validate and summarise datasets.
     #[command(subcommand)]
     Data(commands::data::DataCommand),
@@ -43,6 +46,8 @@ enum Command {
     Predict(commands::predict::PredictArgs),
     /// Metrics with 95% CIs, plots and a self-contained report.html for a dataset split.
     Evaluate(commands::evaluate::EvaluateArgs),
+    /// Package a training run as a model bundle (f16 weights + thresholds) for detect/serve.
+    Export(commands::export::ExportArgs),
     /// Two evaluation reports side by side, with a paired-bootstrap CI of the AUROC difference.
     Compare(commands::compare::CompareArgs),
 }
@@ -52,6 +57,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let outcome = match cli.command {
+        Command::Detect(args) => commands::detect::run(args, cli.device),
+        Command::Export(args) => commands::export::run(args, cli.device),
         Command::Data(cmd) => commands::data::run(cmd),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Train(cmd) => commands::train::run(cmd, cli.device),

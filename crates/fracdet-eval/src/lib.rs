@@ -23,6 +23,7 @@ pub mod operating;
 pub mod paired;
 mod ranking;
 pub mod report;
+pub mod stored_points;
 pub mod subgroup;
 pub mod training_log;
 
@@ -40,6 +41,7 @@ pub use localisation::{
 pub use operating::{OperatingPoint, OperatingPoints, choose_operating_points};
 pub use paired::{AurocComparison, compare_auroc};
 pub use report::{AtOperatingPoint, MetricsReport};
+pub use stored_points::{OPERATING_POINTS_FILE, StoredOperatingPoints};
 pub use subgroup::{SubgroupAnalysis, SubgroupMetrics, subgroup_analysis};
 pub use training_log::TrainingLog;
 pub mod plot;

@@ -11,6 +11,9 @@ use crate::ranking::Ranking;
 
 pub const DEFAULT_TARGET_SENSITIVITY: f64 = 0.90;
 pub const DEFAULT_FIXED_THRESHOLD: f64 = 0.5;
+/// Specificity of the "high specificity" point that `fracdet detect` reports beside the
+/// high-sensitivity one (the two levels of a finding: "possible" and "likely").
+pub const DEFAULT_TARGET_SPECIFICITY: f64 = 0.90;
 
 /// One threshold with its validation sensitivity and specificity (`None` when the
 /// validation set lacks that class).
@@ -36,6 +39,18 @@ pub struct OperatingPoints {
     pub youden: Option<OperatingPoint>,
     /// Number of validation samples the points were chosen on.
     pub n_validation: usize,
+    /// Specificity the `at_target_specificity` point was asked to keep.
+    #[serde(default = "default_target_specificity")]
+    pub target_specificity: f64,
+    /// Lowest threshold whose validation specificity is at least `target_specificity`
+    /// (the most sensitive point that keeps it); `None` without validation negatives.
+    /// Absent from files written before it existed.
+    #[serde(default)]
+    pub at_target_specificity: Option<OperatingPoint>,
+}
+
+fn default_target_specificity() -> f64 {
+    DEFAULT_TARGET_SPECIFICITY
 }
 
 impl OperatingPoints {
@@ -81,6 +96,7 @@ pub fn choose_operating_points(
     // Walk thresholds from high to low; sensitivity only grows, so the first threshold
     // reaching the target is the highest one. A relative epsilon absorbs 0.9 * 10 != 9.
     let mut at_target = None;
+    let mut at_specificity = None;
     let mut youden: Option<(f64, f64)> = None; // (J, threshold)
     let (mut tp, mut fp) = (0.0, 0.0);
     for (g, c) in counts.iter().enumerate() {
@@ -89,6 +105,10 @@ pub fn choose_operating_points(
         let t = ranking.thresholds[g];
         if total_pos > 0.0 && at_target.is_none() && tp / total_pos >= target_sensitivity - 1e-12 {
             at_target = Some(t);
+        }
+        // Specificity only falls as the threshold drops: keep the last one still meeting it.
+        if total_neg > 0.0 && (total_neg - fp) / total_neg >= DEFAULT_TARGET_SPECIFICITY - 1e-12 {
+            at_specificity = Some(t);
         }
         if total_pos > 0.0 && total_neg > 0.0 {
             let j = tp / total_pos + (total_neg - fp) / total_neg - 1.0;
@@ -103,6 +123,8 @@ pub fn choose_operating_points(
         at_target_sensitivity: at_target.map(|t| evaluate(labels, scores, t)),
         youden: youden.map(|(_, t)| evaluate(labels, scores, t)),
         n_validation: labels.len(),
+        target_specificity: DEFAULT_TARGET_SPECIFICITY,
+        at_target_specificity: at_specificity.map(|t| evaluate(labels, scores, t)),
     })
 }
 
@@ -134,6 +156,29 @@ mod tests {
             .unwrap();
         assert_eq!(p90.threshold, f64::from(0.35f32));
         assert_eq!(p90.sensitivity, Some(1.0));
+    }
+
+    #[test]
+    fn target_specificity_is_lowest_threshold_keeping_it() {
+        // 10 negatives at .05 .. .95 and one positive at .99: at threshold .95 one
+        // negative is called positive (specificity 9/10); at .85 two are (8/10).
+        let mut l = vec![false; 10];
+        let mut s: Vec<f32> = (0..10).map(|i| 0.05 + 0.1 * i as f32).collect();
+        l.push(true);
+        s.push(0.99);
+        let op = choose_operating_points(&l, &s, 0.5, 0.9).unwrap();
+        let p = op.at_target_specificity.unwrap();
+        assert_eq!(p.threshold, f64::from(s[9]));
+        assert_eq!(p.specificity, Some(0.9));
+        assert_eq!(p.sensitivity, Some(1.0));
+        // Files written before the field existed still load.
+        let mut json: serde_json::Value = serde_json::to_value(&op).unwrap();
+        let obj = json.as_object_mut().unwrap();
+        obj.remove("at_target_specificity");
+        obj.remove("target_specificity");
+        let old: OperatingPoints = serde_json::from_value(json).unwrap();
+        assert!(old.at_target_specificity.is_none());
+        assert_eq!(old.target_specificity, DEFAULT_TARGET_SPECIFICITY);
     }
 
     #[test]

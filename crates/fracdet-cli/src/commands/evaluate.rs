@@ -5,9 +5,6 @@
 //! (`operating_points.json`); every other split reuses them unchanged, so a test set never
 //! picks its own threshold.
 
-mod cam;
-mod localise;
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -24,8 +21,9 @@ use fracdet_eval::plot::{
     plot_score_histograms, plot_training_curves,
 };
 use fracdet_eval::{
-    BootstrapConfig, MetricsReport, OperatingPoint, OperatingPoints, TrainingLog,
-    choose_operating_points, pr_curve, roc_band, roc_curve, subgroup_analysis,
+    BootstrapConfig, MetricsReport, OPERATING_POINTS_FILE, OperatingPoint, OperatingPoints,
+    StoredOperatingPoints, TrainingLog, choose_operating_points, pr_curve, roc_band, roc_curve,
+    subgroup_analysis,
 };
 use fracdet_io::dataset::{Dataset, Sample, Split, View};
 use fracdet_io::preprocess::letterbox;
@@ -33,11 +31,7 @@ use fracdet_io::{ReadOptions, read_radiograph};
 use fracdet_model::BackboneKind;
 use fracdet_train::{Device, Predictor, TrainError};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
-/// File in the model directory holding the validation-chosen thresholds.
-pub const OPERATING_POINTS_FILE: &str = "operating_points.json";
-const OPERATING_POINTS_VERSION: u32 = 1;
 /// Side of the error-case thumbnails in the report, pixels.
 const THUMB_SIZE: u32 = 192;
 
@@ -78,45 +72,6 @@ pub struct EvaluateArgs {
     /// Threads for decoding and compute (default: all cores).
     #[arg(long)]
     pub workers: Option<usize>,
-}
-
-/// `operating_points.json`: the thresholds plus where they were chosen.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoredOperatingPoints {
-    pub version: u32,
-    /// Dataset the points were chosen on (informational).
-    pub data: PathBuf,
-    /// Always "val": thresholds are never chosen on the split they are tested on.
-    pub split: String,
-    pub points: OperatingPoints,
-}
-
-impl StoredOperatingPoints {
-    pub fn load(model_dir: &Path) -> anyhow::Result<Option<Self>> {
-        let path = model_dir.join(OPERATING_POINTS_FILE);
-        if !path.exists() {
-            return Ok(None);
-        }
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let stored: Self = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not valid operating points", path.display()))?;
-        if stored.version != OPERATING_POINTS_VERSION {
-            bail!(
-                "{}: version {} is not the supported {OPERATING_POINTS_VERSION}",
-                path.display(),
-                stored.version
-            );
-        }
-        Ok(Some(stored))
-    }
-
-    fn save(&self, model_dir: &Path) -> anyhow::Result<()> {
-        let path = model_dir.join(OPERATING_POINTS_FILE);
-        let json = serde_json::to_vec_pretty(self)?;
-        fracdet_train::atomic::write_atomic(&path, &json)?;
-        Ok(())
-    }
 }
 
 /// An image that could not be scored: (name, reason).
@@ -205,13 +160,12 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
             args.target_sensitivity
                 .unwrap_or(fracdet_eval::operating::DEFAULT_TARGET_SENSITIVITY),
         )?;
-        let record = StoredOperatingPoints {
-            version: OPERATING_POINTS_VERSION,
-            data: args.data.clone(),
-            split: split.to_string(),
-            points: points.clone(),
-        };
-        record.save(&args.model)?;
+        let record =
+            StoredOperatingPoints::new(args.data.clone(), split.to_string(), points.clone());
+        fracdet_train::atomic::write_atomic(
+            &args.model.join(OPERATING_POINTS_FILE),
+            &record.to_json()?,
+        )?;
         eprintln!(
             "operating points chosen on this validation split and stored in {}",
             args.model.join(OPERATING_POINTS_FILE).display()
@@ -244,7 +198,7 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
 
     // Class activation maps: localisation metrics and heatmaps on the error thumbnails.
     // Without them the image-level report still stands.
-    let cam_model = match cam::CamModel::open(
+    let cam_model = match fracdet_detect::CamModel::open(
         &args.model,
         &predictor.config.backbone,
         &predictor.config.input,
@@ -350,7 +304,7 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
                  by probability x region peak. The map has one cell per 32 input pixels, so boxes \
                  are coarse.",
                 l.n_images,
-                100.0 * localise::REGION_FRACTION
+                100.0 * fracdet_detect::regions::REGION_FRACTION
             )
         }),
         warnings,
@@ -444,7 +398,7 @@ fn relative_name(root: &Path, image: &Path) -> String {
 /// original image pixels.
 fn localisation(
     scored: &[Scored],
-    cam: &cam::CamModel,
+    cam: &fracdet_detect::CamModel,
     size: u32,
     device: &Device,
     level: f64,
@@ -467,7 +421,7 @@ fn localisation(
         };
         let (canvas, t) = letterbox(&r, size);
         let map = cam.cam(&canvas, device)?;
-        cases.push(localise::case(
+        cases.push(fracdet_detect::regions::localisation_case(
             s.sample.boxes.clone(),
             map.as_ref(),
             &t,
@@ -711,7 +665,7 @@ fn error_cases(
     scored: &[Scored],
     threshold: f64,
     k: usize,
-    cam: Option<&cam::CamModel>,
+    cam: Option<&fracdet_detect::CamModel>,
     model_size: u32,
     device: &Device,
 ) -> (Vec<CaseThumbnail>, Vec<CaseThumbnail>) {

@@ -3,7 +3,11 @@
 
 pub mod compare;
 pub mod data;
+pub mod detect;
+pub mod detect_dicom;
 pub mod evaluate;
+pub mod export;
+pub mod files;
 pub mod inspect;
 pub mod predict;
 pub mod train;

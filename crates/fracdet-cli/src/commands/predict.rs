@@ -1,10 +1,12 @@
 //! `fracdet predict`: fracture probability per image from a trained run directory.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::str::FromStr;
 
 use anyhow::Context;
+
+use super::files::csv_field;
 use clap::{Args, ValueEnum};
 use fracdet_io::preprocess::letterbox;
 use fracdet_io::{ReadOptions, read_radiograph};
@@ -44,7 +46,7 @@ struct Row {
 }
 
 pub fn run(args: PredictArgs, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
-    let files = collect_files(&args.inputs)?;
+    let files = super::files::collect_files(&args.inputs, None)?;
     let device = &crate::device::select(device)?;
     let predictor = Predictor::open(&args.model, device, |config, device| {
         let kind = BackboneKind::from_str(&config.backbone)?;
@@ -103,50 +105,6 @@ pub fn run(args: PredictArgs, device: crate::device::DeviceChoice) -> anyhow::Re
     }
 }
 
-/// Files as given, and image files under the folders given, each folder's sorted by path.
-fn collect_files(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for input in inputs {
-        if input.is_dir() {
-            let mut found = Vec::new();
-            walk(input, &mut found)?;
-            found.sort();
-            files.extend(found);
-        } else {
-            // Missing files stay in the list: they are reported as failed rows.
-            files.push(input.clone());
-        }
-    }
-    Ok(files)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let path = entry
-            .with_context(|| format!("cannot list {}", dir.display()))?
-            .path();
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if is_image_name(&path) {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
-fn is_image_name(path: &Path) -> bool {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some(ext) => {
-            ["png", "jpg", "jpeg", "dcm", "dicom"].contains(&ext.to_ascii_lowercase().as_str())
-        }
-        // DICOM files often have no extension; hidden files (".DS_Store") are not images.
-        None => !path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.')),
-    }
-}
-
 fn render(rows: &[Row], format: OutputFormat) -> anyhow::Result<String> {
     use std::fmt::Write;
     let mut s = String::new();
@@ -180,12 +138,4 @@ fn render(rows: &[Row], format: OutputFormat) -> anyhow::Result<String> {
         }
     }
     Ok(s)
-}
-
-fn csv_field(v: &str) -> String {
-    if v.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v.to_string()
-    }
 }

@@ -1,11 +1,12 @@
-//! Localisation from class activation maps: the peak and boxes around the hot regions, in
-//! original image pixels, for fracdet-eval's hit rate, box recall and FROC.
+//! Localisation from a map over the model canvas (a CAM, or a grid of cell probabilities):
+//! the peak and boxes around the hot regions, in original image pixels, for `detect` and
+//! for fracdet-eval's hit rate, box recall and FROC.
 
 use fracdet_eval::{LocalisationCase, ScoredBox};
 use fracdet_io::BBox;
 use fracdet_io::preprocess::LetterboxTransform;
 
-use super::cam::Cam;
+use crate::cam::Cam;
 
 /// Cells at or above this fraction of the map's maximum form the predicted regions.
 pub const REGION_FRACTION: f32 = 0.5;
@@ -14,7 +15,7 @@ pub const REGION_FRACTION: f32 = 0.5;
 /// when no location raised the score), `t` the letterbox of that canvas, `probability`
 /// the image's fracture probability (scales the box scores so FROC thresholds compare
 /// across images).
-pub fn case(
+pub fn localisation_case(
     truth: Vec<BBox>,
     cam: Option<&Cam>,
     t: &LetterboxTransform,
@@ -40,7 +41,31 @@ pub fn case(
         let (x, y) = (i % cam.w, i / cam.w);
         t.to_original((x as f32 + 0.5) * cell_w, (y as f32 + 0.5) * cell_h)
     });
-    let predicted = regions(cam)
+    let predicted = boxes_on_content(cam, t, cell_w, cell_h, probability);
+    LocalisationCase {
+        truth,
+        peak,
+        predicted,
+    }
+}
+
+/// Boxes around the regions of `cam` (over the letterboxed canvas of side `size`, `t`) at
+/// or above [`REGION_FRACTION`] of its maximum, ignoring padding cells, in original pixels;
+/// each scored `probability` times the region's peak value.
+pub fn boxes(cam: &Cam, t: &LetterboxTransform, size: u32, probability: f32) -> Vec<ScoredBox> {
+    let (cell_w, cell_h) = (size as f32 / cam.w as f32, size as f32 / cam.h as f32);
+    let cam = content_only(cam, t, cell_w, cell_h);
+    boxes_on_content(&cam, t, cell_w, cell_h, probability)
+}
+
+fn boxes_on_content(
+    cam: &Cam,
+    t: &LetterboxTransform,
+    cell_w: f32,
+    cell_h: f32,
+    probability: f32,
+) -> Vec<ScoredBox> {
+    regions(cam)
         .into_iter()
         .map(|(x0, y0, x1, y1, top)| ScoredBox {
             bbox: t.bbox_to_original(&BBox::new(
@@ -51,12 +76,19 @@ pub fn case(
             )),
             score: probability * top,
         })
-        .collect();
-    LocalisationCase {
-        truth,
-        peak,
-        predicted,
+        .collect()
+}
+
+/// `cam` with its padding cells (see [`content_only`]) set to 0, for display.
+pub fn zero_padding(cam: &Cam, t: &LetterboxTransform, size: u32) -> Cam {
+    let (cell_w, cell_h) = (size as f32 / cam.w as f32, size as f32 / cam.h as f32);
+    let mut out = content_only(cam, t, cell_w, cell_h);
+    for v in &mut out.values {
+        if !v.is_finite() {
+            *v = 0.0;
+        }
     }
+    out
 }
 
 /// The map with every cell that is mostly letterbox padding (less than half of it, along
@@ -143,7 +175,7 @@ mod tests {
         // A 200x100 image letterboxed to 64: scale 0.32, 16 px of padding above and below.
         let t = LetterboxTransform::new(200, 100, 64);
         let truth = vec![BBox::new(0.0, 0.0, 60.0, 40.0)];
-        let c = case(truth, Some(&cam), &t, 64, 0.5);
+        let c = localisation_case(truth, Some(&cam), &t, 64, 0.5);
         let (px, py) = c.peak.unwrap();
         // Cell (0,0) centre in the canvas is (8, 16) -> original (25, 0).
         assert!((px - 25.0).abs() < 1e-3 && py.abs() < 1e-3, "{px},{py}");
@@ -163,7 +195,7 @@ mod tests {
             h: 2,
             w: 4,
         };
-        let c = case(Vec::new(), Some(&edge), &tall, 64, 1.0);
+        let c = localisation_case(Vec::new(), Some(&edge), &tall, 64, 1.0);
         let (px, py) = c.peak.unwrap();
         // Cell (2,0) centre in the canvas is (40, 16) -> original ((40-16)/0.32, 16/0.32).
         assert!(
@@ -171,7 +203,7 @@ mod tests {
             "{px},{py}"
         );
         assert_eq!(c.predicted.len(), 1, "{:?}", c.predicted);
-        let empty = case(Vec::new(), None, &t, 64, 0.9);
+        let empty = localisation_case(Vec::new(), None, &t, 64, 0.9);
         assert!(empty.peak.is_none() && empty.predicted.is_empty());
     }
 }

@@ -1,0 +1,412 @@
+//! `fracdet detect`: what a clinic runs every day. Per image: probability, the two-level
+//! decision at the model's stored operating points, boxes and an overlay picture; results
+//! as `results.jsonl` / `results.csv` under `--out`, never beside the inputs.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use fracdet_detect::{Detection, Detector, encode_png, render_overlay};
+use fracdet_io::{Format, Radiograph, ReadOptions, read_radiograph};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::files::{collect_files, csv_field};
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// Radiograph files, or folders searched recursively for PNG/JPEG/DICOM files.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub inputs: Vec<PathBuf>,
+    /// Model bundle (model.json) or training run directory; default: the bundled model.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Output folder for results.jsonl, results.csv, overlays/ and dicom/. Must not be a
+    /// folder holding inputs.
+    #[arg(long, default_value = "fracdet-out")]
+    pub out: PathBuf,
+    /// What goes to stdout.
+    #[arg(long, value_enum, default_value_t = StdoutFormat::Table)]
+    pub format: StdoutFormat,
+    /// For DICOM inputs, also write a Secondary Capture DICOM with the overlay burned in
+    /// (new series in the same study) under OUT/dicom/.
+    #[arg(long)]
+    pub dicom_out: bool,
+    /// Skip the overlay PNGs.
+    #[arg(long)]
+    pub no_overlays: bool,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StdoutFormat {
+    Table,
+    Json,
+}
+
+/// One line of results.jsonl.
+#[derive(Debug, Serialize)]
+struct Record {
+    file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probability: Option<f32>,
+    /// "likely", "possible", "negative" ("unknown" without stored thresholds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    finding: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decisions: Option<fracdet_detect::Decisions>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    boxes: Vec<BoxRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    overlay: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dicom: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct BoxRecord {
+    x_min: f32,
+    y_min: f32,
+    x_max: f32,
+    y_max: f32,
+    score: f32,
+}
+
+pub fn run(args: DetectArgs, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    check_out_dir(&args.out, &args.inputs)?;
+    let files = collect_files(&args.inputs, Some(&args.out))?;
+    if files.is_empty() {
+        bail!("no image files found in the given paths");
+    }
+    let device = &crate::device::select(device)?;
+    let detector = match &args.model {
+        Some(path) => Detector::open(path, device)
+            .with_context(|| format!("cannot open model {}", path.display()))?,
+        None => crate::bundled::detector(device)?,
+    };
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let mut outputs = Outputs::create(&args.out, !args.no_overlays, args.dicom_out)?;
+
+    let progress = progress_bar(files.len() as u64);
+    let read = ReadOptions::default();
+    let mut records = Vec::with_capacity(files.len());
+    for chunk in files.chunks(args.batch.max(1)) {
+        let loaded: Vec<Result<Radiograph, String>> = chunk
+            .par_iter()
+            .map(|f| read_radiograph(f, &read).map_err(|e| e.to_string()))
+            .collect();
+        let good: Vec<&Radiograph> = loaded.iter().filter_map(|r| r.as_ref().ok()).collect();
+        let mut detections = detector.detect_batch(&good, device)?.into_iter();
+        let mut batch: Vec<(&Path, Result<(&Radiograph, Detection), String>)> = Vec::new();
+        for (file, result) in chunk.iter().zip(&loaded) {
+            let item = match result {
+                Ok(r) => match detections.next() {
+                    Some(d) => Ok((r, d)),
+                    None => Err("no detection returned".to_string()),
+                },
+                Err(e) => Err(e.clone()),
+            };
+            batch.push((file.as_path(), item));
+        }
+        let written: Vec<Record> = batch
+            .into_par_iter()
+            .map(|(file, item)| outputs.record(file, item))
+            .collect();
+        for record in written {
+            outputs.append(&record)?;
+            if let Some(e) = &record.error {
+                progress.suspend(|| eprintln!("skipped {e}"));
+            }
+            records.push(record);
+            progress.inc(1);
+        }
+    }
+    progress.finish_and_clear();
+    outputs.finish()?;
+
+    match args.format {
+        StdoutFormat::Table => print!("{}", table(&records)),
+        StdoutFormat::Json => println!("{}", serde_json::to_string_pretty(&records)?),
+    }
+    let failed = records.iter().filter(|r| r.error.is_some()).count();
+    let likely = records
+        .iter()
+        .filter(|r| r.finding == Some("likely"))
+        .count();
+    let possible = records
+        .iter()
+        .filter(|r| r.finding == Some("possible"))
+        .count();
+    eprintln!(
+        "{} image(s) with model {}: {likely} likely and {possible} possible fracture(s), \
+         {failed} failed, {:.1} s; results in {}",
+        records.len(),
+        detector.name(),
+        started.elapsed().as_secs_f64(),
+        args.out.display()
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Refuses an output folder that holds inputs: results go beside a study's files only when
+/// asked for by name, never by default and never over them.
+fn check_out_dir(out: &Path, inputs: &[PathBuf]) -> anyhow::Result<()> {
+    let Ok(out) = out.canonicalize() else {
+        return Ok(()); // does not exist yet, so holds nothing
+    };
+    for input in inputs {
+        let Ok(input) = input.canonicalize() else {
+            continue;
+        };
+        let folder = if input.is_dir() {
+            Some(input.as_path())
+        } else {
+            input.parent()
+        };
+        if folder == Some(out.as_path()) {
+            bail!(
+                "--out {} holds input files; choose a separate output folder",
+                out.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The files `detect` writes, and the names already handed out in them.
+struct Outputs {
+    dir: PathBuf,
+    jsonl: BufWriter<File>,
+    csv: BufWriter<File>,
+    overlays: Option<PathBuf>,
+    dicom: Option<PathBuf>,
+    names: std::sync::Mutex<HashSet<String>>,
+}
+
+impl Outputs {
+    fn create(dir: &Path, overlays: bool, dicom: bool) -> anyhow::Result<Self> {
+        let open = |name: &str| -> anyhow::Result<BufWriter<File>> {
+            let path = dir.join(name);
+            Ok(BufWriter::new(File::create(&path).with_context(|| {
+                format!("cannot write {}", path.display())
+            })?))
+        };
+        let sub = |on: bool, name: &str| -> anyhow::Result<Option<PathBuf>> {
+            if !on {
+                return Ok(None);
+            }
+            let p = dir.join(name);
+            std::fs::create_dir_all(&p)
+                .with_context(|| format!("cannot create {}", p.display()))?;
+            Ok(Some(p))
+        };
+        let mut csv = open("results.csv")?;
+        writeln!(
+            csv,
+            "file,probability,finding,high_sensitivity,high_specificity,boxes,overlay,dicom,error"
+        )?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            jsonl: open("results.jsonl")?,
+            csv,
+            overlays: sub(overlays, "overlays")?,
+            dicom: sub(dicom, "dicom")?,
+            names: Default::default(),
+        })
+    }
+
+    /// An output file name from the input's stem, unique within this run.
+    fn unique_name(&self, file: &Path, ext: &str) -> String {
+        let stem = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "image".into());
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        let mut name = format!("{stem}.{ext}");
+        let mut k = 2;
+        while !names.insert(name.clone()) {
+            name = format!("{stem}-{k}.{ext}");
+            k += 1;
+        }
+        name
+    }
+
+    /// Writes the overlay (and Secondary Capture) of one image and returns its record.
+    fn record(&self, file: &Path, item: Result<(&Radiograph, Detection), String>) -> Record {
+        let name = file.display().to_string();
+        let (image, d) = match item {
+            Ok(x) => x,
+            Err(e) => return Record::failed(name, e),
+        };
+        let mut record = Record {
+            file: name.clone(),
+            probability: Some(d.probability),
+            finding: Some(d.decisions.level()),
+            decisions: Some(d.decisions),
+            boxes: d
+                .boxes
+                .iter()
+                .map(|b| BoxRecord {
+                    x_min: b.bbox.x_min,
+                    y_min: b.bbox.y_min,
+                    x_max: b.bbox.x_max,
+                    y_max: b.bbox.y_max,
+                    score: b.score,
+                })
+                .collect(),
+            overlay: None,
+            dicom: None,
+            error: None,
+        };
+        let wants_dicom = self.dicom.is_some() && image.meta.format == Format::Dicom;
+        if self.overlays.is_none() && !wants_dicom {
+            return record;
+        }
+        let overlay = match render_overlay(image, &d) {
+            Ok(o) => o,
+            Err(e) => {
+                let why = format!("{name}: cannot draw overlay: {e}");
+                return Record::failed(name, why);
+            }
+        };
+        if let Some(dir) = &self.overlays {
+            let path = dir.join(self.unique_name(file, "png"));
+            match encode_png(&overlay)
+                .map_err(anyhow::Error::from)
+                .and_then(|png| {
+                    fracdet_train::atomic::write_atomic(&path, &png).map_err(anyhow::Error::from)
+                }) {
+                Ok(()) => record.overlay = Some(self.relative(&path)),
+                Err(e) => record.error = Some(format!("{name}: cannot write overlay: {e:#}")),
+            }
+        }
+        if let (Some(dir), true) = (&self.dicom, wants_dicom) {
+            let path = dir.join(self.unique_name(file, "dcm"));
+            match crate::commands::detect_dicom::write(file, &overlay, &path) {
+                Ok(()) => record.dicom = Some(self.relative(&path)),
+                Err(e) => record.error = Some(format!("{name}: cannot write DICOM result: {e:#}")),
+            }
+        }
+        record
+    }
+
+    fn relative(&self, path: &Path) -> String {
+        path.strip_prefix(&self.dir)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+
+    /// Appends one record to both files and flushes: results already computed survive a
+    /// crash or Ctrl-C later in the run.
+    fn append(&mut self, r: &Record) -> anyhow::Result<()> {
+        serde_json::to_writer(&mut self.jsonl, r)?;
+        self.jsonl.write_all(b"\n")?;
+        let decision = |d: Option<fracdet_detect::Decision>| {
+            d.map(|d| d.positive.to_string()).unwrap_or_default()
+        };
+        writeln!(
+            self.csv,
+            "{},{},{},{},{},{},{},{},{}",
+            csv_field(&r.file),
+            r.probability.map(|p| p.to_string()).unwrap_or_default(),
+            r.finding.unwrap_or(""),
+            decision(r.decisions.and_then(|d| d.high_sensitivity)),
+            decision(r.decisions.and_then(|d| d.high_specificity)),
+            r.boxes.len(),
+            csv_field(r.overlay.as_deref().unwrap_or("")),
+            csv_field(r.dicom.as_deref().unwrap_or("")),
+            csv_field(r.error.as_deref().unwrap_or("")),
+        )?;
+        self.jsonl.flush()?;
+        self.csv.flush()?;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> anyhow::Result<()> {
+        self.jsonl.flush()?;
+        self.csv.flush()?;
+        Ok(())
+    }
+}
+
+impl Record {
+    fn failed(file: String, error: String) -> Self {
+        Self {
+            file,
+            probability: None,
+            finding: None,
+            decisions: None,
+            boxes: Vec::new(),
+            overlay: None,
+            dicom: None,
+            error: Some(error),
+        }
+    }
+}
+
+fn table(records: &[Record]) -> String {
+    use std::fmt::Write;
+    let width = records
+        .iter()
+        .map(|r| r.file.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<width$}  {:>11}  {:<8}  {:>5}",
+        "file", "probability", "finding", "boxes"
+    );
+    for r in records {
+        match r.probability {
+            Some(p) => {
+                let _ = writeln!(
+                    s,
+                    "{:<width$}  {p:>11.4}  {:<8}  {:>5}",
+                    r.file,
+                    r.finding.unwrap_or(""),
+                    r.boxes.len()
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "{:<width$}  {:>11}  {:<8}  {:>5}",
+                    r.file, "error", "", ""
+                );
+            }
+        }
+    }
+    s
+}
+
+fn progress_bar(n: u64) -> ProgressBar {
+    let bar = ProgressBar::new(n);
+    if std::io::stderr().is_terminal() {
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} images  {per_sec}  ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+    } else {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar
+}

@@ -1,0 +1,301 @@
+//! `fracdet detect` and `fracdet export` end to end: the bundled model on the shipped
+//! samples; a tiny model trained here, whose `detect` probabilities equal `predict`'s and
+//! survive export to an f16 bundle; bad inputs are reported and skipped; outputs never go
+//! into an input folder.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::fracdet;
+
+fn show(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn sample_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_root().join("samples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// README's first command: the bundled model on samples/ gives a row per image, overlays
+/// of each image's own size, and the probabilities recorded when the bundle was exported
+/// from the full-precision run (f16 weights move them by well under 0.01).
+#[test]
+fn bundled_model_on_the_samples() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let samples = repo_root().join("samples");
+    let o = fracdet(&[
+        "detect",
+        samples.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let files = sample_files();
+    assert!(files.len() >= 4, "samples/ holds {} images", files.len());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let records = jsonl(&out.join("results.jsonl"));
+    assert_eq!(records.len(), files.len());
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo_root().join("models/default/model.json")).unwrap(),
+    )
+    .unwrap();
+    let reference = manifest["reference"].as_array().unwrap();
+    for (file, r) in files.iter().zip(&records) {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        assert!(stdout.contains(name), "{name} missing from\n{stdout}");
+        let p = r["probability"].as_f64().unwrap();
+        let expected = reference
+            .iter()
+            .find(|x| x["file"] == name)
+            .unwrap_or_else(|| panic!("{name} not in the bundle's reference"))["probability"]
+            .as_f64()
+            .unwrap();
+        assert!((p - expected).abs() < 0.01, "{name}: {p} vs {expected}");
+        assert!(["likely", "possible", "negative"].contains(&r["finding"].as_str().unwrap()));
+        let overlay = out.join(r["overlay"].as_str().unwrap());
+        let (w, h) = image::image_dimensions(&overlay).unwrap();
+        assert_eq!((w, h), image::image_dimensions(file).unwrap(), "{name}");
+    }
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), files.len() + 1);
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("{} image(s)", files.len())));
+}
+
+/// A grey 48x40 image with a bright diagonal on odd `i`.
+fn image_bytes(i: usize) -> Vec<u8> {
+    common::grey_png(48, 40, |x, y| {
+        if i % 2 == 1 && (x as i32 - y as i32 - 4).abs() <= 1 {
+            250
+        } else {
+            (30 + (x * 3 + y * 2 + i as u32 * 17) % 120) as u8
+        }
+    })
+}
+
+fn write_dataset(root: &Path) {
+    for (split, n) in [("train", 12), ("val", 10)] {
+        for i in 0..n {
+            let class = if i % 2 == 1 { "fractured" } else { "normal" };
+            let path = root
+                .join(split)
+                .join(class)
+                .join(format!("{split}_{i:02}.png"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, image_bytes(i)).unwrap();
+        }
+    }
+}
+
+fn probabilities_by_file(records: &[serde_json::Value]) -> Vec<(String, f64)> {
+    let mut v: Vec<(String, f64)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["file"].as_str().unwrap().to_string(),
+                r["probability"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn detect_matches_predict_and_survives_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_dataset(&data);
+    let run = tmp.path().join("run");
+    let (data_s, run_s) = (data.to_str().unwrap(), run.to_str().unwrap());
+    let o = fracdet(&[
+        "train",
+        "classifier",
+        "--data",
+        data_s,
+        "--backbone",
+        "resnet18",
+        "--size",
+        "32",
+        "--epochs",
+        "1",
+        "--batch",
+        "4",
+        "--no-augment",
+        "--out",
+        run_s,
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let val = data.join("val");
+    let val_s = val.to_str().unwrap();
+
+    // Without stored thresholds detect still answers, with the finding "unknown".
+    let out1 = tmp.path().join("out1");
+    let o = fracdet(&[
+        "detect",
+        val_s,
+        "--model",
+        run_s,
+        "--out",
+        out1.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let detected = probabilities_by_file(&jsonl(&out1.join("results.jsonl")));
+    assert_eq!(detected.len(), 10);
+    let stdout_json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(stdout_json.as_array().unwrap().len(), 10);
+    assert_eq!(stdout_json[0]["finding"], "unknown");
+
+    let o = fracdet(&["predict", "--model", run_s, val_s, "--format", "json"]);
+    assert!(o.status.success(), "{}", show(&o));
+    let predicted: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let predicted = probabilities_by_file(predicted.as_array().unwrap());
+    assert_eq!(predicted.len(), detected.len());
+    for ((fa, pa), (fb, pb)) in detected.iter().zip(&predicted) {
+        assert_eq!(fa, fb);
+        assert!((pa - pb).abs() < 1e-6, "{fa}: detect {pa} vs predict {pb}");
+    }
+
+    // Export needs validation thresholds; then the bundle decides at both stored points.
+    let bundle = tmp.path().join("bundle");
+    let o = fracdet(&[
+        "export",
+        "--model",
+        run_s,
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("operating_points.json"));
+    let report = tmp.path().join("report");
+    let o = fracdet(&[
+        "evaluate",
+        "--model",
+        run_s,
+        "--data",
+        data_s,
+        "--split",
+        "val",
+        "--out",
+        report.to_str().unwrap(),
+        "--bootstrap",
+        "50",
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let o = fracdet(&[
+        "export",
+        "--model",
+        run_s,
+        "--out",
+        bundle.to_str().unwrap(),
+        "--reference",
+        val_s,
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let out2 = tmp.path().join("out2");
+    let o = fracdet(&[
+        "detect",
+        val_s,
+        "--model",
+        bundle.to_str().unwrap(),
+        "--out",
+        out2.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let records = jsonl(&out2.join("results.jsonl"));
+    for ((file, p), r) in detected.iter().zip(probabilities_by_file(&records)) {
+        assert_eq!(file, &r.0);
+        assert!(
+            (p - r.1).abs() < 0.01,
+            "{file}: run {p} vs f16 bundle {}",
+            r.1
+        );
+    }
+    for r in &records {
+        let d = &r["decisions"];
+        assert!(d["high_sensitivity"]["threshold"].as_f64().is_some(), "{r}");
+        assert!(d["high_specificity"]["threshold"].as_f64().is_some(), "{r}");
+        assert_ne!(r["finding"], "unknown");
+    }
+}
+
+#[test]
+fn bad_inputs_are_skipped_and_outputs_stay_out_of_input_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = tmp.path().join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::copy(&sample_files()[0], inputs.join("good.jpg")).unwrap();
+    let bytes = std::fs::read(&sample_files()[1]).unwrap();
+    std::fs::write(inputs.join("truncated.jpg"), &bytes[..bytes.len() / 3]).unwrap();
+    std::fs::write(inputs.join("empty.dcm"), b"").unwrap();
+    let before: Vec<_> = std::fs::read_dir(&inputs).unwrap().collect();
+
+    let out = tmp.path().join("out");
+    let o = fracdet(&[
+        "detect",
+        inputs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let records = jsonl(&out.join("results.jsonl"));
+    assert_eq!(records.len(), 3);
+    let good: Vec<_> = records.iter().filter(|r| r["error"].is_null()).collect();
+    assert_eq!(good.len(), 1, "{records:?}");
+    assert!(good[0]["file"].as_str().unwrap().ends_with("good.jpg"));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("truncated.jpg") && stderr.contains("empty.dcm"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 failed"), "{stderr}");
+
+    // The input folder as output is refused before anything is written.
+    let o = fracdet(&[
+        "detect",
+        inputs.to_str().unwrap(),
+        "--out",
+        inputs.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("holds input files"));
+    assert_eq!(std::fs::read_dir(&inputs).unwrap().count(), before.len());
+
+    // A second run over a folder that contains the first run's output does not read the
+    // overlays as radiographs.
+    let o = fracdet(&[
+        "detect",
+        tmp.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert_eq!(jsonl(&out.join("results.jsonl")).len(), 3);
+}

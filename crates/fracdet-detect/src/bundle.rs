@@ -1,0 +1,167 @@
+//! A model as shipped: `model.json` (what the network is, how its input is made, its
+//! operating points and validation results) beside `model.safetensors` (weights in f16).
+//!
+//! Run directories (`config.json` + `best.ckpt`) are what training writes; a bundle is what
+//! one hands to a clinic: about half the size, nothing about the optimiser, and the
+//! thresholds travel with the weights so `detect` decides the same way everywhere.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use burn::store::{HalfPrecisionAdapter, ModuleSnapshot, SafetensorsStore};
+use burn::tensor::Device;
+use fracdet_eval::StoredOperatingPoints;
+use fracdet_model::{BackboneKind, Classifier};
+use fracdet_train::ClassifierConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DetectError, Result};
+
+pub const MANIFEST_FILE: &str = "model.json";
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+pub const FORMAT: &str = "fracdet-model";
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// What kind of network a bundle holds; MPR detectors will be a second variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    Classifier,
+}
+
+/// A probability recorded at export time with the full-precision weights, so the f16
+/// bundle can be checked against it (`fracdet-detect`'s tests do, on `samples/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReferenceScore {
+    /// File name (no directory).
+    pub file: String,
+    pub probability: f32,
+}
+
+/// `model.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub version: u32,
+    pub kind: ModelKind,
+    /// Short name shown in outputs, e.g. "fracatlas-mobilenet_v2-224".
+    pub name: String,
+    /// The training configuration (backbone, input recipe, schedule, data).
+    pub classifier: ClassifierConfig,
+    /// Thresholds chosen on validation; `detect`'s two-level decision needs them.
+    pub operating_points: Option<StoredOperatingPoints>,
+    /// Validation results as `fracdet evaluate` wrote them (free-form, informational).
+    #[serde(default)]
+    pub validation: Option<serde_json::Value>,
+    #[serde(default)]
+    pub reference: Vec<ReferenceScore>,
+}
+
+impl Manifest {
+    pub fn from_json(bytes: &[u8], origin: &str) -> Result<Self> {
+        let m: Self = serde_json::from_slice(bytes).map_err(|e| {
+            DetectError::bundle(origin, format!("{MANIFEST_FILE} is not valid: {e}"))
+        })?;
+        if m.format != FORMAT || m.version != MANIFEST_VERSION {
+            return Err(DetectError::bundle(
+                origin,
+                format!(
+                    "{MANIFEST_FILE} is {} v{}, this fracdet reads {FORMAT} v{MANIFEST_VERSION}",
+                    m.format, m.version
+                ),
+            ));
+        }
+        Ok(m)
+    }
+
+    pub fn to_json(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec_pretty(self).map_err(|e| DetectError::bundle(&self.name, e.to_string()))
+    }
+}
+
+/// Weights as f16 safetensors. BatchNorm statistics stay f32 (burn's half-precision
+/// adapter leaves them: a running variance can underflow in f16).
+pub fn weights_to_f16_safetensors(model: &Classifier) -> Result<Vec<u8>> {
+    let mut store = SafetensorsStore::from_bytes(None).with_to_adapter(HalfPrecisionAdapter::new());
+    model
+        .save_into(&mut store)
+        .map_err(|e| DetectError::bundle("export", format!("cannot serialise weights: {e}")))?;
+    store
+        .get_bytes()
+        .map_err(|e| DetectError::bundle("export", format!("cannot serialise weights: {e}")))
+}
+
+/// The network a manifest describes, with `weights` (f16 or f32 safetensors) loaded.
+pub fn classifier_from_bundle(
+    manifest: &Manifest,
+    weights: Vec<u8>,
+    origin: &str,
+    device: &Device,
+) -> Result<Classifier> {
+    let kind = BackboneKind::from_str(&manifest.classifier.backbone)?;
+    let mut model = kind.init(manifest.classifier.input.channels, device)?;
+    let mut store =
+        SafetensorsStore::from_bytes(Some(weights)).with_from_adapter(HalfPrecisionAdapter::new());
+    let result = model
+        .load_from(&mut store)
+        .map_err(|e| DetectError::bundle(origin, format!("weights do not fit the network: {e}")))?;
+    if !result.missing.is_empty() {
+        return Err(DetectError::bundle(
+            origin,
+            format!(
+                "weights lack {} tensor(s), e.g. {:?}",
+                result.missing.len(),
+                result.missing.first().map(|m| &m.0)
+            ),
+        ));
+    }
+    Ok(model)
+}
+
+/// Where a model comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSource {
+    /// A directory holding `model.json` + `model.safetensors`.
+    Bundle(PathBuf),
+    /// A training run directory holding `config.json` + `best.ckpt`/`last.ckpt`.
+    Run(PathBuf),
+}
+
+impl ModelSource {
+    /// Recognises `path` by the files in it.
+    pub fn detect(path: &Path) -> Result<Self> {
+        if path.join(MANIFEST_FILE).is_file() {
+            Ok(Self::Bundle(path.to_path_buf()))
+        } else if path.join(fracdet_train::config::CONFIG_FILE).is_file() {
+            Ok(Self::Run(path.to_path_buf()))
+        } else {
+            Err(DetectError::bundle(
+                path.display(),
+                format!(
+                    "neither a model bundle ({MANIFEST_FILE}) nor a training run ({})",
+                    fracdet_train::config::CONFIG_FILE
+                ),
+            ))
+        }
+    }
+}
+
+/// Reads a bundle directory.
+pub fn read_bundle(dir: &Path) -> Result<(Manifest, Vec<u8>)> {
+    let origin = dir.display().to_string();
+    let read = |name: &str| {
+        std::fs::read(dir.join(name))
+            .map_err(|e| DetectError::bundle(&origin, format!("cannot read {name}: {e}")))
+    };
+    let manifest = Manifest::from_json(&read(MANIFEST_FILE)?, &origin)?;
+    Ok((manifest, read(WEIGHTS_FILE)?))
+}
+
+/// Writes a bundle directory (creating it); existing bundle files are replaced atomically.
+pub fn write_bundle(dir: &Path, manifest: &Manifest, weights: &[u8]) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| DetectError::bundle(dir.display(), format!("cannot create: {e}")))?;
+    fracdet_train::atomic::write_atomic(&dir.join(WEIGHTS_FILE), weights)?;
+    fracdet_train::atomic::write_atomic(&dir.join(MANIFEST_FILE), &manifest.to_json()?)?;
+    Ok(())
+}
