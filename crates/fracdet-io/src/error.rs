@@ -1,8 +1,8 @@
-//! The one error type of the input layer.
+//! The one error type of the input layer (and of the result writers beside it).
 
 use std::path::PathBuf;
 
-/// Everything that can go wrong while reading radiographs and datasets.
+/// Everything that can go wrong while reading radiographs and datasets, and writing results.
 ///
 /// Every variant that concerns a file names it, so a caller processing a folder can report
 /// the bad file and carry on with the rest.
@@ -58,6 +58,14 @@ pub enum IoError {
     Dataset { path: PathBuf, reason: String },
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    #[error("{path}: a DICOM result needs a DICOM source, and this is a {found} file")]
+    NotDicom { path: PathBuf, found: &'static str },
+    #[error("{path}: cannot encode the DICOM result: {reason}")]
+    Encode { path: PathBuf, reason: String },
+    #[error("{path}: already exists; not replaced (overwrite is off)")]
+    OutputExists { path: PathBuf },
+    #[error("{path}: is the source file itself; the original is never written to")]
+    OutputIsSource { path: PathBuf },
 }
 
 pub type Result<T, E = IoError> = std::result::Result<T, E>;

@@ -24,32 +24,13 @@ use crate::{IoError, Result};
 const LABEL: &str = "DICOM";
 
 pub(crate) fn read(bytes: &[u8], name: &Path, options: &ReadOptions) -> Result<Radiograph> {
-    let (preamble, from_magic) = if bytes.get(128..132) == Some(b"DICM") {
-        (ReadPreamble::Always, &bytes[128..])
-    } else {
-        (ReadPreamble::Never, bytes)
-    };
-
-    // 1. File meta only: refuse transfer syntaxes we cannot decode before parsing further.
-    // Every declared length is checked against the bytes present first (see dicom_scan).
-    let after_magic = from_magic.get(4..).unwrap_or_default();
-    let meta_end = 4 + dicom_scan::check_lengths(after_magic, dicom_scan::META, true)
-        .map_err(|reason| corrupt_because(name, reason))?;
-    let meta = FileMetaTable::from_reader(from_magic).map_err(|e| corrupt(name, &e))?;
-    let ts_uid = transfer_syntax::trim_uid(meta.transfer_syntax()).to_string();
-    let syntax = supported_syntax(name, &ts_uid)?;
-    if let Some(encoding) = syntax.encoding() {
-        let dataset = from_magic.get(meta_end..).unwrap_or_default();
-        dicom_scan::check_lengths(dataset, encoding, false)
-            .map_err(|reason| corrupt_because(name, reason))?;
-    }
-
-    // 2. Everything but the pixel data: check the size before any pixel allocation.
-    let header = OpenFileOptions::new()
-        .read_preamble(preamble)
-        .read_until(tags::PIXEL_DATA)
-        .from_reader(bytes)
-        .map_err(|e| corrupt(name, &e))?;
+    let (preamble, _) = split_preamble(bytes);
+    // 1 and 2. Everything but the pixel data: check the size before any pixel allocation.
+    let DicomHeader {
+        header,
+        transfer_syntax: ts_uid,
+        syntax,
+    } = read_header(bytes, name, true)?;
     let h = Header::parse(&header, name)?;
     check_pixels(name, u64::from(h.columns), u64::from(h.rows), options)?;
     drop(header);
@@ -91,6 +72,64 @@ pub(crate) fn read(bytes: &[u8], name: &Path, options: &ReadOptions) -> Result<R
             transfer_syntax: Some(ts_uid),
             raw_range,
         },
+    })
+}
+
+/// A DICOM file's data set up to, not including, the pixel data.
+pub(crate) struct DicomHeader {
+    pub header: DefaultDicomObject,
+    /// The transfer syntax UID, padding trimmed.
+    pub transfer_syntax: String,
+    pub syntax: KnownSyntax,
+}
+
+/// The 128-byte preamble is optional in a stream (PS3.10 7.1): where the magic is.
+fn split_preamble(bytes: &[u8]) -> (ReadPreamble, &[u8]) {
+    if bytes.get(128..132) == Some(b"DICM") {
+        (ReadPreamble::Always, &bytes[128..])
+    } else {
+        (ReadPreamble::Never, bytes)
+    }
+}
+
+/// Parse everything before the pixel data, after checking every declared length against
+/// the bytes present. With `decode_pixels`, transfer syntaxes whose pixel data fracdet
+/// cannot decode are refused first; without, any syntax whose data set encoding is known
+/// will do (a result writer needs only the header).
+pub(crate) fn read_header(bytes: &[u8], name: &Path, decode_pixels: bool) -> Result<DicomHeader> {
+    let (preamble, from_magic) = split_preamble(bytes);
+
+    // 1. File meta only: refuse transfer syntaxes we cannot handle before parsing further.
+    // Every declared length is checked against the bytes present first (see dicom_scan).
+    let after_magic = from_magic.get(4..).unwrap_or_default();
+    let meta_end = 4 + dicom_scan::check_lengths(after_magic, dicom_scan::META, true)
+        .map_err(|reason| corrupt_because(name, reason))?;
+    let meta = FileMetaTable::from_reader(from_magic).map_err(|e| corrupt(name, &e))?;
+    let ts_uid = transfer_syntax::trim_uid(meta.transfer_syntax()).to_string();
+    let syntax = if decode_pixels {
+        supported_syntax(name, &ts_uid)?
+    } else {
+        transfer_syntax::lookup(&ts_uid).ok_or_else(|| IoError::UnsupportedTransferSyntax {
+            path: name.to_path_buf(),
+            uid: ts_uid.clone(),
+            name: "unknown transfer syntax".to_string(),
+        })?
+    };
+    if let Some(encoding) = syntax.encoding() {
+        let dataset = from_magic.get(meta_end..).unwrap_or_default();
+        dicom_scan::check_lengths(dataset, encoding, false)
+            .map_err(|reason| corrupt_because(name, reason))?;
+    }
+
+    let header = OpenFileOptions::new()
+        .read_preamble(preamble)
+        .read_until(tags::PIXEL_DATA)
+        .from_reader(bytes)
+        .map_err(|e| corrupt(name, &e))?;
+    Ok(DicomHeader {
+        header,
+        transfer_syntax: ts_uid,
+        syntax,
     })
 }
 

@@ -18,6 +18,8 @@ use std::path::Path;
 use crate::radiograph::{Format, Radiograph, Window};
 use crate::{IoError, Result};
 
+pub(crate) use dicom::{DicomHeader, read_header as read_dicom_header};
+
 /// Default pixel limit: 64 megapixels, over 8000 x 8000 — well beyond any plain radiograph
 /// detector (a 43 x 43 cm panel at 100 µm is 4300 x 4300), small enough that a forged header
 /// cannot make us allocate gigabytes.
@@ -46,8 +48,13 @@ impl Default for ReadOptions {
 /// The whole file is read into memory, so files larger than [`max_file_bytes`] are refused
 /// before reading.
 pub fn read_radiograph(path: &Path, options: &ReadOptions) -> Result<Radiograph> {
+    let bytes = read_file_bounded(path, max_file_bytes(options))?;
+    read_radiograph_bytes(&bytes, path, options)
+}
+
+/// The whole file, refused when it has more than `limit` bytes.
+pub(crate) fn read_file_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
     use std::io::Read;
-    let limit = max_file_bytes(options);
     let too_big = |len: u64| IoError::Unsupported {
         path: path.to_path_buf(),
         what: format!(
@@ -67,7 +74,7 @@ pub fn read_radiograph(path: &Path, options: &ReadOptions) -> Result<Radiograph>
     if bytes.len() as u64 > limit {
         return Err(too_big(bytes.len() as u64));
     }
-    read_radiograph_bytes(&bytes, path, options)
+    Ok(bytes)
 }
 
 /// The largest file [`read_radiograph`] accepts: 16 bytes per allowed pixel (more than any
