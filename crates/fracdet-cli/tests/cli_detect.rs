@@ -299,3 +299,129 @@ fn bad_inputs_are_skipped_and_outputs_stay_out_of_input_folders() {
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     assert_eq!(jsonl(&out.join("results.jsonl")).len(), 3);
 }
+
+/// A 64x48 MONOCHROME2 DX image with patient and study attributes.
+fn write_dicom(path: &Path) {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+    let text = |tag, vr, s: &str| DataElement::new(tag, vr, PrimitiveValue::from(s));
+    let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
+    let pixels: Vec<u16> = (0..64 * 48u32)
+        .map(|i| ((i % 64) * 40 + (i / 64) * 20) as u16)
+        .collect();
+    let obj = InMemDicomObject::from_element_iter([
+        text(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.1.1"),
+        text(
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            "1.2.826.0.1.3680043.2.1125.3",
+        ),
+        text(
+            tags::STUDY_INSTANCE_UID,
+            VR::UI,
+            "1.2.826.0.1.3680043.2.1125.1",
+        ),
+        text(
+            tags::SERIES_INSTANCE_UID,
+            VR::UI,
+            "1.2.826.0.1.3680043.2.1125.2",
+        ),
+        text(tags::MODALITY, VR::CS, "DX"),
+        text(tags::PATIENT_NAME, VR::PN, "Doe^Jane"),
+        text(tags::PATIENT_ID, VR::LO, "SECRET-ID-123"),
+        us(tags::SAMPLES_PER_PIXEL, 1),
+        text(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2"),
+        us(tags::ROWS, 48),
+        us(tags::COLUMNS, 64),
+        us(tags::BITS_ALLOCATED, 16),
+        us(tags::BITS_STORED, 12),
+        us(tags::HIGH_BIT, 11),
+        us(tags::PIXEL_REPRESENTATION, 0),
+        DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(pixels.into())),
+    ]);
+    obj.with_meta(FileMetaTableBuilder::new().transfer_syntax("1.2.840.10008.1.2.1"))
+        .unwrap()
+        .write_to_file(path)
+        .unwrap();
+}
+
+/// `--dicom-out`: a Secondary Capture in a new series of the same study, the input's bytes
+/// unchanged, and no patient value on stdout or stderr.
+#[test]
+fn dicom_input_gives_a_secondary_capture() {
+    use dicom_dictionary_std::tags;
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let dcm = input.join("study1.dcm");
+    write_dicom(&dcm);
+    let before = std::fs::read(&dcm).unwrap();
+    let out = tmp.path().join("out");
+    let o = fracdet(&[
+        "detect",
+        dcm.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--dicom-out",
+        "--format",
+        "json",
+        "-vv",
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    for stream in [&o.stdout, &o.stderr] {
+        let text = String::from_utf8_lossy(stream);
+        assert!(
+            !text.contains("Doe") && !text.contains("SECRET"),
+            "patient data leaked: {text}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&dcm).unwrap(),
+        before,
+        "the input was modified"
+    );
+    let records = jsonl(&out.join("results.jsonl"));
+    let sc_path = out.join(records[0]["dicom"].as_str().expect("a DICOM result"));
+    let sc = dicom_object::open_file(&sc_path).unwrap();
+    let get = |tag| {
+        sc.element(tag)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .trim_end_matches('\0')
+            .to_string()
+    };
+    assert_eq!(get(tags::SOP_CLASS_UID), "1.2.840.10008.5.1.4.1.1.7");
+    assert_eq!(
+        get(tags::STUDY_INSTANCE_UID),
+        "1.2.826.0.1.3680043.2.1125.1"
+    );
+    assert_ne!(
+        get(tags::SERIES_INSTANCE_UID),
+        "1.2.826.0.1.3680043.2.1125.2"
+    );
+    assert_ne!(get(tags::SOP_INSTANCE_UID), "1.2.826.0.1.3680043.2.1125.3");
+    assert_eq!(get(tags::PATIENT_ID), "SECRET-ID-123");
+    assert_eq!(
+        get(tags::SERIES_DESCRIPTION),
+        "fracdet result — not for diagnostic use"
+    );
+    assert_eq!(sc.element(tags::ROWS).unwrap().to_int::<u16>().unwrap(), 48);
+    assert_eq!(
+        sc.element(tags::COLUMNS).unwrap().to_int::<u16>().unwrap(),
+        64
+    );
+    assert_eq!(get(tags::PHOTOMETRIC_INTERPRETATION), "RGB");
+    // PNG and JPEG inputs get no DICOM result.
+    let png_out = tmp.path().join("png-out");
+    let o = fracdet(&[
+        "detect",
+        sample_files()[0].to_str().unwrap(),
+        "--out",
+        png_out.to_str().unwrap(),
+        "--dicom-out",
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(jsonl(&png_out.join("results.jsonl"))[0]["dicom"].is_null());
+}

@@ -43,7 +43,8 @@ pub struct OperatingPoints {
     #[serde(default = "default_target_specificity")]
     pub target_specificity: f64,
     /// Lowest threshold whose validation specificity is at least `target_specificity`
-    /// (the most sensitive point that keeps it); `None` without validation negatives.
+    /// (the most sensitive point that keeps it), or just above every validation score when
+    /// none does; `None` without validation negatives.
     /// Absent from files written before it existed.
     #[serde(default)]
     pub at_target_specificity: Option<OperatingPoint>,
@@ -124,7 +125,14 @@ pub fn choose_operating_points(
         youden: youden.map(|(_, t)| evaluate(labels, scores, t)),
         n_validation: labels.len(),
         target_specificity: DEFAULT_TARGET_SPECIFICITY,
-        at_target_specificity: at_specificity.map(|t| evaluate(labels, scores, t)),
+        at_target_specificity: at_specificity
+            .or_else(|| {
+                // Even the top score belongs to too many negatives: only a threshold above
+                // every validation score keeps the specificity (and calls nothing positive).
+                let top = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                (total_neg > 0.0 && top.is_finite()).then(|| f64::from(top.next_up()))
+            })
+            .map(|t| evaluate(labels, scores, t)),
     })
 }
 
@@ -179,6 +187,18 @@ mod tests {
         let old: OperatingPoints = serde_json::from_value(json).unwrap();
         assert!(old.at_target_specificity.is_none());
         assert_eq!(old.target_specificity, DEFAULT_TARGET_SPECIFICITY);
+        // The top score is a negative's: no validation score keeps specificity 0.9 with 5
+        // negatives, so the point sits just above every score.
+        let op = choose_operating_points(
+            &[false, true, false, false, false, false],
+            &[0.9, 0.8, 0.3, 0.2, 0.1, 0.05],
+            0.5,
+            0.9,
+        )
+        .unwrap();
+        let p = op.at_target_specificity.unwrap();
+        assert!(p.threshold > 0.9 && p.threshold < 0.9001, "{}", p.threshold);
+        assert_eq!((p.sensitivity, p.specificity), (Some(0.0), Some(1.0)));
     }
 
     #[test]

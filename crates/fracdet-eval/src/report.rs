@@ -19,7 +19,7 @@ pub const REPORT_SCHEMA_VERSION: u32 = 1;
 /// Threshold metrics at one named operating point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AtOperatingPoint {
-    /// "fixed", "target_sensitivity" or "youden".
+    /// "fixed", "target_sensitivity", "youden" or "target_specificity".
     pub name: String,
     pub metrics: BinaryMetrics,
 }
@@ -62,6 +62,7 @@ impl MetricsReport {
         let named = [
             ("target_sensitivity", operating_points.at_target_sensitivity),
             ("youden", operating_points.youden),
+            ("target_specificity", operating_points.at_target_specificity),
         ];
         for (name, point) in named {
             if let Some(p) = point {

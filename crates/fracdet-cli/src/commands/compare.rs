@@ -190,7 +190,12 @@ fn print_side_by_side(a: &Path, b: &Path, ma: Option<&MetricsReport>, mb: Option
                 Box::new(|m: &MetricsReport| m.calibration.ece.value),
             ),
         ];
-        for name in ["fixed", "target_sensitivity", "youden"] {
+        for name in [
+            "fixed",
+            "target_sensitivity",
+            "youden",
+            "target_specificity",
+        ] {
             for (what, pick) in [("threshold", 0), ("sensitivity", 1), ("specificity", 2)] {
                 rows.push((
                     format!("{name} {what}"),

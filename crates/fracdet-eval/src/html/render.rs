@@ -114,6 +114,7 @@ fn point_label(name: &str) -> &str {
         "fixed" => "fixed threshold",
         "target_sensitivity" => "target sensitivity",
         "youden" => "Youden's J (balanced)",
+        "target_specificity" => "target specificity",
         other => other,
     }
 }
@@ -344,6 +345,7 @@ fn operating_table(out: &mut String, r: &HtmlReport<'_>) {
             "fixed" => Some(ops.fixed),
             "target_sensitivity" => ops.at_target_sensitivity,
             "youden" => ops.youden,
+            "target_specificity" => ops.at_target_specificity,
             _ => None,
         };
         let val = chosen.map_or_else(
@@ -356,6 +358,9 @@ fn operating_table(out: &mut String, r: &HtmlReport<'_>) {
         let mut name = point_label(&p.name).to_string();
         if p.name == "target_sensitivity" {
             name = format!("{name} ({})", pct(ops.target_sensitivity));
+        }
+        if p.name == "target_specificity" {
+            name = format!("{name} ({})", pct(ops.target_specificity));
         }
         if p.name == r.primary {
             name.push_str(" ★");
