@@ -19,6 +19,7 @@ pub mod inference;
 pub mod loss;
 pub mod metrics;
 pub mod model;
+pub mod mpr;
 pub mod order;
 pub mod schedule;
 pub mod source;

@@ -1,0 +1,248 @@
+//! Everything an MPR detector run is made of, saved as `config.json` in the run directory,
+//! so that the run can be resumed and its model used for prediction with nothing else.
+
+use std::path::{Path, PathBuf};
+
+use fracdet_io::augment::AugmentConfig;
+use fracdet_model::grid_detector::{GridDetectorConfig, ImagePool};
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::write_atomic;
+use crate::config::CONFIG_FILE;
+use crate::error::{Result, TrainError};
+
+/// Bumped when the meaning of a saved field changes.
+pub const MPR_CONFIG_VERSION: u32 = 1;
+/// `kind` of an MPR run's config.json, telling it from a classifier run's.
+pub const MPR_KIND: &str = "mpr";
+
+/// Hyper-parameters and model description of one MPR detector run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MprConfig {
+    /// Always [`MPR_KIND`].
+    pub kind: String,
+    pub version: u32,
+    /// Backbone name (only `mobilenet_v2` is supported).
+    pub backbone: String,
+    /// ImageNet weights the trunk started from, if any (informational once started).
+    pub pretrained: Option<PathBuf>,
+    /// Side of the square letterboxed canvas, pixels.
+    pub size: u32,
+    /// Grey normalisation of the image channel: `(v - mean) / std`. The defaults are the
+    /// means of ImageNet's per-channel values, matching the summed-RGB stem kernel.
+    pub image_mean: f32,
+    pub image_std: f32,
+    /// Patch sides of the inpainter's residual maps, one input channel each; empty for the
+    /// detector without residual channels.
+    pub residual_scales: Vec<usize>,
+    /// Residual maps (|x - G(x)|, in [0, 1]) are divided by this before the network.
+    pub residual_std: f32,
+    /// Run directory of the trained inpainter the residual maps come from.
+    pub inpainter: Option<PathBuf>,
+    /// Dataset the run trained on (informational).
+    pub data: Option<PathBuf>,
+    /// Output stride of the cell grid (16 or 32).
+    pub stride: usize,
+    /// Channels of the detector's context convolution.
+    pub head_channels: usize,
+    /// Cell-to-image pooling.
+    pub image_pool: ImagePool,
+    /// Initial residual stem kernel as a multiple of the summed RGB kernel (pretrained only).
+    pub residual_stem_scale: f64,
+    pub epochs: u64,
+    pub batch_size: usize,
+    /// Peak learning rate (AdamW).
+    pub lr: f64,
+    pub min_lr: f64,
+    pub weight_decay: f32,
+    pub warmup_epochs: u64,
+    /// Positive weight of the image-level term; `None` = n_negative / n_positive images.
+    pub image_pos_weight: Option<f32>,
+    /// Positive weight of the cell term; `None` = negative / positive cells over the
+    /// training images with cell targets (un-augmented boxes).
+    pub cell_pos_weight: Option<f32>,
+    /// λ in `loss = cell term + λ · image term`.
+    pub image_loss_weight: f32,
+    /// A cell is positive when a box covers at least this fraction of the smaller of the
+    /// cell and the box (so a box smaller than a cell still marks it).
+    pub min_cell_overlap: f32,
+    /// Cell probability at or above which cells form predicted regions (validation boxes).
+    pub region_threshold: f32,
+    /// Stop after this many epochs without a better validation AUROC; `None` = never.
+    pub patience: Option<u64>,
+    /// Geometric + photometric augmentation; the same warp moves the residual maps and the
+    /// boxes, photometric changes touch the image only. Random erasing is refused.
+    pub augment: Option<AugmentConfig>,
+    pub seed: u64,
+}
+
+impl MprConfig {
+    /// Defaults for a run at `size` with residual maps at `residual_scales` (empty: none).
+    pub fn new(size: u32, residual_scales: Vec<usize>) -> Self {
+        Self {
+            kind: MPR_KIND.to_string(),
+            version: MPR_CONFIG_VERSION,
+            backbone: "mobilenet_v2".to_string(),
+            pretrained: None,
+            size,
+            image_mean: 0.449,
+            image_std: 0.226,
+            residual_scales,
+            residual_std: 0.1,
+            inpainter: None,
+            data: None,
+            stride: 16,
+            head_channels: 128,
+            image_pool: ImagePool::NoisyOr,
+            residual_stem_scale: 0.0,
+            epochs: 20,
+            batch_size: 16,
+            lr: 5e-4,
+            min_lr: 5e-7,
+            weight_decay: 1e-4,
+            warmup_epochs: 1,
+            image_pos_weight: None,
+            cell_pos_weight: None,
+            image_loss_weight: 1.0,
+            min_cell_overlap: 0.25,
+            region_threshold: 0.5,
+            patience: Some(6),
+            augment: Some(AugmentConfig::default()),
+            seed: 0,
+        }
+    }
+
+    /// Input channels of the detector: the image and one per residual scale.
+    pub fn in_channels(&self) -> usize {
+        1 + self.residual_scales.len()
+    }
+
+    /// The network this run trains.
+    pub fn detector(&self) -> GridDetectorConfig {
+        GridDetectorConfig::new()
+            .with_in_channels(self.in_channels())
+            .with_stride(self.stride)
+            .with_head_channels(self.head_channels)
+            .with_image_pool(self.image_pool)
+            .with_residual_stem_scale(self.residual_stem_scale)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(TrainError::Config(m));
+        if self.kind != MPR_KIND || self.version != MPR_CONFIG_VERSION {
+            return bad(format!(
+                "not an MPR config version {MPR_CONFIG_VERSION} (kind {:?}, version {})",
+                self.kind, self.version
+            ));
+        }
+        if self.backbone != "mobilenet_v2" {
+            return bad(format!(
+                "backbone {:?}: the MPR detector supports mobilenet_v2 only",
+                self.backbone
+            ));
+        }
+        if self.size == 0 || self.epochs == 0 || self.batch_size == 0 {
+            return bad("size, epochs and batch size must be positive".into());
+        }
+        if self.residual_scales.contains(&0) {
+            return bad("residual scales must be positive".into());
+        }
+        let positive = |v: f32| v.is_finite() && v > 0.0;
+        if !positive(self.image_std) || !positive(self.residual_std) {
+            return bad("image_std and residual_std must be finite and > 0".into());
+        }
+        if !self.image_mean.is_finite() {
+            return bad("image_mean must be finite".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0 && self.min_lr.is_finite() && self.min_lr >= 0.0)
+        {
+            return bad("learning rates must be finite, lr > 0 and min_lr >= 0".into());
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad("weight decay must be finite and >= 0".into());
+        }
+        for w in [self.image_pos_weight, self.cell_pos_weight]
+            .into_iter()
+            .flatten()
+        {
+            if !positive(w) {
+                return bad("positive weights must be finite and > 0".into());
+            }
+        }
+        if !(self.image_loss_weight.is_finite() && self.image_loss_weight >= 0.0) {
+            return bad("image_loss_weight must be finite and >= 0".into());
+        }
+        if !(0.0..=1.0).contains(&self.min_cell_overlap) {
+            return bad("min_cell_overlap must be in [0, 1]".into());
+        }
+        if !(0.0..=1.0).contains(&self.region_threshold) {
+            return bad("region_threshold must be in [0, 1]".into());
+        }
+        if self.augment.as_ref().is_some_and(|a| a.erasing.is_some()) {
+            return bad(
+                "random erasing would blank the image but not its residual maps; turn it off"
+                    .into(),
+            );
+        }
+        self.detector().validate()?;
+        Ok(())
+    }
+
+    pub fn save(&self, run_dir: &Path) -> Result<()> {
+        let json = serde_json::to_vec_pretty(self)
+            .map_err(|e| TrainError::Config(format!("cannot serialise config: {e}")))?;
+        write_atomic(&run_dir.join(CONFIG_FILE), &json)
+    }
+
+    pub fn load(run_dir: &Path) -> Result<Self> {
+        let path = run_dir.join(CONFIG_FILE);
+        let bytes = std::fs::read(&path).map_err(|e| TrainError::io(&path, e))?;
+        let config: Self =
+            serde_json::from_slice(&bytes).map_err(|e| TrainError::format(&path, e.to_string()))?;
+        config
+            .validate()
+            .map_err(|e| TrainError::format(&path, e.to_string()))?;
+        Ok(config)
+    }
+
+    /// Whether the run directory holds an MPR run (its config.json says `"kind": "mpr"`),
+    /// for commands that open classifier and MPR runs alike.
+    pub fn is_mpr_run(run_dir: &Path) -> bool {
+        #[derive(Deserialize)]
+        struct Kind {
+            kind: Option<String>,
+        }
+        std::fs::read(run_dir.join(CONFIG_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Kind>(&b).ok())
+            .and_then(|k| k.kind)
+            .is_some_and(|k| k == MPR_KIND)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_bad_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = MprConfig::new(256, vec![32, 64]);
+        assert_eq!(c.in_channels(), 3);
+        c.save(dir.path()).unwrap();
+        assert_eq!(MprConfig::load(dir.path()).unwrap(), c);
+        assert!(MprConfig::is_mpr_run(dir.path()));
+        let mut bad = c.clone();
+        bad.stride = 8;
+        assert!(bad.validate().is_err());
+        let mut bad = c.clone();
+        bad.augment = Some(AugmentConfig {
+            erasing: Some(Default::default()),
+            ..AugmentConfig::default()
+        });
+        assert!(bad.validate().is_err());
+        let mut bad = c;
+        bad.residual_scales = vec![0];
+        assert!(bad.validate().is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! Scoring images with a trained MPR run: the image probability and the grid of cell
+//! probabilities, for `predict`, `evaluate`, `detect` and a server.
+//!
+//! Mapping the grid back to original pixels and boxes from it are pure functions in
+//! fracdet-eval's `cell_regions` (`heatmap_to_original`, `cell_regions`,
+//! `boxes_to_original`).
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::tensor::Device;
+use fracdet_model::grid_detector::GridDetector;
+
+use crate::checkpoint::{BEST_FILE, LAST_FILE};
+use crate::error::{Result, TrainError};
+use crate::mpr::config::MprConfig;
+use crate::mpr::data::MprItem;
+use crate::mpr::residuals::ResidualSource;
+use crate::mpr::state::MprCheckpoint;
+use crate::mpr::trainer::input_tensor;
+use crate::weights::model_from_bytes;
+
+/// What the detector says about one canvas.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MprPrediction {
+    /// Image fracture probability (noisy-OR or max of the cells).
+    pub probability: f32,
+    /// Its logit: ranks images where probabilities near 1 round to the same f32.
+    pub logit: f32,
+    /// `grid * grid` cell probabilities, row-major, over the whole canvas.
+    pub cells: Vec<f32>,
+    /// Cells per side; each covers `size / grid` canvas pixels.
+    pub grid: usize,
+}
+
+/// A trained MPR detector in inference mode with its residual source and input recipe.
+pub struct MprPredictor {
+    model: GridDetector,
+    residuals: Box<dyn ResidualSource>,
+    pub config: MprConfig,
+    grid: usize,
+}
+
+impl MprPredictor {
+    /// Open the run in `run_dir` (its `config.json` and `best.ckpt`, or `last.ckpt` before
+    /// any validated epoch) on `device`; `residuals` must give the maps the run trained with
+    /// (the inpainter its config names, or [`crate::mpr::NoResiduals`] for a run without).
+    pub fn open(
+        run_dir: &Path,
+        device: &Device,
+        residuals: Box<dyn ResidualSource>,
+    ) -> Result<Self> {
+        let config = MprConfig::load(run_dir)?;
+        if residuals.scales() != config.residual_scales.as_slice() {
+            return Err(TrainError::Config(format!(
+                "the run was trained with residual scales {:?}, the residual source gives {:?}",
+                config.residual_scales,
+                residuals.scales()
+            )));
+        }
+        let best = run_dir.join(BEST_FILE);
+        let path = if best.exists() {
+            best
+        } else {
+            run_dir.join(LAST_FILE)
+        };
+        let ckpt = MprCheckpoint::load(&path)?;
+        let model = config.detector().init(device)?;
+        let model = model_from_bytes(model, ckpt.model, &path)?.valid();
+        let grid = config.detector().grid_side(config.size as usize);
+        Ok(Self {
+            model,
+            residuals,
+            config,
+            grid,
+        })
+    }
+
+    /// Side of the square canvas the model takes.
+    pub fn size(&self) -> u32 {
+        self.config.size
+    }
+
+    /// Cells per side of the output grid.
+    pub fn grid(&self) -> usize {
+        self.grid
+    }
+
+    /// Predictions for grey canvases (`size * size` values in [0, 1], as fracdet-io's
+    /// letterbox makes them), in order; residual maps are computed here.
+    pub fn predict(&self, canvases: &[Vec<f32>], device: &Device) -> Result<Vec<MprPrediction>> {
+        let size = self.config.size;
+        let side = size as usize;
+        if let Some(bad) = canvases.iter().find(|c| c.len() != side * side) {
+            return Err(TrainError::Config(format!(
+                "canvas has {} values, the model takes {side}x{side}",
+                bad.len()
+            )));
+        }
+        if canvases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let maps = self.residuals.residuals(canvases, size)?;
+        let want = self.config.residual_scales.len() * side * side;
+        if maps.len() != canvases.len() || maps.iter().any(|m| m.len() != want) {
+            return Err(TrainError::Config(
+                "residual source returned maps of the wrong size".into(),
+            ));
+        }
+        let items: Vec<MprItem> = canvases
+            .iter()
+            .zip(maps)
+            .map(|(c, m)| MprItem {
+                image: c.clone(),
+                residuals: m,
+                boxes: Vec::new(),
+                label: false,
+            })
+            .collect();
+        let (cells, image) = self
+            .model
+            .forward(input_tensor(&items, &self.config, device));
+        let logits = read(cells.into_data())?;
+        let image = read(image.into_data())?;
+        let g = self.grid * self.grid;
+        Ok(image
+            .iter()
+            .zip(logits.chunks(g))
+            .map(|(&logit, z)| MprPrediction {
+                probability: sigmoid(logit),
+                logit,
+                cells: z.iter().map(|&v| sigmoid(v)).collect(),
+                grid: self.grid,
+            })
+            .collect())
+    }
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn read(data: burn::tensor::TensorData) -> Result<Vec<f32>> {
+    data.convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| TrainError::Config(format!("cannot read tensor: {e:?}")))
+}

@@ -1,0 +1,280 @@
+//! An MPR run's training state, checkpoint files and metrics.csv.
+//!
+//! Checkpoints use the classifier's file layout (`checkpoint.rs`: magic line, then the
+//! state as JSON, the model and the optimizer state as burnpacks, each length-prefixed)
+//! with an MPR state in the JSON section; the magic differs so that neither loop mistakes
+//! the other's checkpoint for its own.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::write_atomic;
+use crate::checkpoint::{EpochMetrics, StopReason};
+use crate::error::{Result, TrainError};
+
+const MAGIC: &[u8] = b"FRACDET-MPR-CKPT 1\n";
+
+/// One row of an MPR run's metrics.csv: the classifier's columns, then the detector's.
+///
+/// Floats are stored as decimal strings (see `exact_f64`): serde_json's default float
+/// parser can be one ulp off, and a resumed run's history must equal the uninterrupted
+/// run's bit for bit (a NaN loss also survives, which JSON numbers cannot hold).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MprEpochMetrics {
+    /// 0-based epoch index.
+    pub epoch: u64,
+    /// Learning rate of the epoch's last step.
+    #[serde(with = "exact_f64")]
+    pub lr: f64,
+    /// Mean total loss over the epoch's training batches, and its cell and image terms.
+    #[serde(with = "exact_f64")]
+    pub train_loss: f64,
+    #[serde(with = "exact_f64")]
+    pub train_cell_loss: f64,
+    #[serde(with = "exact_f64")]
+    pub train_image_loss: f64,
+    #[serde(with = "exact_f64")]
+    pub val_loss: f64,
+    /// Image AUROC on validation.
+    #[serde(with = "exact_opt_f64")]
+    pub val_auroc: Option<f64>,
+    /// AUROC of all cells of validation images with cell targets, pooled.
+    #[serde(with = "exact_opt_f64")]
+    pub val_cell_auroc: Option<f64>,
+    /// Fraction of validation images with boxes whose highest cell lies in a box.
+    #[serde(with = "exact_opt_f64")]
+    pub val_hit_rate: Option<f64>,
+    /// Fraction of validation boxes found (IoU >= 0.3) by a region of cells at or above
+    /// the run's region threshold.
+    #[serde(with = "exact_opt_f64")]
+    pub val_box_recall: Option<f64>,
+    /// Wall-clock seconds of the epoch (training and validation).
+    #[serde(with = "exact_f64")]
+    pub seconds: f64,
+    #[serde(with = "exact_f64")]
+    pub train_images_per_second: f64,
+    /// Images skipped because they could not be used (training and validation).
+    pub skipped: u64,
+}
+
+impl MprEpochMetrics {
+    /// The classifier's view of the row, for [`crate::TrainObserver::epoch_finished`].
+    pub fn base(&self) -> EpochMetrics {
+        EpochMetrics {
+            epoch: self.epoch,
+            lr: self.lr,
+            train_loss: self.train_loss,
+            val_loss: self.val_loss,
+            val_auroc: self.val_auroc,
+            seconds: self.seconds,
+            train_images_per_second: self.train_images_per_second,
+            skipped: self.skipped,
+            frozen: false,
+        }
+    }
+}
+
+/// Progress through an epoch stopped between two steps.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MprPartial {
+    pub batches_done: u64,
+    /// Sums of per-batch mean losses × images, and images, so far. Stored as decimal
+    /// strings: serde_json's default float parser can be one ulp off, and a resumed
+    /// epoch's mean must equal the uninterrupted one bit for bit.
+    #[serde(with = "exact_f64")]
+    pub loss_sum: f64,
+    #[serde(with = "exact_f64")]
+    pub cell_loss_sum: f64,
+    #[serde(with = "exact_f64")]
+    pub image_loss_sum: f64,
+    pub loss_images: u64,
+    pub skipped: u64,
+    pub train_seconds: f64,
+    pub seconds: f64,
+}
+
+/// Everything besides weights and optimizer moments needed to continue a run exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MprState {
+    /// Epochs completed; the next epoch to run.
+    pub epoch: u64,
+    pub global_step: u64,
+    pub seed: u64,
+    /// Loss weights in use (computed at the start unless the config fixes them).
+    pub image_pos_weight: f32,
+    pub cell_pos_weight: f32,
+    /// Best validation image AUROC and its epoch.
+    #[serde(with = "exact_opt_f64")]
+    pub best_auroc: Option<f64>,
+    pub best_epoch: Option<u64>,
+    pub epochs_without_improvement: u64,
+    pub history: Vec<MprEpochMetrics>,
+    pub finished: Option<StopReason>,
+    pub partial: Option<MprPartial>,
+}
+
+/// An MPR checkpoint in memory.
+pub struct MprCheckpoint {
+    pub state: MprState,
+    pub model: Vec<u8>,
+    pub optimizer: Vec<u8>,
+}
+
+impl MprCheckpoint {
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let state = serde_json::to_vec(&self.state)
+            .map_err(|e| TrainError::Config(format!("cannot serialise training state: {e}")))?;
+        let mut out = Vec::with_capacity(
+            MAGIC.len() + 24 + state.len() + self.model.len() + self.optimizer.len(),
+        );
+        out.extend_from_slice(MAGIC);
+        for section in [&state[..], &self.model[..], &self.optimizer[..]] {
+            out.extend_from_slice(&(section.len() as u64).to_le_bytes());
+            out.extend_from_slice(section);
+        }
+        Ok(out)
+    }
+
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
+        let mut rest = bytes
+            .strip_prefix(MAGIC)
+            .ok_or_else(|| TrainError::format(path, "not an MPR checkpoint (bad magic)"))?;
+        let mut sections = Vec::with_capacity(3);
+        for name in ["state", "model", "optimizer"] {
+            let truncated =
+                || TrainError::format(path, format!("truncated checkpoint ({name} section)"));
+            let (len, tail) = rest.split_first_chunk::<8>().ok_or_else(truncated)?;
+            let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| truncated())?;
+            if tail.len() < len {
+                return Err(truncated());
+            }
+            let (section, tail) = tail.split_at(len);
+            sections.push(section);
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            return Err(TrainError::format(path, "trailing bytes after checkpoint"));
+        }
+        let state: MprState = serde_json::from_slice(sections[0])
+            .map_err(|e| TrainError::format(path, format!("bad training state: {e}")))?;
+        Ok(Self {
+            state,
+            model: sections[1].to_vec(),
+            optimizer: sections[2].to_vec(),
+        })
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        write_atomic(path, &self.to_bytes()?)
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+        Self::from_bytes(&bytes, path)
+    }
+}
+
+/// An f64 as its shortest round-trip decimal string (Rust's `Display` / `parse` pair).
+mod exact_f64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// [`exact_f64`] for an optional value (`null` when absent).
+mod exact_opt_f64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(x) => s.serialize_some(&x.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|t| t.parse().map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x}")).unwrap_or_default()
+}
+
+/// metrics.csv for a whole history, rewritten every epoch.
+pub fn mpr_metrics_csv(history: &[MprEpochMetrics]) -> String {
+    let mut s = String::from(
+        "epoch,lr,train_loss,val_loss,val_auroc,seconds,train_images_per_second,skipped,\
+         train_cell_loss,train_image_loss,val_cell_auroc,val_hit_rate,val_box_recall\n",
+    );
+    for m in history {
+        let b = m;
+        s.push_str(&format!(
+            "{},{},{},{},{},{:.3},{:.2},{},{},{},{},{},{}\n",
+            b.epoch,
+            b.lr,
+            b.train_loss,
+            b.val_loss,
+            opt(b.val_auroc),
+            b.seconds,
+            b.train_images_per_second,
+            b.skipped,
+            m.train_cell_loss,
+            m.train_image_loss,
+            opt(m.val_cell_auroc),
+            opt(m.val_hit_rate),
+            opt(m.val_box_recall),
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let state = MprState {
+            epoch: 1,
+            global_step: 4,
+            seed: 2,
+            image_pos_weight: 3.0,
+            cell_pos_weight: 120.5,
+            best_auroc: Some(0.6),
+            best_epoch: Some(0),
+            epochs_without_improvement: 0,
+            history: vec![],
+            finished: None,
+            partial: Some(MprPartial {
+                image_loss_sum: 0.1 + 0.2,
+                ..MprPartial::default()
+            }),
+        };
+        let ck = MprCheckpoint {
+            state: state.clone(),
+            model: vec![9, 8],
+            optimizer: vec![7],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("last.ckpt");
+        ck.save(&p).unwrap();
+        let back = MprCheckpoint::load(&p).unwrap();
+        assert_eq!(back.state, state);
+        assert_eq!((back.model, back.optimizer), (vec![9, 8], vec![7]));
+        let bytes = ck.to_bytes().unwrap();
+        assert!(MprCheckpoint::from_bytes(&bytes[..bytes.len() - 1], &p).is_err());
+        // A classifier checkpoint is not an MPR one.
+        assert!(crate::Checkpoint::from_bytes(&bytes, &p).is_err());
+    }
+}
