@@ -7,6 +7,7 @@
 //!   torchvision's tensor layout, each with a fresh 1-logit head.
 //! - [`classifier`]: [`Classifier`], one type over all of them, built from a [`BackboneKind`].
 //! - [`import`]: [`load_weights`] for PyTorch `.pth` (zip and legacy) and safetensors files.
+//! - [`mpr`]: the healthy-bone inpainter, its critics and the patch-residual maps (issue #5).
 //!
 //! Run inference on a model with `model.valid()` so BatchNorm uses its running statistics.
 
@@ -15,6 +16,7 @@ pub mod classifier;
 pub mod error;
 pub mod grid_detector;
 pub mod import;
+pub mod mpr;
 
 pub use classifier::{BackboneKind, Classifier};
 pub use error::ModelError;
