@@ -1,11 +1,13 @@
 //! Opening a report.html in headless Chromium, for the browser checks of fracdet-eval's
 //! renderer test and fracdet-cli's end-to-end `evaluate` test (which includes this file
-//! with `#[path]`), so both drive the browser the same way.
+//! with `#[path]`), so both drive the browser the same way. fracdet-server's web-page test
+//! includes it too, for [`CHROMIUM`] and the same skip policy.
 
 use std::path::Path;
 use std::process::Command;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+/// Where Debian's `chromium` package puts the browser; tests skip, with a NOTICE, without it.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// What the browser made of a page.
 pub struct Opened {

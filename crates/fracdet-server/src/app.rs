@@ -1,0 +1,173 @@
+//! Routes, shared state and the admission rules around inference.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use burn::tensor::Device;
+use fracdet_detect::Detector;
+use fracdet_io::ReadOptions;
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::analyse::analyse;
+use crate::config::ServerConfig;
+use crate::error::ApiError;
+use crate::upload;
+
+const INDEX_HTML: &str = include_str!("../assets/index.html");
+
+/// The page may talk to this server and nothing else; it has no external resources.
+const INDEX_CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; \
+     style-src 'unsafe-inline'; img-src data: blob:; connect-src 'self'; \
+     base-uri 'none'; form-action 'none'";
+
+struct AppState {
+    detector: Arc<Detector>,
+    device: Device,
+    config: ServerConfig,
+    read: ReadOptions,
+    /// Requests admitted (uploading, waiting or running): `max_concurrent` permits.
+    admitted: Arc<Semaphore>,
+    /// Inferences running: `workers` permits.
+    workers: Arc<Semaphore>,
+}
+
+/// The API and the web page over one shared `detector`.
+pub fn router(detector: Arc<Detector>, device: Device, config: ServerConfig) -> Router {
+    let config = config.sanitised();
+    let state = Arc::new(AppState {
+        detector,
+        device,
+        read: ReadOptions {
+            max_pixels: config.max_pixels,
+            ..ReadOptions::default()
+        },
+        admitted: Arc::new(Semaphore::new(config.max_concurrent)),
+        workers: Arc::new(Semaphore::new(config.workers)),
+        config,
+    });
+    Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(healthz))
+        .route("/v1/detect", post(detect))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .with_state(state)
+}
+
+async fn index() -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CONTENT_SECURITY_POLICY, INDEX_CSP),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
+    (headers, INDEX_HTML).into_response()
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    let c = &state.config;
+    Json(json!({
+        "status": "ok",
+        "model": state.detector.name(),
+        "in_flight": c.max_concurrent - state.admitted.available_permits(),
+        "max_concurrent": c.max_concurrent,
+        "workers": c.workers,
+        "body_limit": c.body_limit,
+        "request_timeout_s": c.request_timeout.as_secs_f64(),
+    }))
+    .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no such endpoint: the API is POST /v1/detect, GET /healthz, and the web page GET /",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed: send the image with POST /v1/detect",
+    )
+}
+
+/// `POST /v1/detect`. Order matters for bounded memory: the content type is checked
+/// before anything else, admission before the body is read (a client that sent
+/// `Expect: 100-continue` never uploads when turned away), and a worker is waited for
+/// only after the body is in.
+async fn detect(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let started = Instant::now();
+    let outcome = admit_and_run(&state, req, started).await;
+    let status = outcome
+        .as_ref()
+        .map_or_else(|e| e.status, |_| StatusCode::OK);
+    tracing::info!(
+        status = status.as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "POST /v1/detect"
+    );
+    match outcome {
+        Ok(mut answer) => {
+            answer.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+            let mut response = Json(answer).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn admit_and_run(
+    state: &Arc<AppState>,
+    req: Request,
+    started: Instant,
+) -> Result<crate::DetectResponse, ApiError> {
+    let encoding = upload::encoding(req.headers())?;
+    let admitted = state
+        .admitted
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::busy(state.config.max_concurrent))?;
+    let limit = state.config.request_timeout;
+    let work = async {
+        let bytes = upload::read(req, encoding, state.config.body_limit).await?;
+        let worker =
+            state.workers.clone().acquire_owned().await.map_err(|_| {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server shutting down")
+            })?;
+        let shared = Arc::clone(state);
+        // The permits move into the blocking task: work that outlives a time-out still
+        // counts against the limits until it ends.
+        tokio::task::spawn_blocking(move || {
+            let _permits = (admitted, worker);
+            analyse(&shared.detector, &shared.device, &bytes, &shared.read)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!("inference task failed: {e}");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "inference failed unexpectedly; the server keeps running",
+            )
+        })?
+    };
+    match tokio::time::timeout(limit.saturating_sub(started.elapsed()), work).await {
+        Ok(result) => result,
+        Err(_) => Err(ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "the request took longer than this server's limit of {:.0} s",
+                limit.as_secs_f64()
+            ),
+        )),
+    }
+}

@@ -1,0 +1,157 @@
+//! The image bytes of a `POST /v1/detect`: the raw body, or the file field of a
+//! `multipart/form-data` body (what a browser form sends). Held in memory only.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::{HeaderMap, StatusCode, header};
+
+use crate::error::ApiError;
+
+/// Declared types accepted as a raw image body. The bytes decide the format (PNG, JPEG and
+/// DICOM are recognised by their signatures), so a mislabelled image still reads; these
+/// exist to turn away bodies that are plainly not images (text, JSON, form fields).
+const RAW_TYPES: [&str; 5] = [
+    "image/png",
+    "image/jpeg",
+    "image/jpg",
+    "application/dicom",
+    "application/octet-stream",
+];
+
+/// Field names looked for first in a multipart body.
+const FILE_FIELDS: [&str; 2] = ["file", "image"];
+
+/// How the image travels in the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    Raw,
+    Multipart,
+}
+
+/// Decides from `Content-Type` alone, before any of the body is read. No header means raw.
+pub(crate) fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(Encoding::Raw);
+    };
+    let mime = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if mime == "multipart/form-data" {
+        Ok(Encoding::Multipart)
+    } else if RAW_TYPES.contains(&mime.as_str()) {
+        Ok(Encoding::Raw)
+    } else {
+        let shown: String = mime.chars().take(80).collect();
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "content type '{shown}' is not accepted: send the image itself as image/png, \
+                 image/jpeg, application/dicom or application/octet-stream, or as the 'file' \
+                 field of multipart/form-data"
+            ),
+        ))
+    }
+}
+
+/// The image bytes, read within the router's body limit (`limit`, for the message).
+pub(crate) async fn read(
+    req: Request,
+    encoding: Encoding,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let bytes = match encoding {
+        Encoding::Raw => Bytes::from_request(req, &()).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::too_large(limit)
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("cannot read the body: {}", r.body_text()),
+                )
+            }
+        })?,
+        Encoding::Multipart => file_field(req, limit).await?,
+    };
+    if bytes.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "the image is empty: send a PNG, JPEG or DICOM file",
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The field named `file` or `image`, else the first field that carries a file name.
+/// The client's file name is never used: DICOM file names often carry patient details.
+async fn file_field(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+    let multipart_error = |status: StatusCode, text: String| {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(limit)
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("malformed multipart/form-data body: {text}"),
+            )
+        }
+    };
+    let mut form = Multipart::from_request(req, &())
+        .await
+        .map_err(|r| multipart_error(r.status(), r.body_text()))?;
+    loop {
+        let field = form
+            .next_field()
+            .await
+            .map_err(|e| multipart_error(e.status(), e.body_text()))?;
+        let Some(field) = field else {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "the multipart/form-data body has no file: send the image as a field named 'file'",
+            ));
+        };
+        let wanted =
+            field.name().is_some_and(|n| FILE_FIELDS.contains(&n)) || field.file_name().is_some();
+        if wanted {
+            return field
+                .bytes()
+                .await
+                .map_err(|e| multipart_error(e.status(), e.body_text()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with_type(t: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_str(t).unwrap());
+        h
+    }
+
+    #[test]
+    fn images_and_forms_are_accepted_text_is_not() {
+        assert_eq!(encoding(&HeaderMap::new()), Ok(Encoding::Raw));
+        assert_eq!(encoding(&with_type("image/JPEG")), Ok(Encoding::Raw));
+        assert_eq!(encoding(&with_type("application/dicom")), Ok(Encoding::Raw));
+        assert_eq!(
+            encoding(&with_type("multipart/form-data; boundary=x")),
+            Ok(Encoding::Multipart)
+        );
+        for bad in [
+            "text/plain",
+            "application/json",
+            "application/x-www-form-urlencoded",
+        ] {
+            let e = encoding(&with_type(bad)).unwrap_err();
+            assert_eq!(e.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            assert!(e.message.contains(bad), "{}", e.message);
+        }
+    }
+}
