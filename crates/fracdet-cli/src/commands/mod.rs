@@ -11,3 +11,4 @@ pub mod files;
 pub mod inspect;
 pub mod predict;
 pub mod train;
+pub mod train_mpr;

@@ -22,6 +22,10 @@ pub enum TrainCommand {
     /// last.ckpt (resumable) and best.ckpt (best validation AUROC) to the output directory.
     /// Ctrl-C stops at the next step; `--resume DIR` continues exactly where it stopped.
     Classifier(ClassifierArgs),
+    /// Train the MPR grid detector: image + the inpainter's residual maps in, a grid of
+    /// fracture-cell probabilities and an image probability out (W-BCE on cells and image).
+    /// Resumable like the classifier (`--resume DIR`).
+    Mpr(super::train_mpr::MprArgs),
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +84,7 @@ pub struct ClassifierArgs {
 pub fn run(cmd: TrainCommand, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
     match cmd {
         TrainCommand::Classifier(args) => run_classifier(args, device),
+        TrainCommand::Mpr(args) => super::train_mpr::run(args, device),
     }
 }
 
@@ -226,7 +231,7 @@ fn run_classifier(
     }
 }
 
-fn shell_path(p: &Path) -> String {
+pub(crate) fn shell_path(p: &Path) -> String {
     let s = p.display().to_string();
     if s.chars()
         .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
@@ -239,7 +244,7 @@ fn shell_path(p: &Path) -> String {
 
 /// First Ctrl-C (or SIGTERM): finish the current step and stop with a resumable checkpoint.
 /// Second: exit at once (last.ckpt from the previous epoch is still whole on disk).
-fn install_ctrl_c(stop: &StopFlag) -> anyhow::Result<()> {
+pub(crate) fn install_ctrl_c(stop: &StopFlag) -> anyhow::Result<()> {
     let stop = stop.clone();
     ctrlc::set_handler(move || {
         if stop.is_requested() {
@@ -253,7 +258,7 @@ fn install_ctrl_c(stop: &StopFlag) -> anyhow::Result<()> {
 }
 
 /// Progress bar on stderr (loss, img/s, ETA) and one summary line per epoch.
-struct Progress {
+pub(crate) struct Progress {
     bar: Option<ProgressBar>,
     interactive: bool,
     batch_size: usize,
@@ -271,7 +276,7 @@ struct Progress {
 const LOG_LINE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Progress {
-    fn new(batch_size: usize) -> Self {
+    pub(crate) fn new(batch_size: usize) -> Self {
         Self {
             bar: None,
             interactive: std::io::stderr().is_terminal(),
@@ -286,7 +291,7 @@ impl Progress {
         }
     }
 
-    fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }

@@ -1,0 +1,307 @@
+//! `fracdet train mpr`: train, or resume training, the MPR grid detector (issue #5).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use fracdet_io::dataset::{Dataset, Split};
+use fracdet_train::mpr::{
+    MprConfig, MprData, MprEpochMetrics, MprObserver, MprSource, NoResiduals, ResidualSource,
+    train_mpr,
+};
+use fracdet_train::{EpochMetrics, Skipped, Start, StopFlag, StopReason, TrainObserver};
+
+use super::train::{Progress, install_ctrl_c, shell_path};
+
+#[derive(Debug, Args)]
+pub struct MprArgs {
+    /// Dataset root with train and val splits and fracture boxes (FracAtlas layout).
+    #[arg(long, required_unless_present = "resume")]
+    pub data: Option<PathBuf>,
+    /// Run directory of the trained inpainter (`fracdet train inpainter`) whose residual
+    /// maps become the detector's extra input channels.
+    #[arg(long, value_name = "RUN_DIR", required_unless_present_any = ["resume", "no_residuals"])]
+    pub inpainter: Option<PathBuf>,
+    /// Train without residual channels (the image-only ablation of the detector).
+    #[arg(long, conflicts_with = "inpainter")]
+    pub no_residuals: bool,
+    /// Patch sides of the residual maps, one input channel each.
+    #[arg(long, value_delimiter = ',', default_value = "32,64")]
+    pub residual_scales: Vec<usize>,
+    /// ImageNet MobileNetV2 weights (torchvision `mobilenet_v2-b0353104.pth`) for the trunk.
+    #[arg(long)]
+    pub pretrained: Option<PathBuf>,
+    /// Canvas side in pixels (images are letterboxed to size x size).
+    #[arg(long, default_value_t = 256)]
+    pub size: u32,
+    /// Output stride of the cell grid: 16 (16x16 cells at 256) or 32.
+    #[arg(long, default_value_t = 16)]
+    pub stride: usize,
+    #[arg(long, default_value_t = 20)]
+    pub epochs: u64,
+    /// Images per optimiser step.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Run directory to create, e.g. runs/mpr-256.
+    #[arg(long, required_unless_present = "resume")]
+    pub out: Option<PathBuf>,
+    /// Peak learning rate (AdamW).
+    #[arg(long, default_value_t = 5e-4)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 1e-4)]
+    pub weight_decay: f32,
+    /// Epochs of linear learning-rate warm-up before the cosine decay.
+    #[arg(long, default_value_t = 1)]
+    pub warmup_epochs: u64,
+    /// Positive weight of the image term; default n_negative / n_positive images.
+    #[arg(long)]
+    pub image_pos_weight: Option<f32>,
+    /// Positive weight of the cell term; default negative / positive training cells.
+    #[arg(long)]
+    pub cell_pos_weight: Option<f32>,
+    /// λ in loss = cell term + λ · image term.
+    #[arg(long, default_value_t = 1.0)]
+    pub image_loss_weight: f32,
+    /// Fraction of the smaller of cell and box a box must cover to make a cell positive.
+    #[arg(long, default_value_t = 0.25)]
+    pub min_cell_overlap: f32,
+    /// Stop after this many epochs without a better validation AUROC (0 = never).
+    #[arg(long, default_value_t = 6)]
+    pub patience: u64,
+    /// Turn training augmentation off.
+    #[arg(long)]
+    pub no_augment: bool,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Threads for decoding and compute (default: all cores).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Continue the run in this directory from its last.ckpt, with its saved configuration.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["data", "out", "pretrained", "inpainter"])]
+    pub resume: Option<PathBuf>,
+}
+
+fn config_from_args(args: &MprArgs) -> anyhow::Result<MprConfig> {
+    let scales = if args.no_residuals {
+        Vec::new()
+    } else {
+        args.residual_scales.clone()
+    };
+    let mut c = MprConfig::new(args.size, scales);
+    c.pretrained = args.pretrained.clone();
+    c.inpainter = args.inpainter.clone();
+    c.data = args.data.clone();
+    c.stride = args.stride;
+    c.epochs = args.epochs;
+    c.batch_size = args.batch;
+    c.lr = args.lr;
+    c.min_lr = args.lr * 1e-3;
+    c.weight_decay = args.weight_decay;
+    c.warmup_epochs = args.warmup_epochs;
+    c.image_pos_weight = args.image_pos_weight;
+    c.cell_pos_weight = args.cell_pos_weight;
+    c.image_loss_weight = args.image_loss_weight;
+    c.min_cell_overlap = args.min_cell_overlap;
+    c.patience = (args.patience > 0).then_some(args.patience);
+    if args.no_augment {
+        c.augment = None;
+    }
+    c.seed = args.seed;
+    c.validate()?;
+    Ok(c)
+}
+
+/// Where the run's residual maps come from.
+fn residual_source(config: &MprConfig) -> anyhow::Result<Box<dyn ResidualSource>> {
+    if config.residual_scales.is_empty() {
+        return Ok(Box::new(NoResiduals));
+    }
+    let inpainter = config
+        .inpainter
+        .as_ref()
+        .context("the run has residual scales but names no inpainter")?;
+    bail!(
+        "residual maps from the inpainter in {} are not wired into this build yet; \
+         train with --no-residuals",
+        inpainter.display()
+    )
+}
+
+pub fn run(args: MprArgs, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
+    if let Some(n) = args.workers {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .context("cannot set up worker threads")?;
+    }
+    let (config, run_dir, start) = match &args.resume {
+        Some(dir) => (MprConfig::load(dir)?, dir.clone(), Start::Resume),
+        None => {
+            let out = args.out.clone().context("--out is required")?;
+            if out.join(fracdet_train::checkpoint::LAST_FILE).exists() {
+                bail!(
+                    "{} already holds a run; resume it with --resume or choose another --out",
+                    out.display()
+                );
+            }
+            (config_from_args(&args)?, out, Start::Fresh)
+        }
+    };
+    let data = config
+        .data
+        .clone()
+        .context("the run's config names no dataset (config.json field `data`)")?;
+    let dataset =
+        Dataset::open(&data).with_context(|| format!("cannot index dataset {}", data.display()))?;
+    let mut train = MprData::new(
+        &dataset.split(Split::Train),
+        config.size,
+        config.augment.clone(),
+    )?;
+    let mut val = MprData::new(&dataset.split(Split::Val), config.size, None)?;
+    if train.is_empty() || val.is_empty() {
+        bail!(
+            "{} needs labelled train and val splits (found {} train, {} val images)",
+            data.display(),
+            train.len(),
+            val.len()
+        );
+    }
+    eprintln!(
+        "train: {} images ({} fractured), val: {} images ({} fractured)",
+        train.len(),
+        train.positives(),
+        val.len(),
+        val.positives()
+    );
+
+    let device = &crate::device::select(device)?;
+    let source = residual_source(&config)?;
+    if !config.residual_scales.is_empty() {
+        std::fs::create_dir_all(&run_dir)
+            .with_context(|| format!("cannot create {}", run_dir.display()))?;
+        for (name, split) in [("train", &mut train), ("val", &mut val)] {
+            let cache = run_dir.join(format!("residuals-{name}.bin"));
+            let mut last = std::time::Instant::now();
+            let reused =
+                split.load_or_compute(&cache, source.as_ref(), 8, &mut |done, total| {
+                    if last.elapsed().as_secs() >= 30 || done == total {
+                        last = std::time::Instant::now();
+                        eprintln!("residual maps ({name}): {done}/{total}");
+                    }
+                })?;
+            if reused {
+                eprintln!("residual maps ({name}): from {}", cache.display());
+            }
+        }
+    }
+
+    let detector = config.detector();
+    let model = match (&start, &config.pretrained) {
+        (Start::Fresh, Some(weights)) => {
+            let (model, report) = detector
+                .init_pretrained(weights, device)
+                .with_context(|| format!("cannot load pretrained weights {}", weights.display()))?;
+            tracing::info!("pretrained weights: {report:?}");
+            model
+        }
+        _ => detector.init(device)?,
+    };
+
+    let stop = StopFlag::new();
+    install_ctrl_c(&stop)?;
+    let mut observer = MprProgress(Progress::new(config.batch_size));
+    let outcome = train_mpr(
+        model,
+        &config,
+        &train,
+        &val,
+        &run_dir,
+        start,
+        device,
+        &mut observer,
+        &stop,
+    )?;
+    observer.0.finish();
+
+    let state = &outcome.state;
+    if !outcome.skipped.is_empty() {
+        eprintln!(
+            "{} image(s) could not be read and were skipped:",
+            outcome.skipped.len()
+        );
+        for s in &outcome.skipped {
+            eprintln!("  {}: {}", s.name, s.reason);
+        }
+    }
+    let best = match (state.best_auroc, state.best_epoch) {
+        (Some(a), Some(e)) => format!("best val AUROC {a:.4} at epoch {}", e + 1),
+        _ => "no validation score yet".to_string(),
+    };
+    match outcome.stop {
+        StopReason::Completed | StopReason::EarlyStopped => {
+            let how = if outcome.stop == StopReason::Completed {
+                "finished"
+            } else {
+                "stopped early (no better val AUROC)"
+            };
+            println!(
+                "{how} after {} epoch(s); {best}; model in {}",
+                state.epoch,
+                run_dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        StopReason::Interrupted => {
+            let at = match &state.partial {
+                Some(p) => format!(
+                    "in epoch {} after {} batch(es)",
+                    state.epoch + 1,
+                    p.batches_done
+                ),
+                None => format!("after {} complete epoch(s)", state.epoch),
+            };
+            eprintln!(
+                "interrupted {at}; checkpoint saved; {best}. Continue with:\n  fracdet train mpr --resume {}",
+                shell_path(&run_dir)
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The classifier's progress display, plus a line of detector metrics per epoch.
+struct MprProgress(Progress);
+
+impl TrainObserver for MprProgress {
+    fn epoch_started(&mut self, epoch: u64, epochs: u64, batches: usize) {
+        self.0.epoch_started(epoch, epochs, batches);
+    }
+    fn step_finished(&mut self, loss: f64, images: usize) {
+        self.0.step_finished(loss, images);
+    }
+    fn validating(&mut self, images: usize) {
+        self.0.validating(images);
+    }
+    fn skipped(&mut self, s: &Skipped) {
+        self.0.skipped(s);
+    }
+    fn epoch_finished(&mut self, m: &EpochMetrics, improved: bool) {
+        self.0.epoch_finished(m, improved);
+    }
+}
+
+impl MprObserver for MprProgress {
+    fn mpr_epoch_finished(&mut self, m: &MprEpochMetrics) {
+        let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.4}"));
+        eprintln!(
+            "           cell_loss {:.4} image_loss {:.4} val_cell_auroc {} val_hit_rate {} val_box_recall {}",
+            m.train_cell_loss,
+            m.train_image_loss,
+            f(m.val_cell_auroc),
+            f(m.val_hit_rate),
+            f(m.val_box_recall)
+        );
+    }
+}
