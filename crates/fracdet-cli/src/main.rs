@@ -50,6 +50,8 @@ enum Command {
     Export(commands::export::ExportArgs),
     /// Two evaluation reports side by side, with a paired-bootstrap CI of the AUROC difference.
     Compare(commands::compare::CompareArgs),
+    /// HTTP API and web viewer: POST /v1/detect, GET /healthz, and a page at /.
+    Serve(commands::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         Command::Predict(args) => commands::predict::run(args, cli.device),
         Command::Evaluate(args) => commands::evaluate::run(args, cli.device),
         Command::Compare(args) => commands::compare::run(args),
+        Command::Serve(args) => commands::serve::run(args, cli.device),
     };
     match outcome {
         Ok(code) => code,

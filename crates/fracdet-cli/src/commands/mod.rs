@@ -10,5 +10,6 @@ pub mod export;
 pub mod files;
 pub mod inspect;
 pub mod predict;
+pub mod serve;
 pub mod train;
 pub mod train_mpr;
