@@ -17,6 +17,7 @@ pub mod augment;
 pub mod config;
 pub mod data;
 pub mod inference;
+pub mod inpainter_residuals;
 pub mod loss;
 pub mod residuals;
 pub mod state;
