@@ -16,6 +16,7 @@ pub mod control;
 pub mod dataset_source;
 pub mod error;
 pub mod inference;
+pub mod inpainter;
 pub mod loss;
 pub mod metrics;
 pub mod model;

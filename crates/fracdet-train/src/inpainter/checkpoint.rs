@@ -1,0 +1,222 @@
+//! Inpainter checkpoints: one file holds everything a run needs to continue exactly.
+//!
+//! Layout, like the classifier's [`crate::checkpoint`]: the magic line
+//! `FRACDET-MPR-CKPT 1\n`, then five sections, each a little-endian `u64` length followed by
+//! that many bytes: the training state (JSON), the generator and the critics (burnpacks,
+//! which keep parameter ids and the spectral-norm vectors), and the generator's and the
+//! critics' optimizer states (burnpacks; empty in `best.ckpt`, which is for inference).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::write_atomic;
+use crate::checkpoint::StopReason;
+use crate::error::{Result, TrainError};
+
+const MAGIC: &[u8] = b"FRACDET-MPR-CKPT 1\n";
+const SECTIONS: [&str; 5] = [
+    "state",
+    "generator",
+    "critics",
+    "generator optimizer",
+    "critic optimizer",
+];
+
+/// One row of an inpainter run's `metrics.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InpainterEpochMetrics {
+    /// 0-based epoch index.
+    pub epoch: u64,
+    /// Generator learning rate of the epoch's last step.
+    pub lr_g: f64,
+    /// Mean masked L1 of the training steps (the reconstruction loss).
+    pub train_l1: f64,
+    /// Mean adversarial generator loss (hinge: −critic score); 0 when the critics are off.
+    pub train_adv: f64,
+    /// Mean critic hinge loss (local + global); 0 when the critics are off.
+    pub train_d: f64,
+    /// Mean absolute error of G on the masked pixels of the non-fractured val images.
+    pub val_l1: f64,
+    /// Mean PSNR (dB, peak 1) of G on the same masked pixels.
+    pub val_psnr: f64,
+    /// The blur-fill baseline on the same masks.
+    pub blur_l1: f64,
+    pub blur_psnr: f64,
+    /// Wall-clock seconds of the epoch (training and validation).
+    pub seconds: f64,
+    pub train_images_per_second: f64,
+    /// Images skipped because they could not be read.
+    pub skipped: u64,
+}
+
+/// Everything besides weights and optimizer moments needed to continue a run exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InpainterState {
+    /// Epochs completed; the next epoch to run.
+    pub epoch: u64,
+    /// Optimiser steps taken: the schedule position.
+    pub global_step: u64,
+    pub seed: u64,
+    /// Lowest validation L1 so far, and its epoch (`best.ckpt`).
+    pub best_val_l1: Option<f64>,
+    pub best_epoch: Option<u64>,
+    pub history: Vec<InpainterEpochMetrics>,
+    /// Set once the run has done all its epochs.
+    pub finished: Option<StopReason>,
+    /// Set when the run was stopped inside epoch `epoch`: where to pick it up.
+    pub partial: Option<InpainterPartial>,
+}
+
+/// Progress through an epoch that was stopped between two steps.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InpainterPartial {
+    /// Training batches of the epoch already done; the next one to run.
+    pub batches_done: u64,
+    /// Sums of per-step mean losses × images, and images, so far.
+    pub l1_sum: f64,
+    pub adv_sum: f64,
+    pub d_sum: f64,
+    pub images: u64,
+    pub skipped: u64,
+    /// Seconds in training steps, and wall-clock seconds of the epoch, so far.
+    pub train_seconds: f64,
+    pub seconds: f64,
+}
+
+/// An inpainter checkpoint in memory.
+pub struct InpainterCheckpoint {
+    pub state: InpainterState,
+    pub generator: Vec<u8>,
+    pub critics: Vec<u8>,
+    pub optim_g: Vec<u8>,
+    pub optim_d: Vec<u8>,
+}
+
+impl InpainterCheckpoint {
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let state = serde_json::to_vec(&self.state)
+            .map_err(|e| TrainError::Config(format!("cannot serialise training state: {e}")))?;
+        let parts: [&[u8]; 5] = [
+            &state,
+            &self.generator,
+            &self.critics,
+            &self.optim_g,
+            &self.optim_d,
+        ];
+        let mut out =
+            Vec::with_capacity(MAGIC.len() + parts.iter().map(|p| 8 + p.len()).sum::<usize>());
+        out.extend_from_slice(MAGIC);
+        for part in parts {
+            out.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            out.extend_from_slice(part);
+        }
+        Ok(out)
+    }
+
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
+        let mut rest = bytes.strip_prefix(MAGIC).ok_or_else(|| {
+            TrainError::format(path, "not a fracdet inpainter checkpoint (bad magic)")
+        })?;
+        let mut parts = Vec::with_capacity(SECTIONS.len());
+        for name in SECTIONS {
+            let truncated =
+                || TrainError::format(path, format!("truncated checkpoint ({name} section)"));
+            let (len, tail) = rest.split_first_chunk::<8>().ok_or_else(truncated)?;
+            let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| truncated())?;
+            if tail.len() < len {
+                return Err(truncated());
+            }
+            let (part, tail) = tail.split_at(len);
+            parts.push(part.to_vec());
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            return Err(TrainError::format(path, "trailing bytes after checkpoint"));
+        }
+        let state: InpainterState = serde_json::from_slice(&parts[0])
+            .map_err(|e| TrainError::format(path, format!("bad training state: {e}")))?;
+        let mut parts = parts.into_iter().skip(1);
+        let mut next = || parts.next().unwrap_or_default();
+        Ok(Self {
+            state,
+            generator: next(),
+            critics: next(),
+            optim_g: next(),
+            optim_d: next(),
+        })
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        write_atomic(path, &self.to_bytes()?)
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+        Self::from_bytes(&bytes, path)
+    }
+}
+
+/// `metrics.csv` for a whole history, rewritten (atomically) every epoch.
+pub fn inpainter_metrics_csv(history: &[InpainterEpochMetrics]) -> String {
+    let mut s = String::from(
+        "epoch,lr_g,train_l1,train_adv,train_d,val_l1,val_psnr,blur_l1,blur_psnr,seconds,train_images_per_second,skipped\n",
+    );
+    for m in history {
+        s.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{:.3},{:.2},{}\n",
+            m.epoch,
+            m.lr_g,
+            m.train_l1,
+            m.train_adv,
+            m.train_d,
+            m.val_l1,
+            m.val_psnr,
+            m.blur_l1,
+            m.blur_psnr,
+            m.seconds,
+            m.train_images_per_second,
+            m.skipped
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_truncation_is_an_error() {
+        let p = Path::new("x.ckpt");
+        let ckpt = InpainterCheckpoint {
+            state: InpainterState {
+                epoch: 1,
+                global_step: 5,
+                seed: 2,
+                best_val_l1: Some(0.1),
+                best_epoch: Some(0),
+                history: vec![],
+                finished: None,
+                partial: Some(InpainterPartial::default()),
+            },
+            generator: vec![1, 2],
+            critics: vec![3],
+            optim_g: vec![],
+            optim_d: vec![4, 5, 6],
+        };
+        let bytes = ckpt.to_bytes().unwrap();
+        let back = InpainterCheckpoint::from_bytes(&bytes, p).unwrap();
+        assert_eq!(back.state, ckpt.state);
+        assert_eq!(
+            (back.generator, back.critics, back.optim_g, back.optim_d),
+            (vec![1, 2], vec![3], vec![], vec![4, 5, 6])
+        );
+        for cut in [0, 3, MAGIC.len() + 5, bytes.len() - 1] {
+            assert!(
+                InpainterCheckpoint::from_bytes(&bytes[..cut], p).is_err(),
+                "cut {cut}"
+            );
+        }
+    }
+}
