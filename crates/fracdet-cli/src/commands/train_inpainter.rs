@@ -1,0 +1,318 @@
+//! `fracdet train inpainter`: train, or resume training, the MPR healthy-bone inpainter.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use fracdet_io::dataset::{Dataset, Split};
+use fracdet_train::inpainter::{
+    Critics, InpainterEpochMetrics, InpainterObserver, InpainterTrainConfig, StepLosses,
+    normal_indices, train_inpainter,
+};
+use fracdet_train::{DatasetSource, Skipped, Start, StopFlag, StopReason};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::train::{install_ctrl_c, shell_path};
+
+#[derive(Debug, Args)]
+pub struct InpainterArgs {
+    /// Dataset root with train and val splits (FracAtlas layout or <split>/<class>/ folders);
+    /// only the non-fractured images are used.
+    #[arg(long, required_unless_present = "resume")]
+    pub data: Option<PathBuf>,
+    /// Working size: images are letterboxed to size x size grey canvases (multiple of 16).
+    #[arg(long, default_value_t = 256)]
+    pub size: u32,
+    /// Sides of the masked squares in pixels, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "32,64")]
+    pub scales: Vec<usize>,
+    #[arg(long, default_value_t = 20)]
+    pub epochs: u64,
+    /// Images per optimiser step.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// Run directory to create, e.g. runs/inpainter-256.
+    #[arg(long, required_unless_present = "resume")]
+    pub out: Option<PathBuf>,
+    /// Weight of the adversarial (GAN) term beside the masked L1; 0 trains without critics.
+    #[arg(long, default_value_t = 0.02)]
+    pub adv_weight: f32,
+    /// Peak learning rate of the generator (Adam, cosine decay).
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Peak learning rate of the critics.
+    #[arg(long, default_value_t = 2e-4)]
+    pub lr_d: f64,
+    /// Channels of the generator's body (inference cost grows about with its square).
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    /// Validate on at most this many non-fractured val images (default: all).
+    #[arg(long)]
+    pub val_limit: Option<usize>,
+    /// Turn training augmentation off.
+    #[arg(long)]
+    pub no_augment: bool,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Threads for decoding and compute (default: all cores).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Continue the run in this directory from its last.ckpt, with its saved configuration.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["data", "out"])]
+    pub resume: Option<PathBuf>,
+}
+
+fn config_from_args(args: &InpainterArgs) -> anyhow::Result<InpainterTrainConfig> {
+    let mut c = InpainterTrainConfig::new(args.size);
+    c.scales = args.scales.clone();
+    c.data = args.data.clone();
+    c.epochs = args.epochs;
+    c.batch_size = args.batch;
+    c.adv_weight = args.adv_weight;
+    c.lr_g = args.lr;
+    c.lr_d = args.lr_d;
+    c.width = args.width;
+    c.val_limit = args.val_limit;
+    if args.no_augment {
+        c.augment = None;
+    }
+    c.seed = args.seed;
+    c.validate()?;
+    Ok(c)
+}
+
+pub fn run(args: InpainterArgs, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
+    if let Some(n) = args.workers {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .context("cannot set up worker threads")?;
+    }
+    let (config, run_dir, start) = match &args.resume {
+        Some(dir) => (InpainterTrainConfig::load(dir)?, dir.clone(), Start::Resume),
+        None => {
+            let out = args.out.clone().context("--out is required")?;
+            (config_from_args(&args)?, out, Start::Fresh)
+        }
+    };
+    let data = config
+        .data
+        .clone()
+        .context("the run's config names no dataset (config.json field `data`)")?;
+    let dataset =
+        Dataset::open(&data).with_context(|| format!("cannot index dataset {}", data.display()))?;
+    let train = DatasetSource::new(
+        &dataset.split(Split::Train),
+        config.size,
+        config.augment.clone(),
+    )?;
+    let val = DatasetSource::new(&dataset.split(Split::Val), config.size, None)?;
+    let (n_train, n_val) = (normal_indices(&train).len(), normal_indices(&val).len());
+    if n_train == 0 || n_val == 0 {
+        bail!(
+            "{} needs non-fractured images in train and val (found {n_train} and {n_val})",
+            data.display()
+        );
+    }
+    eprintln!(
+        "train: {n_train} non-fractured images, val: {} of {n_val} non-fractured images; \
+         squares {:?} px at {}x{}, adversarial weight {}",
+        config.val_limit.map_or(n_val, |l| l.min(n_val)),
+        config.scales,
+        config.size,
+        config.size,
+        config.adv_weight
+    );
+
+    let device = &crate::device::select(device)?;
+    let g = config.generator().init(device)?;
+    let critics = Critics::new(device)?;
+    let stop = StopFlag::new();
+    install_ctrl_c(&stop)?;
+    let mut observer = InpainterProgress::new();
+    let outcome = train_inpainter(
+        g,
+        critics,
+        &config,
+        &train,
+        &val,
+        &run_dir,
+        start,
+        device,
+        &mut observer,
+        &stop,
+    )?;
+    observer.finish();
+
+    let state = &outcome.state;
+    if !outcome.skipped.is_empty() {
+        eprintln!(
+            "{} image(s) could not be read and were skipped:",
+            outcome.skipped.len()
+        );
+        for s in &outcome.skipped {
+            eprintln!("  {}: {}", s.name, s.reason);
+        }
+    }
+    let best = match (state.best_val_l1, state.best_epoch) {
+        (Some(l1), Some(e)) => format!("best val L1 {l1:.4} at epoch {}", e + 1),
+        _ => "no validation score yet".to_string(),
+    };
+    match outcome.stop {
+        StopReason::Interrupted => {
+            let at = match &state.partial {
+                Some(p) => format!(
+                    "in epoch {} after {} batch(es)",
+                    state.epoch + 1,
+                    p.batches_done
+                ),
+                None => format!("after {} complete epoch(s)", state.epoch),
+            };
+            eprintln!(
+                "interrupted {at}; checkpoint saved; {best}. Continue with:\n  fracdet train inpainter --resume {}",
+                shell_path(&run_dir)
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        _ => {
+            println!(
+                "finished after {} epoch(s); {best}; inpainter in {}",
+                state.epoch,
+                run_dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Progress bar on stderr (masked L1, adversarial loss, img/s, ETA) and one line per epoch;
+/// a plain line a minute when stderr is not a terminal.
+struct InpainterProgress {
+    bar: Option<ProgressBar>,
+    interactive: bool,
+    epoch_started: Instant,
+    last_line: Instant,
+    images: usize,
+    steps: usize,
+    batches: usize,
+    sums: StepLosses,
+    label: String,
+}
+
+const LOG_LINE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl InpainterProgress {
+    fn new() -> Self {
+        Self {
+            bar: None,
+            interactive: std::io::stderr().is_terminal(),
+            epoch_started: Instant::now(),
+            last_line: Instant::now(),
+            images: 0,
+            steps: 0,
+            batches: 0,
+            sums: StepLosses::default(),
+            label: String::new(),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl InpainterObserver for InpainterProgress {
+    fn epoch_started(&mut self, epoch: u64, epochs: u64, batches: usize) {
+        self.finish();
+        self.epoch_started = Instant::now();
+        self.last_line = Instant::now();
+        self.images = 0;
+        self.steps = 0;
+        self.batches = batches;
+        self.sums = StepLosses::default();
+        self.label = format!("{}/{epochs}", epoch + 1);
+        let bar = if self.interactive {
+            ProgressBar::with_draw_target(Some(batches as u64), ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::hidden()
+        };
+        if let Ok(style) =
+            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(self.label.clone());
+        self.bar = Some(bar);
+    }
+
+    fn step_finished(&mut self, losses: &StepLosses, images: usize) {
+        self.images += images;
+        self.steps += 1;
+        self.sums.l1 += losses.l1;
+        self.sums.adv += losses.adv;
+        self.sums.d += losses.d;
+        let elapsed = self.epoch_started.elapsed().as_secs_f64().max(1e-9);
+        let rate = self.images as f64 / elapsed;
+        let n = self.steps as f64;
+        let msg = format!(
+            "loss_rec {:.4} loss_adv {:.3} loss_d {:.3} {rate:.1} img/s",
+            self.sums.l1 / n,
+            self.sums.adv / n,
+            self.sums.d / n
+        );
+        if let Some(bar) = &self.bar {
+            bar.set_message(msg.clone());
+            bar.inc(1);
+        }
+        if !self.interactive && self.last_line.elapsed() >= LOG_LINE_EVERY {
+            self.last_line = Instant::now();
+            let eta = elapsed / n * self.batches.saturating_sub(self.steps) as f64;
+            eprintln!(
+                "epoch {} step {}/{}: {msg}, epoch ETA {:.0} min",
+                self.label,
+                self.steps,
+                self.batches,
+                eta / 60.0
+            );
+        }
+    }
+
+    fn validating(&mut self, images: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("validating {images} images"));
+        }
+    }
+
+    fn skipped(&mut self, s: &Skipped) {
+        let line = format!("skipped {}: {}", s.name, s.reason);
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn epoch_finished(&mut self, m: &InpainterEpochMetrics, improved: bool) {
+        self.finish();
+        eprintln!(
+            "epoch {:>3}: lr {:.2e} train L1 {:.4} adv {:.3} d {:.3} | val L1 {:.4} PSNR {:.2} dB \
+             (blur fill L1 {:.4} PSNR {:.2} dB){} ({:.0}s, {:.1} img/s)",
+            m.epoch + 1,
+            m.lr_g,
+            m.train_l1,
+            m.train_adv,
+            m.train_d,
+            m.val_l1,
+            m.val_psnr,
+            m.blur_l1,
+            m.blur_psnr,
+            if improved { " *best*" } else { "" },
+            m.seconds,
+            m.train_images_per_second
+        );
+    }
+}
