@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 
 use crate::analyse::analyse;
 use crate::config::ServerConfig;
-use crate::error::ApiError;
+use crate::error::{ApiError, human_duration};
 use crate::upload;
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
@@ -165,8 +165,8 @@ async fn admit_and_run(
         Err(_) => Err(ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
             format!(
-                "the request took longer than this server's limit of {:.0} s",
-                limit.as_secs_f64()
+                "the request took longer than this server's limit of {}",
+                human_duration(limit)
             ),
         )),
     }

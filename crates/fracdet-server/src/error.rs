@@ -76,6 +76,16 @@ pub(crate) fn human_bytes(n: usize) -> String {
     }
 }
 
+/// "60 s", "1.5 s", "250 ms".
+pub(crate) fn human_duration(d: std::time::Duration) -> String {
+    let s = d.as_secs_f64();
+    if s >= 1.0 {
+        format!("{} s", (s * 10.0).round() / 10.0)
+    } else {
+        format!("{} ms", d.as_millis().max(1))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,5 +95,11 @@ mod tests {
         assert_eq!(human_bytes(64 << 20), "64 MiB");
         assert_eq!(human_bytes(3 << 19), "1.5 MiB");
         assert_eq!(human_bytes(1000), "1000 bytes");
+        assert_eq!(human_duration(std::time::Duration::from_secs(60)), "60 s");
+        assert_eq!(
+            human_duration(std::time::Duration::from_millis(1500)),
+            "1.5 s"
+        );
+        assert_eq!(human_duration(std::time::Duration::from_millis(1)), "1 ms");
     }
 }

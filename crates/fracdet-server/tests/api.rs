@@ -391,7 +391,7 @@ async fn a_request_over_the_time_limit_is_504() {
     };
     let (status, r) = detect(hasty, "image/jpeg", common::sample(FRACTURED)).await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{r}");
-    assert!(error_of(&r).contains("limit"), "{r}");
+    assert!(error_of(&r).contains("limit of 1 ms"), "{r}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
