@@ -342,6 +342,10 @@ fn stopped_and_resumed_runs_match_an_uninterrupted_run() {
         h
     });
 
+    // A run without residual channels opens with the source its config names (none).
+    let p = MprPredictor::open_run(&run_a, &device).unwrap();
+    assert_eq!(p.grid(), 4);
+
     // A changed configuration does not resume.
     let mut changed = cfg.clone();
     changed.lr = 0.5;

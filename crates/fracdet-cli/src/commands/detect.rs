@@ -46,6 +46,9 @@ pub struct DetectArgs {
     pub batch: usize,
 }
 
+/// One input after reading and inference: its image and findings, or why there are none.
+type Item<'a> = Result<(&'a Radiograph, Detection), String>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StdoutFormat {
     Table,
@@ -109,7 +112,7 @@ pub fn run(args: DetectArgs, device: crate::device::DeviceChoice) -> anyhow::Res
             .collect();
         let good: Vec<&Radiograph> = loaded.iter().filter_map(|r| r.as_ref().ok()).collect();
         let mut detections = detector.detect_batch(&good, device)?.into_iter();
-        let mut batch: Vec<(&Path, Result<(&Radiograph, Detection), String>)> = Vec::new();
+        let mut batch: Vec<(&Path, Item)> = Vec::new();
         for (file, result) in chunk.iter().zip(&loaded) {
             let item = match result {
                 Ok(r) => match detections.next() {
@@ -248,7 +251,7 @@ impl Outputs {
     }
 
     /// Writes the overlay (and Secondary Capture) of one image and returns its record.
-    fn record(&self, file: &Path, item: Result<(&Radiograph, Detection), String>) -> Record {
+    fn record(&self, file: &Path, item: Item) -> Record {
         let name = file.display().to_string();
         let (image, d) = match item {
             Ok(x) => x,

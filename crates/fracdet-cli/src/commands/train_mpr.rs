@@ -6,10 +6,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Args;
 use fracdet_io::dataset::{Dataset, Split};
-use fracdet_train::mpr::{
-    MprConfig, MprData, MprEpochMetrics, MprObserver, MprSource, NoResiduals, ResidualSource,
-    train_mpr,
-};
+use fracdet_train::mpr::inpainter_residuals::residual_source_for;
+use fracdet_train::mpr::{MprConfig, MprData, MprEpochMetrics, MprObserver, MprSource, train_mpr};
 use fracdet_train::{EpochMetrics, Skipped, Start, StopFlag, StopReason, TrainObserver};
 
 use super::train::{Progress, install_ctrl_c, shell_path};
@@ -112,22 +110,6 @@ fn config_from_args(args: &MprArgs) -> anyhow::Result<MprConfig> {
     Ok(c)
 }
 
-/// Where the run's residual maps come from.
-fn residual_source(config: &MprConfig) -> anyhow::Result<Box<dyn ResidualSource>> {
-    if config.residual_scales.is_empty() {
-        return Ok(Box::new(NoResiduals));
-    }
-    let inpainter = config
-        .inpainter
-        .as_ref()
-        .context("the run has residual scales but names no inpainter")?;
-    bail!(
-        "residual maps from the inpainter in {} are not wired into this build yet; \
-         train with --no-residuals",
-        inpainter.display()
-    )
-}
-
 pub fn run(args: MprArgs, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.workers {
         rayon::ThreadPoolBuilder::new()
@@ -177,7 +159,8 @@ pub fn run(args: MprArgs, device: crate::device::DeviceChoice) -> anyhow::Result
     );
 
     let device = &crate::device::select(device)?;
-    let source = residual_source(&config)?;
+    let source =
+        residual_source_for(&config, device).with_context(|| "cannot set up the residual maps")?;
     if !config.residual_scales.is_empty() {
         std::fs::create_dir_all(&run_dir)
             .with_context(|| format!("cannot create {}", run_dir.display()))?;

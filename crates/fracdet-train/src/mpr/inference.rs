@@ -76,6 +76,14 @@ impl MprPredictor {
         })
     }
 
+    /// Open the run in `run_dir` with the residual source its config names (the inpainter
+    /// run it trained with, or none); see [`MprPredictor::open`].
+    pub fn open_run(run_dir: &Path, device: &Device) -> Result<Self> {
+        let config = MprConfig::load(run_dir)?;
+        let residuals = crate::mpr::inpainter_residuals::residual_source_for(&config, device)?;
+        Self::open(run_dir, device, residuals)
+    }
+
     /// Side of the square canvas the model takes.
     pub fn size(&self) -> u32 {
         self.config.size

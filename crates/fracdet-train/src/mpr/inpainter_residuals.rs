@@ -6,7 +6,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 use fracdet_model::mpr::{Inpainter, residual_maps};
 
 use crate::error::{Result, TrainError};
-use crate::mpr::residuals::ResidualSource;
+use crate::inpainter::load_inpainter;
+use crate::mpr::config::MprConfig;
+use crate::mpr::residuals::{NoResiduals, ResidualSource};
 
 /// An inpainter in inference mode with the patch scales to mask at.
 pub struct InpainterResiduals {
@@ -28,6 +30,33 @@ impl InpainterResiduals {
             origin,
         }
     }
+}
+
+/// The residual source an MPR run was trained with: none when its config has no residual
+/// scales, else the inpainter in the run directory its config names (best weights),
+/// masking at the config's scales.
+pub fn residual_source_for(config: &MprConfig, device: &Device) -> Result<Box<dyn ResidualSource>> {
+    if config.residual_scales.is_empty() {
+        return Ok(Box::new(NoResiduals));
+    }
+    let dir = config.inpainter.as_ref().ok_or_else(|| {
+        TrainError::Config("the run has residual scales but names no inpainter".into())
+    })?;
+    let (g, trained) = load_inpainter(dir, device)?;
+    if trained.size != config.size {
+        tracing::warn!(
+            "the inpainter in {} was trained at {} px, the detector works at {} px",
+            dir.display(),
+            trained.size,
+            config.size
+        );
+    }
+    Ok(Box::new(InpainterResiduals::new(
+        g,
+        config.residual_scales.clone(),
+        device.clone(),
+        dir.display().to_string(),
+    )))
 }
 
 impl ResidualSource for InpainterResiduals {
