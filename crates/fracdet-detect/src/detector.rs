@@ -1,24 +1,22 @@
 //! A loaded model and what it finds on one radiograph.
 
 use std::path::Path;
-use std::str::FromStr;
 
 use burn::tensor::Device;
 use fracdet_eval::{OperatingPoints, ScoredBox, StoredOperatingPoints};
 use fracdet_io::Radiograph;
 use fracdet_io::preprocess::{LetterboxTransform, letterbox};
-use fracdet_model::BackboneKind;
-use fracdet_train::ClassifierConfig;
 use serde::Serialize;
 
 use crate::bundle::{Manifest, ModelSource, classifier_from_bundle, read_bundle};
-use crate::cam::{Cam, CamModel};
+use crate::cam::CamModel;
 use crate::error::{DetectError, Result};
-use crate::regions;
+use crate::scorer::{Scored, Scorer};
 
 /// A model ready to examine radiographs: network, input recipe and stored thresholds.
+/// Classifier runs and bundles, and MPR grid-detector runs (bundles hold classifiers only).
 pub struct Detector {
-    cam: CamModel,
+    scorer: Scorer,
     name: String,
     points: Option<OperatingPoints>,
 }
@@ -28,6 +26,9 @@ pub struct Detector {
 pub struct Decision {
     /// `true`: fracture suspected at this point.
     pub positive: bool,
+    /// The point's threshold as a probability. For an MPR model the stored threshold is
+    /// on the image logit and `positive` compares logits (f32 probabilities saturate at
+    /// 1.0); this is its probability, computed in f64.
     pub threshold: f64,
     /// Validation sensitivity and specificity of the point.
     pub sensitivity: Option<f64>,
@@ -72,7 +73,8 @@ pub struct Heatmap {
     pub values: Vec<f32>,
     /// Canvas <-> original pixel mapping of the image the map belongs to.
     pub transform: LetterboxTransform,
-    /// What the values mean: "class_activation" (relative evidence, max 1 per image).
+    /// What the values mean: "class_activation" (relative evidence, max 1 per image) or
+    /// "cell_probability" (an MPR detector's fracture probability of each cell).
     pub meaning: &'static str,
 }
 
@@ -121,29 +123,34 @@ impl Detector {
     ) -> Result<Self> {
         let model = classifier_from_bundle(&manifest, weights, origin, device)?;
         Ok(Self {
-            cam: CamModel::new(model, manifest.classifier.input.clone()),
+            scorer: Scorer::Classifier {
+                cam: Box::new(CamModel::new(model, manifest.classifier.input.clone())),
+                backbone: manifest.classifier.backbone.clone(),
+            },
             name: manifest.name.clone(),
             points: manifest.operating_points.map(|s| s.points),
         })
     }
 
-    /// A training run: its best weights, and `operating_points.json` when `fracdet
-    /// evaluate --split val` has stored one.
+    /// A training run (classifier or MPR): its best weights, and `operating_points.json`
+    /// when `fracdet evaluate --split val` has stored one.
     pub fn from_run(dir: &Path, device: &Device) -> Result<Self> {
-        let config = ClassifierConfig::load(dir)?;
-        let kind = BackboneKind::from_str(&config.backbone)?;
-        let model =
-            fracdet_train::load_run_weights(kind.init(config.input.channels, device)?, dir)?;
+        let scorer = Scorer::open_run(dir, device)?;
         let points = StoredOperatingPoints::load(dir)?.map(|s| s.points);
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| config.backbone.clone());
+            .unwrap_or_else(|| "model".into());
         Ok(Self {
-            cam: CamModel::new(model, config.input),
+            scorer,
             name,
             points,
         })
+    }
+
+    /// The model behind the detector.
+    pub fn scorer(&self) -> &Scorer {
+        &self.scorer
     }
 
     pub fn name(&self) -> &str {
@@ -152,7 +159,7 @@ impl Detector {
 
     /// Side of the square model canvas, pixels.
     pub fn input_size(&self) -> u32 {
-        self.cam.input().size
+        self.scorer.input_size()
     }
 
     pub fn operating_points(&self) -> Option<&OperatingPoints> {
@@ -164,11 +171,11 @@ impl Detector {
         let size = self.input_size();
         let (canvases, transforms): (Vec<Vec<f32>>, Vec<LetterboxTransform>) =
             images.iter().map(|r| letterbox(r, size)).unzip();
-        let scored = self.cam.score(&canvases, device)?;
+        let scored = self.scorer.score(&canvases, device)?;
         Ok(scored
-            .into_iter()
+            .iter()
             .zip(transforms)
-            .map(|((p, cam), t)| self.finding(p, cam, t))
+            .map(|(s, t)| self.finding(s, t))
             .collect())
     }
 
@@ -178,11 +185,14 @@ impl Detector {
             .ok_or_else(|| DetectError::InvalidArgument("no detection for the image".into()))
     }
 
-    fn finding(&self, probability: f32, cam: Option<Cam>, t: LetterboxTransform) -> Detection {
+    fn finding(&self, scored: &Scored, t: LetterboxTransform) -> Detection {
+        let probability = scored.probability;
+        let kind = self.scorer.score_kind();
+        // Stored thresholds are on the model's score (the logit for MPR), so decide there.
         let decide = |p: Option<fracdet_eval::OperatingPoint>| {
             p.map(|p| Decision {
-                positive: f64::from(probability) >= p.threshold,
-                threshold: p.threshold,
+                positive: f64::from(scored.score) >= p.threshold,
+                threshold: kind.to_probability(p.threshold),
                 sensitivity: p.sensitivity,
                 specificity: p.specificity,
             })
@@ -191,21 +201,12 @@ impl Detector {
             high_sensitivity: decide(self.points.as_ref().and_then(|p| p.at_target_sensitivity)),
             high_specificity: decide(self.points.as_ref().and_then(|p| p.at_target_specificity)),
         };
-        let size = self.input_size();
-        let boxes = match &cam {
-            Some(c) if decisions.flagged(probability) => regions::boxes(c, &t, size, probability),
-            _ => Vec::new(),
+        let boxes = if decisions.flagged(probability) {
+            self.scorer.boxes(scored, &t)
+        } else {
+            Vec::new()
         };
-        let heatmap = cam.map(|c| {
-            let shown = regions::zero_padding(&c, &t, size);
-            Heatmap {
-                width: shown.w as u32,
-                height: shown.h as u32,
-                values: shown.values,
-                transform: t,
-                meaning: "class_activation",
-            }
-        });
+        let heatmap = self.scorer.heatmap(scored, t);
         Detection {
             probability,
             decisions,

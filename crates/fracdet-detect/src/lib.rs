@@ -13,6 +13,7 @@ pub mod error;
 pub mod export;
 pub mod overlay;
 pub mod regions;
+pub mod scorer;
 
 pub use bundle::{Manifest, ModelSource};
 pub use cam::{Cam, CamModel};
@@ -20,3 +21,4 @@ pub use detector::{Decision, Decisions, Detection, Detector, Heatmap};
 pub use error::{DetectError, Result};
 pub use export::{ExportOptions, export_run};
 pub use overlay::{encode_png, render_overlay};
+pub use scorer::{ScoreKind, Scored, Scorer};

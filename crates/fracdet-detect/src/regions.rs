@@ -2,6 +2,7 @@
 //! the peak and boxes around the hot regions, in original image pixels, for `detect` and
 //! for fracdet-eval's hit rate, box recall and FROC.
 
+use fracdet_eval::cell_regions::{CellGrid, boxes_to_original, cell_regions};
 use fracdet_eval::{LocalisationCase, ScoredBox};
 use fracdet_io::BBox;
 use fracdet_io::preprocess::LetterboxTransform;
@@ -77,6 +78,64 @@ fn boxes_on_content(
             score: probability * top,
         })
         .collect()
+}
+
+/// The localisation case of one image from an MPR grid of cell probabilities (`cells`,
+/// over the letterboxed canvas of side `size`, `t`): the hottest content cell as the peak
+/// and boxes around regions of content cells at or above `threshold` (absolute, a cell is
+/// a probability in its own right), each scored by its hottest cell. Padding cells are
+/// ignored as for a CAM.
+pub fn cell_localisation_case(
+    truth: Vec<BBox>,
+    cells: &Cam,
+    t: &LetterboxTransform,
+    size: u32,
+    threshold: f32,
+) -> LocalisationCase {
+    let (cell_w, cell_h) = (size as f32 / cells.w as f32, size as f32 / cells.h as f32);
+    let content = content_only(cells, t, cell_w, cell_h);
+    let peak = hottest(&content).map(|(i, _)| {
+        let (x, y) = (i % content.w, i / content.w);
+        t.to_original((x as f32 + 0.5) * cell_w, (y as f32 + 0.5) * cell_h)
+    });
+    LocalisationCase {
+        truth,
+        peak,
+        predicted: cell_boxes(cells, t, size, threshold, false),
+    }
+}
+
+/// Boxes (original pixels) around regions of content cells of `cells` at or above
+/// `threshold`, scored by their hottest cell. With `at_least_peak`, when no content cell
+/// reaches `threshold` the region of the hottest content cell is returned instead.
+pub fn cell_boxes(
+    cells: &Cam,
+    t: &LetterboxTransform,
+    size: u32,
+    threshold: f32,
+    at_least_peak: bool,
+) -> Vec<ScoredBox> {
+    let (cell_w, cell_h) = (size as f32 / cells.w as f32, size as f32 / cells.h as f32);
+    let content = content_only(cells, t, cell_w, cell_h);
+    let threshold = match hottest(&content) {
+        Some((_, top)) if at_least_peak => threshold.min(top),
+        Some(_) => threshold,
+        None => return Vec::new(),
+    };
+    let Ok(grid) = CellGrid::new(&content.values, content.w, content.h, size) else {
+        return Vec::new();
+    };
+    boxes_to_original(&cell_regions(&grid, threshold), t)
+}
+
+/// Index and value of the highest finite cell.
+fn hottest(map: &Cam) -> Option<(usize, f32)> {
+    map.values
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, v)| v.is_finite())
+        .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
 /// `cam` with its padding cells (see [`content_only`]) set to 0, for display.

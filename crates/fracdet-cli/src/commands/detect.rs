@@ -24,7 +24,8 @@ pub struct DetectArgs {
     /// Radiograph files, or folders searched recursively for PNG/JPEG/DICOM files.
     #[arg(required = true, value_name = "FILE|DIR")]
     pub inputs: Vec<PathBuf>,
-    /// Model bundle (model.json) or training run directory; default: the bundled model.
+    /// Model bundle (model.json) or training run directory (classifier or MPR detector);
+    /// default: the bundled model.
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Output folder for results.jsonl, results.csv, overlays/ and dicom/. Must not be a

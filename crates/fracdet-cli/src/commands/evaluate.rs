@@ -4,6 +4,12 @@
 //! Operating points are chosen on the validation split and stored in the model directory
 //! (`operating_points.json`); every other split reuses them unchanged, so a test set never
 //! picks its own threshold.
+//!
+//! Classifier and MPR runs alike, through [`fracdet_detect::Scorer`]: rankings, ROC/PR,
+//! operating points and decisions use the model's *score* (the probability for a
+//! classifier, the image logit for MPR, whose f32 probabilities saturate at 1.0); the
+//! reliability diagram, calibration figures, histograms and tables show probabilities.
+//! Localisation comes from the CAM or from the MPR cell grid.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,6 +18,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use fracdet_detect::{Cam, ScoreKind, Scorer};
 use fracdet_eval::html::{
     CaseThumbnail, Figure, HtmlReport, PngColor, draw_box_outline, encode_png, overlay_rgb,
     render_html,
@@ -22,14 +29,13 @@ use fracdet_eval::plot::{
 };
 use fracdet_eval::{
     BootstrapConfig, MetricsReport, OPERATING_POINTS_FILE, OperatingPoint, OperatingPoints,
-    StoredOperatingPoints, TrainingLog, choose_operating_points, pr_curve, roc_band, roc_curve,
-    subgroup_analysis,
+    StoredOperatingPoints, TrainingLog, calibration, choose_operating_points, pr_curve, roc_band,
+    roc_curve, subgroup_analysis,
 };
 use fracdet_io::dataset::{Dataset, Sample, Split, View};
-use fracdet_io::preprocess::letterbox;
+use fracdet_io::preprocess::{LetterboxTransform, letterbox};
 use fracdet_io::{ReadOptions, read_radiograph};
-use fracdet_model::BackboneKind;
-use fracdet_train::{Device, Predictor, TrainError};
+use fracdet_train::Device;
 use rayon::prelude::*;
 
 /// Side of the error-case thumbnails in the report, pixels.
@@ -37,7 +43,7 @@ const THUMB_SIZE: u32 = 192;
 
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// Model (run) directory made by `fracdet train classifier`.
+    /// Model (run) directory made by `fracdet train classifier` or `fracdet train mpr`.
     #[arg(long)]
     pub model: PathBuf,
     /// Dataset root (FracAtlas layout or <split>/<class>/ folders).
@@ -50,7 +56,8 @@ pub struct EvaluateArgs {
     /// Report directory to write (created if missing).
     #[arg(long)]
     pub out: PathBuf,
-    /// Fixed decision threshold (default 0.5). Only when operating points are chosen.
+    /// Fixed decision threshold, a probability (default 0.5). Only when operating points
+    /// are chosen.
     #[arg(long)]
     pub threshold: Option<f64>,
     /// Sensitivity the `target_sensitivity` operating point must reach on validation
@@ -84,6 +91,12 @@ struct Scored {
     name: String,
     label: bool,
     probability: f32,
+    /// What is ranked and thresholded: `probability`, or the logit for an MPR run.
+    score: f32,
+    /// CAM or MPR cell grid over the model canvas, for localisation and thumbnails.
+    map: Option<Cam>,
+    /// The letterbox that made the model canvas from the original image.
+    transform: LetterboxTransform,
 }
 
 pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
@@ -137,26 +150,28 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
     }
 
     let device = &crate::device::select(device)?;
-    let predictor = Predictor::open(&args.model, device, |cfg, dev| {
-        let kind = BackboneKind::from_str(&cfg.backbone)?;
-        Ok::<_, TrainError>(kind.init(cfg.input.channels, dev)?)
-    })
-    .with_context(|| format!("cannot open model {}", args.model.display()))?;
+    let scorer = Scorer::open_run(&args.model, device)
+        .with_context(|| format!("cannot open model {}", args.model.display()))?;
+    let kind = scorer.score_kind();
 
-    let (scored, failed) = score(&predictor, device, &dataset.root, samples, args.batch)?;
+    let (scored, failed) = score(&scorer, device, &dataset.root, samples, args.batch)?;
     let infer_s = started.elapsed().as_secs_f64();
     if scored.is_empty() {
         bail!("no image of split {split} could be read");
     }
     let labels: Vec<bool> = scored.iter().map(|s| s.label).collect();
-    let scores: Vec<f32> = scored.iter().map(|s| s.probability).collect();
+    let scores: Vec<f32> = scored.iter().map(|s| s.score).collect();
+    let probabilities: Vec<f32> = scored.iter().map(|s| s.probability).collect();
 
     let (points, origin) = if choose_here {
+        // The fixed threshold is given as a probability; the points are on the score.
         let points = choose_operating_points(
             &labels,
             &scores,
-            args.threshold
-                .unwrap_or(fracdet_eval::operating::DEFAULT_FIXED_THRESHOLD),
+            kind.from_probability(
+                args.threshold
+                    .unwrap_or(fracdet_eval::operating::DEFAULT_FIXED_THRESHOLD),
+            ),
             args.target_sensitivity
                 .unwrap_or(fracdet_eval::operating::DEFAULT_TARGET_SENSITIVITY),
         )?;
@@ -193,40 +208,27 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
         ..BootstrapConfig::default()
     };
     let mut report = MetricsReport::compute(&labels, &scores, &points, &cfg)?;
+    if kind == ScoreKind::Logit {
+        // Calibration is about probabilities, not logits (ranking metrics are unchanged by
+        // the monotone map, so only this part is recomputed).
+        report.calibration = calibration(&labels, &probabilities)?;
+    }
     let primary = primary_point(&points);
     report.subgroups = subgroups(&scored, &labels, &scores, primary.1.threshold, &cfg)?;
-
-    // Class activation maps: localisation metrics and heatmaps on the error thumbnails.
-    // Without them the image-level report still stands.
-    let cam_model = match fracdet_detect::CamModel::open(
-        &args.model,
-        &predictor.config.backbone,
-        &predictor.config.input,
-        device,
-    ) {
-        Ok(m) => Some(m),
-        Err(e) => {
-            eprintln!("warning: no heatmaps in the report: {e:#}");
-            None
-        }
-    };
-    if let Some(m) = &cam_model {
-        report.localisation =
-            localisation(&scored, m, predictor.config.input.size, device, cfg.level)?;
-    }
+    report.localisation = localisation(&scored, &scorer, cfg.level)?;
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     write_file(&args.out.join("metrics.json"), report.to_json()?.as_bytes())?;
     write_file(
         &args.out.join("predictions.csv"),
-        predictions_csv(&scored, &points).as_bytes(),
+        predictions_csv(&scored, &points, kind).as_bytes(),
     )?;
     let figures = plots(
         &args.out,
         &args.model,
         &labels,
-        &scores,
+        (&scores, &probabilities, kind),
         &report,
         &points,
         primary,
@@ -261,52 +263,43 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
             ));
         }
     }
-    let (false_negatives, false_positives) = error_cases(
-        &scored,
-        primary.1.threshold,
-        args.cases,
-        cam_model.as_ref(),
-        predictor.config.input.size,
-        device,
-    );
+    let (false_negatives, false_positives) = error_cases(&scored, primary.1.threshold, args.cases);
+    let mut context = vec![
+        (
+            "Model".into(),
+            format!("{} ({})", args.model.display(), scorer.describe()),
+        ),
+        (
+            "Data".into(),
+            format!("{} — split {split}", args.data.display()),
+        ),
+        (
+            "Evaluated".into(),
+            format!("fracdet {} in {infer_s:.1} s", env!("CARGO_PKG_VERSION")),
+        ),
+    ];
+    if kind == ScoreKind::Logit {
+        context.push((
+            "Score".into(),
+            "image logit: ROC, AUROC, AP and every threshold here rank the logit (the \
+             detector's probabilities saturate at 1.0); calibration and histograms use \
+             probabilities"
+                .into(),
+        ));
+    }
     let html = render_html(&HtmlReport {
         title: format!("Fracture detection — evaluation on {split}"),
-        context: vec![
-            (
-                "Model".into(),
-                format!(
-                    "{} ({}, {}×{} input)",
-                    args.model.display(),
-                    predictor.config.backbone,
-                    predictor.config.input.size,
-                    predictor.config.input.size
-                ),
-            ),
-            (
-                "Data".into(),
-                format!("{} — split {split}", args.data.display()),
-            ),
-            (
-                "Evaluated".into(),
-                format!("fracdet {} in {infer_s:.1} s", env!("CARGO_PKG_VERSION")),
-            ),
-        ],
+        context,
         metrics: &report,
         primary: primary.0.to_string(),
         operating_point_origin: origin,
         figures,
         false_negatives,
         false_positives,
-        localisation_note: report.localisation.as_ref().map(|l| {
-            format!(
-                "From the model's class activation map on the {} images with annotated fracture \
-                 boxes: the map's peak, and boxes around regions at >= {:.0}% of its maximum scored \
-                 by probability x region peak. The map has one cell per 32 input pixels, so boxes \
-                 are coarse.",
-                l.n_images,
-                100.0 * fracdet_detect::regions::REGION_FRACTION
-            )
-        }),
+        localisation_note: report
+            .localisation
+            .as_ref()
+            .map(|l| localisation_note(&scorer, l.n_images)),
         warnings,
     });
     write_file(&args.out.join("report.html"), html.as_bytes())?;
@@ -332,24 +325,44 @@ fn primary_point(points: &OperatingPoints) -> (&'static str, OperatingPoint) {
     }
 }
 
+/// How the localisation numbers were made, for the report.
+fn localisation_note(scorer: &Scorer, n_images: usize) -> String {
+    match scorer.region_threshold() {
+        Some(threshold) => format!(
+            "From the MPR detector's grid of cell probabilities on the {n_images} images with \
+             annotated fracture boxes: the hottest cell on the image, and boxes around regions of \
+             cells with probability >= {threshold} (the run's region threshold) scored by their \
+             hottest cell. Cells cover {} input pixels each, so boxes are coarse.",
+            scorer.input_size() as usize / scorer.grid_side().unwrap_or(1)
+        ),
+        None => format!(
+            "From the model's class activation map on the {n_images} images with annotated \
+             fracture boxes: the map's peak, and boxes around regions at >= {:.0}% of its maximum \
+             scored by probability x region peak. The map has one cell per 32 input pixels, so \
+             boxes are coarse.",
+            100.0 * fracdet_detect::regions::REGION_FRACTION
+        ),
+    }
+}
+
 /// Reads, letterboxes and scores every sample; unreadable ones come back as (name, reason).
-fn score<M: fracdet_train::BinaryClassifier>(
-    predictor: &Predictor<M>,
+fn score(
+    scorer: &Scorer,
     device: &Device,
     root: &Path,
     samples: Vec<Sample>,
     batch: usize,
 ) -> anyhow::Result<(Vec<Scored>, Vec<Unreadable>)> {
-    let size = predictor.input().size;
+    let size = scorer.input_size();
     let read = ReadOptions::default();
     let mut scored = Vec::with_capacity(samples.len());
     let mut failed = Vec::new();
     for chunk in samples.chunks(batch) {
-        let canvases: Vec<Result<Vec<f32>, String>> = chunk
+        let canvases: Vec<Result<(Vec<f32>, LetterboxTransform), String>> = chunk
             .par_iter()
             .map(|s| {
                 read_radiograph(&s.image, &read)
-                    .map(|r| letterbox(&r, size).0)
+                    .map(|r| letterbox(&r, size))
                     .map_err(|e| e.to_string())
             })
             .collect();
@@ -357,17 +370,17 @@ fn score<M: fracdet_train::BinaryClassifier>(
         let mut good = Vec::with_capacity(chunk.len());
         for (s, c) in chunk.iter().zip(canvases) {
             match c {
-                Ok(c) => {
-                    ok.push(s);
+                Ok((c, t)) => {
+                    ok.push((s, t));
                     good.push(c);
                 }
                 Err(e) => failed.push((relative_name(root, &s.image), e)),
             }
         }
-        let probs = predictor.probabilities(&good, device)?;
-        for (s, p) in ok.into_iter().zip(probs) {
+        let results = scorer.score(&good, device)?;
+        for ((s, transform), r) in ok.into_iter().zip(results) {
             let Some(label) = s.label else { continue };
-            if !p.is_finite() {
+            if !(r.probability.is_finite() && r.score.is_finite()) {
                 failed.push((
                     relative_name(root, &s.image),
                     "model output is not finite".into(),
@@ -378,7 +391,10 @@ fn score<M: fracdet_train::BinaryClassifier>(
                 sample: s.clone(),
                 name: relative_name(root, &s.image),
                 label,
-                probability: p,
+                probability: r.probability,
+                score: r.score,
+                map: r.map,
+                transform,
             });
         }
     }
@@ -393,42 +409,26 @@ fn relative_name(root: &Path, image: &Path) -> String {
         .replace('\\', "/")
 }
 
-/// Hit rate, box recall at IoU 0.3 and FROC from the CAMs of every image with annotated
-/// fracture boxes; `None` when the split has no boxes. Boxes and peaks are compared in
-/// original image pixels.
+/// Hit rate, box recall at IoU 0.3 and FROC from the maps (CAM or MPR cell grid) of every
+/// image with annotated fracture boxes; `None` when the split has no boxes. Boxes and peaks
+/// are compared in original image pixels.
 fn localisation(
     scored: &[Scored],
-    cam: &fracdet_detect::CamModel,
-    size: u32,
-    device: &Device,
+    scorer: &Scorer,
     level: f64,
 ) -> anyhow::Result<Option<fracdet_eval::LocalisationMetrics>> {
-    let with_boxes: Vec<&Scored> = scored
+    let cases: Vec<fracdet_eval::LocalisationCase> = scored
         .iter()
         .filter(|s| !s.sample.boxes.is_empty())
+        .map(|s| {
+            let r = fracdet_detect::Scored {
+                probability: s.probability,
+                score: s.score,
+                map: s.map.clone(),
+            };
+            scorer.localisation_case(s.sample.boxes.clone(), &r, &s.transform)
+        })
         .collect();
-    if with_boxes.is_empty() {
-        return Ok(None);
-    }
-    let mut cases = Vec::with_capacity(with_boxes.len());
-    for s in with_boxes {
-        let r = match read_radiograph(&s.sample.image, &ReadOptions::default()) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("warning: {} left out of localisation: {e}", s.name);
-                continue;
-            }
-        };
-        let (canvas, t) = letterbox(&r, size);
-        let map = cam.cam(&canvas, device)?;
-        cases.push(fracdet_detect::regions::localisation_case(
-            s.sample.boxes.clone(),
-            map.as_ref(),
-            &t,
-            size,
-            s.probability,
-        ));
-    }
     if cases.is_empty() {
         return Ok(None);
     }
@@ -496,27 +496,33 @@ fn subgroups(
 
 /// `image,label,probability,decision_fixed,decision_target_sensitivity,decision_youden`;
 /// a decision is 1 (flagged) / 0, empty where that operating point does not exist.
-fn predictions_csv(scored: &[Scored], points: &OperatingPoints) -> String {
+/// MPR runs add a last column, `logit`: the score the decisions and AUROC use.
+fn predictions_csv(scored: &[Scored], points: &OperatingPoints, kind: ScoreKind) -> String {
     let cols: [Option<OperatingPoint>; 3] = [
         Some(points.fixed),
         points.at_target_sensitivity,
         points.youden,
     ];
     let mut out = String::from(
-        "image,label,probability,decision_fixed,decision_target_sensitivity,decision_youden\n",
+        "image,label,probability,decision_fixed,decision_target_sensitivity,decision_youden",
     );
+    let logit = kind == ScoreKind::Logit;
+    out.push_str(if logit { ",logit\n" } else { "\n" });
     for s in scored {
         out.push_str(&csv_field(&s.name));
         out.push_str(&format!(",{},{:.6}", u8::from(s.label), s.probability));
         for c in &cols {
             out.push(',');
             if let Some(p) = c {
-                out.push(if f64::from(s.probability) >= p.threshold {
+                out.push(if f64::from(s.score) >= p.threshold {
                     '1'
                 } else {
                     '0'
                 });
             }
+        }
+        if logit {
+            out.push_str(&format!(",{}", s.score));
         }
         out.push('\n');
     }
@@ -535,12 +541,13 @@ fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Draws every plot into `out` and returns them for the HTML report.
+/// Draws every plot into `out` and returns them for the HTML report. `scores` are what the
+/// points threshold (ROC, PR); the histograms show `probabilities`.
 fn plots(
     out: &Path,
     model_dir: &Path,
     labels: &[bool],
-    scores: &[f32],
+    (scores, probabilities, kind): (&[f32], &[f32], ScoreKind),
     report: &MetricsReport,
     points: &OperatingPoints,
     primary: (&str, OperatingPoint),
@@ -629,9 +636,9 @@ fn plots(
         &out.join("scores.png"),
         "Predicted probability by true class",
         labels,
-        scores,
+        probabilities,
         20,
-        Some(primary.1.threshold),
+        Some(kind.to_probability(primary.1.threshold)),
         DEFAULT_SIZE,
     )?;
     add(
@@ -661,38 +668,27 @@ fn plots(
 }
 
 /// The most confident misses and false alarms at `threshold`, as thumbnails.
+/// `threshold` is on the score; heatmaps are the maps computed while scoring.
 fn error_cases(
     scored: &[Scored],
     threshold: f64,
     k: usize,
-    cam: Option<&fracdet_detect::CamModel>,
-    model_size: u32,
-    device: &Device,
 ) -> (Vec<CaseThumbnail>, Vec<CaseThumbnail>) {
     let mut fns: Vec<&Scored> = scored
         .iter()
-        .filter(|s| s.label && f64::from(s.probability) < threshold)
+        .filter(|s| s.label && f64::from(s.score) < threshold)
         .collect();
-    fns.sort_by(|a, b| a.probability.total_cmp(&b.probability));
+    fns.sort_by(|a, b| a.score.total_cmp(&b.score));
     let mut fps: Vec<&Scored> = scored
         .iter()
-        .filter(|s| !s.label && f64::from(s.probability) >= threshold)
+        .filter(|s| !s.label && f64::from(s.score) >= threshold)
         .collect();
-    fps.sort_by(|a, b| b.probability.total_cmp(&a.probability));
+    fps.sort_by(|a, b| b.score.total_cmp(&a.score));
     let thumb = |s: &Scored| -> Option<CaseThumbnail> {
         let r = read_radiograph(&s.sample.image, &ReadOptions::default()).ok()?;
         let (canvas, t) = letterbox(&r, THUMB_SIZE);
         let side = THUMB_SIZE as usize;
-        let heat = cam.and_then(|m| {
-            let (input, _) = letterbox(&r, model_size);
-            match m.cam(&input, device) {
-                Ok(c) => c.map(|c| c.resample(side)),
-                Err(e) => {
-                    eprintln!("warning: no heatmap for {}: {e:#}", s.name);
-                    None
-                }
-            }
-        });
+        let heat = s.map.as_ref().map(|m| m.resample(side));
         let mut rgb = overlay_rgb(&canvas, heat.as_deref(), 0.45).ok()?;
         for b in &s.sample.boxes {
             let w = t.bbox_to_working(b);
@@ -713,7 +709,6 @@ fn error_cases(
             heatmap: heat.is_some(),
         })
     };
-    // Sequential: at most 2k images, and the CAM forward pass uses every core already.
     let thumbs = |cases: Vec<&Scored>| -> Vec<CaseThumbnail> {
         cases.into_iter().take(k).filter_map(thumb).collect()
     };

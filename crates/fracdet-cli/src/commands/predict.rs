@@ -1,4 +1,5 @@
-//! `fracdet predict`: fracture probability per image from a trained run directory.
+//! `fracdet predict`: fracture probability per image from a trained run directory (a
+//! classifier run or an MPR grid-detector run).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,13 +12,15 @@ use clap::{Args, ValueEnum};
 use fracdet_io::preprocess::letterbox;
 use fracdet_io::{ReadOptions, read_radiograph};
 use fracdet_model::{BackboneKind, Classifier};
-use fracdet_train::Predictor;
+use fracdet_train::mpr::{MprConfig, MprPredictor};
+use fracdet_train::{Device, Predictor};
 use rayon::prelude::*;
 use serde::Serialize;
 
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// Run directory written by `fracdet train classifier` (config.json + best.ckpt).
+    /// Run directory written by `fracdet train classifier` or `fracdet train mpr`
+    /// (config.json + best.ckpt).
     #[arg(long, value_name = "RUN_DIR")]
     pub model: PathBuf,
     /// Radiograph files, or folders searched recursively for PNG/JPEG/DICOM files.
@@ -48,12 +51,9 @@ struct Row {
 pub fn run(args: PredictArgs, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
     let files = super::files::collect_files(&args.inputs, None)?;
     let device = &crate::device::select(device)?;
-    let predictor = Predictor::open(&args.model, device, |config, device| {
-        let kind = BackboneKind::from_str(&config.backbone)?;
-        Ok::<Classifier, fracdet_train::TrainError>(kind.init(config.input.channels, device)?)
-    })
-    .with_context(|| format!("cannot open model {}", args.model.display()))?;
-    let size = predictor.input().size;
+    let predictor = Engine::open(&args.model, device)
+        .with_context(|| format!("cannot open model {}", args.model.display()))?;
+    let size = predictor.size();
     let read = ReadOptions::default();
 
     let mut rows = Vec::with_capacity(files.len());
@@ -102,6 +102,52 @@ pub fn run(args: PredictArgs, device: crate::device::DeviceChoice) -> anyhow::Re
             rows.len()
         );
         Ok(ExitCode::FAILURE)
+    }
+}
+
+/// The network of a run: only probabilities are needed here, so no maps are computed.
+enum Engine {
+    Classifier(Box<Predictor<Classifier>>),
+    Mpr(Box<MprPredictor>),
+}
+
+impl Engine {
+    fn open(dir: &std::path::Path, device: &Device) -> fracdet_train::Result<Self> {
+        if MprConfig::is_mpr_run(dir) {
+            return Ok(Self::Mpr(Box::new(MprPredictor::open_run(dir, device)?)));
+        }
+        Ok(Self::Classifier(Box::new(Predictor::open(
+            dir,
+            device,
+            |config, device| {
+                let kind = BackboneKind::from_str(&config.backbone)?;
+                Ok::<Classifier, fracdet_train::TrainError>(
+                    kind.init(config.input.channels, device)?,
+                )
+            },
+        )?)))
+    }
+
+    fn size(&self) -> u32 {
+        match self {
+            Self::Classifier(p) => p.input().size,
+            Self::Mpr(p) => p.size(),
+        }
+    }
+
+    fn probabilities(
+        &self,
+        canvases: &[Vec<f32>],
+        device: &Device,
+    ) -> fracdet_train::Result<Vec<f32>> {
+        match self {
+            Self::Classifier(p) => p.probabilities(canvases, device),
+            Self::Mpr(p) => Ok(p
+                .predict(canvases, device)?
+                .into_iter()
+                .map(|m| m.probability)
+                .collect()),
+        }
     }
 }
 

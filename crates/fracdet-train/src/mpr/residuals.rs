@@ -8,7 +8,9 @@
 use crate::error::Result;
 
 /// Residual maps for grey canvases.
-pub trait ResidualSource: Sync {
+///
+/// `Send` too: a model that holds one is shared across the server's worker threads.
+pub trait ResidualSource: Send + Sync {
     /// Patch sides of the maps, one map (channel) per entry; empty for no residuals.
     fn scales(&self) -> &[usize];
 

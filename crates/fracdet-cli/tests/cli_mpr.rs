@@ -1,0 +1,241 @@
+//! MPR grid-detector runs in `predict`, `evaluate` and `detect`, end to end on a generated
+//! FracAtlas-layout dataset with fracture boxes and a tiny detector (no residual channels)
+//! trained here: predict and detect agree, evaluate scores localisation from the cell grid
+//! and stores logit thresholds, detect boxes lie in original pixels inside the image and its
+//! heatmap is the grid of cell probabilities.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::fracdet;
+use fracdet_io::{ReadOptions, read_radiograph};
+use fracdet_train::Device;
+
+/// Wider than tall, so the 64 px canvas has letterbox padding above and below.
+const W: u32 = 48;
+const H: u32 = 36;
+
+fn show(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Crack origin of image `i` (positives only).
+fn crack(i: usize) -> (u32, u32) {
+    (6 + (i as u32 * 7) % 26, 4 + (i as u32 * 5) % 18)
+}
+
+/// labels.csv, boxes.csv and images/: even images have a bright diagonal crack and its box.
+fn write_dataset(root: &Path) {
+    let mut labels = String::from("image,fractured,split\n");
+    let mut boxes = String::from("image,x_min,y_min,x_max,y_max\n");
+    let mut k = 0;
+    for (split, n) in [("train", 12), ("val", 10)] {
+        for i in 0..n {
+            let positive = i % 2 == 0;
+            let (cx, cy) = crack(k);
+            let name = format!("{split}_{i:02}.png");
+            common::write_grey_png(&root.join("images").join(&name), W, H, |x, y| {
+                let d2 = (x as i32 - 24).pow(2) + (y as i32 - 18).pow(2);
+                let on_crack = x >= cx
+                    && x < cx + 10
+                    && (y as i32 - cy as i32 - (x as i32 - cx as i32)).abs() <= 1;
+                if positive && on_crack {
+                    250
+                } else {
+                    40 + (150 - d2.min(150)) as u8 / 2
+                }
+            });
+            labels.push_str(&format!("{name},{},{split}\n", u8::from(positive)));
+            if positive {
+                boxes.push_str(&format!(
+                    "{name},{},{},{},{}\n",
+                    cx.saturating_sub(1),
+                    cy.saturating_sub(2),
+                    cx + 11,
+                    cy + 12
+                ));
+            }
+            k += 1;
+        }
+    }
+    std::fs::write(root.join("labels.csv"), labels).unwrap();
+    std::fs::write(root.join("boxes.csv"), boxes).unwrap();
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn probabilities_by_file(records: &[serde_json::Value]) -> Vec<(String, f64)> {
+    let mut v: Vec<(String, f64)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["file"].as_str().unwrap().to_string(),
+                r["probability"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn mpr_run_in_predict_evaluate_and_detect() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_dataset(&data);
+    let run = tmp.path().join("run");
+    let (data_s, run_s) = (data.to_str().unwrap(), run.to_str().unwrap());
+    let o = fracdet(&[
+        "train",
+        "mpr",
+        "--data",
+        data_s,
+        "--no-residuals",
+        "--size",
+        "64",
+        "--epochs",
+        "2",
+        "--batch",
+        "4",
+        "--warmup-epochs",
+        "0",
+        "--lr",
+        "2e-3",
+        "--no-augment",
+        "--out",
+        run_s,
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+
+    // evaluate on val: thresholds chosen and stored (on the logit), localisation from cells.
+    let report = tmp.path().join("report");
+    let o = fracdet(&[
+        "evaluate",
+        "--model",
+        run_s,
+        "--data",
+        data_s,
+        "--split",
+        "val",
+        "--out",
+        report.to_str().unwrap(),
+        "--bootstrap",
+        "100",
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let m = json(&report.join("metrics.json"));
+    assert_eq!(m["n"], 10);
+    assert_eq!(m["n_positive"], 5);
+    let auroc = m["auroc"]["value"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&auroc), "{auroc}");
+    // The fixed point is probability 0.5, i.e. logit 0.
+    assert_eq!(m["operating_points"]["fixed"]["threshold"], 0.0);
+    let brier = m["calibration"]["brier"]["value"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&brier), "{brier}");
+    let loc = &m["localisation"];
+    assert_eq!(loc["n_images"], 5, "{loc}");
+    assert_eq!(loc["n_truth_boxes"], 5, "{loc}");
+    assert!(loc["froc"].is_array(), "{loc}");
+    let hit = loc["hit_rate"]["value"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&hit), "{hit}");
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(html.contains("cell probabilities") && html.contains("image logit"));
+    let preds = std::fs::read_to_string(report.join("predictions.csv")).unwrap();
+    assert!(preds.lines().next().unwrap().ends_with(",logit"), "{preds}");
+    assert_eq!(preds.lines().count(), 11);
+    let stored = json(&run.join("operating_points.json"));
+    let target = stored["points"]["at_target_sensitivity"]["threshold"]
+        .as_f64()
+        .unwrap();
+    for row in preds.lines().skip(1) {
+        let cols: Vec<&str> = row.split(',').collect();
+        let logit: f64 = cols[6].parse().unwrap();
+        if (logit - target).abs() > 1e-6 {
+            assert_eq!(cols[4] == "1", logit >= target, "{row} vs {target}");
+        }
+    }
+
+    // predict and detect: the same probability per image.
+    let images = data.join("images");
+    let images_s = images.to_str().unwrap();
+    let o = fracdet(&["predict", "--model", run_s, images_s, "--format", "json"]);
+    assert!(o.status.success(), "{}", show(&o));
+    let predicted: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let predicted = probabilities_by_file(predicted.as_array().unwrap());
+    assert_eq!(predicted.len(), 22);
+    let out = tmp.path().join("out");
+    let o = fracdet(&[
+        "detect",
+        images_s,
+        "--model",
+        run_s,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(out.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let detected = probabilities_by_file(&records);
+    assert_eq!(detected.len(), predicted.len());
+    for ((fa, pa), (fb, pb)) in detected.iter().zip(&predicted) {
+        assert_eq!(fa, fb);
+        assert!((pa - pb).abs() < 1e-6, "{fa}: detect {pa} vs predict {pb}");
+    }
+    assert!(records.iter().all(|r| r["finding"] != "unknown"));
+
+    // The detector itself: cell-probability heatmaps, boxes in original pixels on the image,
+    // decisions on the stored logit thresholds.
+    let device = Device::flex();
+    let detector = fracdet_detect::Detector::open(&run, &device).unwrap();
+    assert_eq!(detector.input_size(), 64);
+    let mut flagged = 0;
+    for (file, p) in &predicted {
+        let image = read_radiograph(Path::new(file), &ReadOptions::default()).unwrap();
+        let d = detector.detect(&image, &device).unwrap();
+        assert!((f64::from(d.probability) - p).abs() < 1e-6, "{file}");
+        assert_eq!((d.width, d.height), (W, H));
+        let h = d
+            .heatmap
+            .as_ref()
+            .expect("an MPR run always has its cell grid");
+        assert_eq!(h.meaning, "cell_probability");
+        assert_eq!((h.width, h.height, h.values.len()), (4, 4, 16));
+        assert!(h.values.iter().all(|v| (0.0..=1.0).contains(v)));
+        // 48x36 -> 64x48 content with 8 px of padding above and below.
+        assert_eq!(h.transform.pad_y, 8);
+        assert_eq!(h.to_original().unwrap().len(), (W * H) as usize);
+        if d.decisions.flagged(d.probability) {
+            flagged += 1;
+            assert!(!d.boxes.is_empty(), "{file}: flagged without a box");
+        } else {
+            assert!(d.boxes.is_empty(), "{file}: box on a negative image");
+        }
+        for b in &d.boxes {
+            let bb = b.bbox;
+            assert!(
+                bb.x_min >= 0.0
+                    && bb.y_min >= 0.0
+                    && bb.x_max <= W as f32
+                    && bb.y_max <= H as f32
+                    && bb.area() > 0.0,
+                "{file}: {bb:?}"
+            );
+            assert!((0.0..=1.0).contains(&b.score));
+        }
+        let hs = d.decisions.high_sensitivity.expect("stored by evaluate");
+        assert!((0.0..=1.0).contains(&hs.threshold), "{hs:?}");
+    }
+    assert!(flagged > 0, "the high-sensitivity point flags some image");
+}

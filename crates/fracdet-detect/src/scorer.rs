@@ -1,0 +1,256 @@
+//! One interface over the two kinds of trained model, for `evaluate`, `detect` and the
+//! server: a transfer-learning classifier (probability + class activation map) or an MPR
+//! grid detector (probability + a grid of cell probabilities).
+//!
+//! Each image gets a probability (what is shown) and a *score* (what is ranked and
+//! thresholded). For a classifier they are the same number. For an MPR run the score is the
+//! image logit: its probability is a noisy-OR over up to 256 cells and rounds to exactly
+//! 1.0 in f32 once the logit passes ~17, so ranking by probability would tie many confident
+//! images (AUROC, ROC and threshold choice would all suffer). The logit is strictly
+//! monotone in the probability, so every threshold on it is a threshold on the probability
+//! too; operating points chosen by `evaluate` and stored in `operating_points.json` are on
+//! the score, and `detect` decides on the same score.
+
+use std::path::Path;
+
+use burn::tensor::Device;
+use fracdet_eval::{LocalisationCase, ScoredBox};
+use fracdet_io::BBox;
+use fracdet_io::preprocess::LetterboxTransform;
+use fracdet_train::ClassifierConfig;
+use fracdet_train::mpr::{MprConfig, MprPredictor};
+
+use crate::cam::{Cam, CamModel};
+use crate::detector::Heatmap;
+use crate::error::Result;
+use crate::regions;
+
+/// What thresholds and rankings of a model apply to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoreKind {
+    /// The fracture probability itself (classifiers).
+    Probability,
+    /// The logit of the fracture probability (MPR detectors).
+    Logit,
+}
+
+impl ScoreKind {
+    /// The score of probability `p` (e.g. a fixed threshold given as a probability).
+    pub fn from_probability(self, p: f64) -> f64 {
+        match self {
+            Self::Probability => p,
+            Self::Logit => (p / (1.0 - p)).ln(),
+        }
+    }
+
+    /// The probability of score `s`, computed in f64 (finer than the f32 probabilities).
+    pub fn to_probability(self, s: f64) -> f64 {
+        match self {
+            Self::Probability => s,
+            Self::Logit => 1.0 / (1.0 + (-s).exp()),
+        }
+    }
+
+    /// "probability" or "logit", for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Probability => "probability",
+            Self::Logit => "logit",
+        }
+    }
+}
+
+/// A trained model of either kind, in inference mode.
+/// Both boxed: the networks are large structs, and a scorer is moved around whole.
+pub enum Scorer {
+    Classifier {
+        cam: Box<CamModel>,
+        backbone: String,
+    },
+    Mpr(Box<MprPredictor>),
+}
+
+/// What the model says about one canvas.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// Fracture probability, [0, 1].
+    pub probability: f32,
+    /// What is ranked and thresholded (see [`ScoreKind`]).
+    pub score: f32,
+    /// Classifier: the min-max normalised CAM (`None` when flat). MPR: the grid of cell
+    /// probabilities over the whole canvas (not normalised).
+    pub map: Option<Cam>,
+}
+
+impl Scorer {
+    /// A training run directory: an MPR run when its config says so, else a classifier run.
+    pub fn open_run(dir: &Path, device: &Device) -> Result<Self> {
+        if MprConfig::is_mpr_run(dir) {
+            return Ok(Self::Mpr(Box::new(MprPredictor::open_run(dir, device)?)));
+        }
+        let config = ClassifierConfig::load(dir)?;
+        Ok(Self::Classifier {
+            cam: Box::new(CamModel::open(
+                dir,
+                &config.backbone,
+                &config.input,
+                device,
+            )?),
+            backbone: config.backbone,
+        })
+    }
+
+    pub fn score_kind(&self) -> ScoreKind {
+        match self {
+            Self::Classifier { .. } => ScoreKind::Probability,
+            Self::Mpr(_) => ScoreKind::Logit,
+        }
+    }
+
+    /// Side of the square model canvas, pixels.
+    pub fn input_size(&self) -> u32 {
+        match self {
+            Self::Classifier { cam, .. } => cam.input().size,
+            Self::Mpr(p) => p.size(),
+        }
+    }
+
+    /// One line for reports: what network, input and map.
+    pub fn describe(&self) -> String {
+        let size = self.input_size();
+        match self {
+            Self::Classifier { backbone, .. } => format!("{backbone}, {size}×{size} input"),
+            Self::Mpr(p) => {
+                let residuals = match &p.config.inpainter {
+                    Some(dir) => format!(
+                        "residual maps at {:?} px from inpainter {}",
+                        p.config.residual_scales,
+                        dir.display()
+                    ),
+                    None => "no residual maps".into(),
+                };
+                format!(
+                    "MPR grid detector, {}, {size}×{size} input, {g}×{g} cells, {residuals}",
+                    p.config.backbone,
+                    g = p.grid()
+                )
+            }
+        }
+    }
+
+    /// Cell probability at or above which cells form boxes (MPR runs: the run's own
+    /// `region_threshold`, the one its validation boxes used); `None` for classifiers,
+    /// whose regions are relative to the map's maximum.
+    pub fn region_threshold(&self) -> Option<f32> {
+        match self {
+            Self::Classifier { .. } => None,
+            Self::Mpr(p) => Some(p.config.region_threshold),
+        }
+    }
+
+    /// Cells per side of an MPR run's grid; `None` for classifiers.
+    pub fn grid_side(&self) -> Option<usize> {
+        match self {
+            Self::Classifier { .. } => None,
+            Self::Mpr(p) => Some(p.grid()),
+        }
+    }
+
+    /// Every grey canvas (`size * size` values in [0, 1], fracdet-io's letterbox) scored in
+    /// one batched forward pass, in order.
+    pub fn score(&self, canvases: &[Vec<f32>], device: &Device) -> Result<Vec<Scored>> {
+        match self {
+            Self::Classifier { cam, .. } => Ok(cam
+                .score(canvases, device)?
+                .into_iter()
+                .map(|(p, map)| Scored {
+                    probability: p,
+                    score: p,
+                    map,
+                })
+                .collect()),
+            Self::Mpr(p) => Ok(p
+                .predict(canvases, device)?
+                .into_iter()
+                .map(|m| Scored {
+                    probability: m.probability,
+                    score: m.logit,
+                    map: Some(Cam {
+                        values: m.cells,
+                        h: m.grid,
+                        w: m.grid,
+                    }),
+                })
+                .collect()),
+        }
+    }
+
+    /// What `evaluate` scores localisation on: the map's peak on image content and the
+    /// predicted boxes, in original pixels of the image letterboxed by `t`.
+    ///
+    /// Classifier: regions at >= [`regions::REGION_FRACTION`] of the CAM's maximum, scored
+    /// probability x region peak. MPR: regions of content cells at or above the run's
+    /// `region_threshold`, scored by their hottest cell's probability.
+    pub fn localisation_case(
+        &self,
+        truth: Vec<BBox>,
+        scored: &Scored,
+        t: &LetterboxTransform,
+    ) -> LocalisationCase {
+        let size = self.input_size();
+        match (self.region_threshold(), scored.map.as_ref()) {
+            (Some(threshold), Some(cells)) => {
+                regions::cell_localisation_case(truth, cells, t, size, threshold)
+            }
+            (_, map) => regions::localisation_case(truth, map, t, size, scored.probability),
+        }
+    }
+
+    /// Boxes `detect` draws on a flagged image, original pixels. MPR: as in
+    /// [`Scorer::localisation_case`], but when no content cell reaches the region
+    /// threshold the hottest cell is boxed, so a flagged image always shows where.
+    pub fn boxes(&self, scored: &Scored, t: &LetterboxTransform) -> Vec<ScoredBox> {
+        let size = self.input_size();
+        match (self.region_threshold(), scored.map.as_ref()) {
+            (_, None) => Vec::new(),
+            (Some(threshold), Some(cells)) => regions::cell_boxes(cells, t, size, threshold, true),
+            (None, Some(cam)) => regions::boxes(cam, t, size, scored.probability),
+        }
+    }
+
+    /// The map for display over the canvas letterboxed by `t`, padding cells 0.
+    pub fn heatmap(&self, scored: &Scored, t: LetterboxTransform) -> Option<Heatmap> {
+        let map = scored.map.as_ref()?;
+        let shown = regions::zero_padding(map, &t, self.input_size());
+        Some(Heatmap {
+            width: shown.w as u32,
+            height: shown.h as u32,
+            values: shown.values,
+            transform: t,
+            meaning: match self {
+                Self::Classifier { .. } => "class_activation",
+                Self::Mpr(_) => "cell_probability",
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logit_scores_round_trip_probabilities() {
+        let k = ScoreKind::Logit;
+        assert_eq!(k.from_probability(0.5), 0.0);
+        for p in [0.01, 0.3, 0.9, 0.999_999] {
+            assert!(
+                (k.to_probability(k.from_probability(p)) - p).abs() < 1e-12,
+                "{p}"
+            );
+        }
+        let c = ScoreKind::Probability;
+        assert_eq!(c.from_probability(0.3), 0.3);
+        assert_eq!(c.to_probability(0.3), 0.3);
+    }
+}
