@@ -170,7 +170,18 @@ fn evaluate_val_stores_thresholds_and_test_reuses_them() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["fixed", "target_sensitivity", "youden"]);
+    assert_eq!(
+        names,
+        [
+            "fixed",
+            "target_sensitivity",
+            "youden",
+            "target_specificity"
+        ]
+    );
+    // The high-specificity point keeps >= 90% specificity on the split it was chosen on.
+    let high_spec = &m["at_operating_points"][3]["metrics"];
+    assert!(finite(&high_spec["specificity"]["value"], "spec") >= 0.9 - 1e-9);
     // The target point reaches >= 80% sensitivity on the split it was chosen on.
     let target = &m["at_operating_points"][1]["metrics"];
     assert!(finite(&target["sensitivity"]["value"], "sens") >= 0.8 - 1e-9);
