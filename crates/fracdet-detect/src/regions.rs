@@ -265,4 +265,33 @@ mod tests {
         let empty = localisation_case(Vec::new(), None, &t, 64, 0.9);
         assert!(empty.peak.is_none() && empty.predicted.is_empty());
     }
+
+    #[test]
+    fn cell_grid_regions_skip_padding_and_fall_back_to_the_peak() {
+        // 100x200 image on a 64 px canvas: 16 px of padding left and right, so the outer
+        // columns of a 4x2 grid are padding; their (hotter) cells must not count.
+        let tall = LetterboxTransform::new(100, 200, 64);
+        let cells = Cam {
+            values: vec![0.9, 0.2, 0.6, 0.95, 0.9, 0.1, 0.3, 0.95],
+            h: 2,
+            w: 4,
+        };
+        let c = cell_localisation_case(Vec::new(), &cells, &tall, 64, 0.5);
+        let (px, py) = c.peak.unwrap();
+        // Cell (2,0) centre (40, 16) -> original ((40-16)/0.32, 16/0.32).
+        assert!(
+            (px - 75.0).abs() < 1e-3 && (py - 50.0).abs() < 1e-3,
+            "{px},{py}"
+        );
+        assert_eq!(c.predicted.len(), 1, "{:?}", c.predicted);
+        let b = c.predicted[0];
+        assert_eq!(b.score, 0.6);
+        assert!((b.bbox.x_min - 50.0).abs() < 1e-3 && (b.bbox.x_max - 100.0).abs() < 1e-3);
+        assert!(b.bbox.y_min.abs() < 1e-3 && (b.bbox.y_max - 100.0).abs() < 1e-3);
+        // Nothing on the image reaches 0.7: no region, unless the peak is asked for.
+        assert!(cell_boxes(&cells, &tall, 64, 0.7, false).is_empty());
+        let fallback = cell_boxes(&cells, &tall, 64, 0.7, true);
+        assert_eq!(fallback.len(), 1);
+        assert_eq!(fallback[0].bbox, b.bbox);
+    }
 }

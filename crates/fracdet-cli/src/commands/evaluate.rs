@@ -304,7 +304,7 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
     });
     write_file(&args.out.join("report.html"), html.as_bytes())?;
 
-    summary(&report, primary.0, &args.out, infer_s, scored.len());
+    summary(&report, primary.0, kind, &args.out, infer_s, scored.len());
     if failed.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
@@ -715,7 +715,19 @@ fn error_cases(
     (thumbs(fns), thumbs(fps))
 }
 
-fn summary(report: &MetricsReport, primary: &str, out: &Path, seconds: f64, n: usize) {
+/// `kind` names the score thresholds are on when it is not the probability.
+fn summary(
+    report: &MetricsReport,
+    primary: &str,
+    kind: ScoreKind,
+    out: &Path,
+    seconds: f64,
+    n: usize,
+) {
+    let unit = match kind {
+        ScoreKind::Probability => "",
+        ScoreKind::Logit => " (logit)",
+    };
     let f = |e: &fracdet_eval::Estimate| match (e.value, &e.ci) {
         (Some(v), Some(ci)) => format!("{v:.3} [{:.3}, {:.3}]", ci.lower, ci.upper),
         (Some(v), None) => format!("{v:.3}"),
@@ -735,7 +747,7 @@ fn summary(report: &MetricsReport, primary: &str, out: &Path, seconds: f64, n: u
     );
     for p in &report.at_operating_points {
         println!(
-            "{}{:<18} threshold {:.4}: sensitivity {}  specificity {}",
+            "{}{:<18} threshold{unit} {:.4}: sensitivity {}  specificity {}",
             if p.name == primary { "* " } else { "  " },
             p.name,
             p.metrics.threshold,
