@@ -42,7 +42,8 @@ fn full_report_round_trips_without_nan() {
         ..Default::default()
     };
     let mut report = MetricsReport::compute(&l, &s, &ops, &cfg).unwrap();
-    assert_eq!(report.at_operating_points.len(), 3);
+    // fixed, target sensitivity, Youden, target specificity.
+    assert_eq!(report.at_operating_points.len(), 4);
     let body: Vec<&str> = (0..l.len())
         .map(|i| ["wrist", "ankle", "hand"][i % 3])
         .collect();
