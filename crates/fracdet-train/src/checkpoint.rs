@@ -4,14 +4,17 @@
 //! length followed by that many bytes: the training state as JSON, the model as a burnpack
 //! (burn's native format, which keeps parameter ids, so the optimizer state — keyed by those
 //! ids — reattaches to the right tensors), and the optimizer state as a burnpack (empty in
-//! `best.ckpt`, which is for prediction only).
+//! `best.ckpt`, which is for prediction only). The framing is `container`'s, shared with
+//! the MPR and inpainter checkpoints.
 
 use std::path::Path;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::write_atomic;
-use crate::error::{Result, TrainError};
+use crate::error::Result;
+
+pub(crate) mod container;
 
 const MAGIC: &[u8] = b"FRACDET-CKPT 1\n";
 /// The checkpoint to resume from: written at the end of every epoch.
@@ -86,65 +89,51 @@ pub struct PartialEpoch {
     pub seconds: f64,
 }
 
-/// A checkpoint as bytes in memory.
-pub struct Checkpoint {
-    pub state: TrainState,
+/// A training state a [`ModelCheckpoint`] can carry. The magic line tells the kinds apart,
+/// so that no loop mistakes another's checkpoint for its own.
+pub trait CheckpointState: Serialize + DeserializeOwned {
+    /// The file's first line.
+    const MAGIC: &'static [u8];
+    /// What a file with another magic is not, for the error.
+    const KIND: &'static str;
+}
+
+impl CheckpointState for TrainState {
+    const MAGIC: &'static [u8] = MAGIC;
+    const KIND: &'static str = "not a fracdet checkpoint";
+}
+
+/// A one-model checkpoint as bytes in memory: the state, the model and its optimizer.
+pub struct ModelCheckpoint<S> {
+    pub state: S,
     pub model: Vec<u8>,
     pub optimizer: Vec<u8>,
 }
 
-impl Checkpoint {
+/// The classifier's checkpoint.
+pub type Checkpoint = ModelCheckpoint<TrainState>;
+
+impl<S: CheckpointState> ModelCheckpoint<S> {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let state = serde_json::to_vec(&self.state)
-            .map_err(|e| TrainError::Config(format!("cannot serialise training state: {e}")))?;
-        let mut out = Vec::with_capacity(
-            MAGIC.len() + 24 + state.len() + self.model.len() + self.optimizer.len(),
-        );
-        out.extend_from_slice(MAGIC);
-        for section in [&state[..], &self.model[..], &self.optimizer[..]] {
-            out.extend_from_slice(&(section.len() as u64).to_le_bytes());
-            out.extend_from_slice(section);
-        }
-        Ok(out)
+        container::encode(S::MAGIC, &self.state, &[&self.model, &self.optimizer])
     }
 
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
-        let rest = bytes
-            .strip_prefix(MAGIC)
-            .ok_or_else(|| TrainError::format(path, "not a fracdet checkpoint (bad magic)"))?;
-        let mut sections = Vec::with_capacity(3);
-        let mut rest = rest;
-        for name in ["state", "model", "optimizer"] {
-            let truncated =
-                || TrainError::format(path, format!("truncated checkpoint ({name} section)"));
-            let (len, tail) = rest.split_first_chunk::<8>().ok_or_else(truncated)?;
-            let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| truncated())?;
-            if tail.len() < len {
-                return Err(truncated());
-            }
-            let (section, tail) = tail.split_at(len);
-            sections.push(section);
-            rest = tail;
-        }
-        if !rest.is_empty() {
-            return Err(TrainError::format(path, "trailing bytes after checkpoint"));
-        }
-        let state: TrainState = serde_json::from_slice(sections[0])
-            .map_err(|e| TrainError::format(path, format!("bad training state: {e}")))?;
+        let (state, [model, optimizer]) =
+            container::decode(bytes, path, S::MAGIC, S::KIND, ["model", "optimizer"])?;
         Ok(Self {
             state,
-            model: sections[1].to_vec(),
-            optimizer: sections[2].to_vec(),
+            model,
+            optimizer,
         })
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        write_atomic(path, &self.to_bytes()?)
+        container::save(path, &self.to_bytes()?)
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
-        Self::from_bytes(&bytes, path)
+        Self::from_bytes(&container::read(path)?, path)
     }
 }
 

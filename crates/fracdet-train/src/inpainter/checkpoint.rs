@@ -10,13 +10,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::write_atomic;
-use crate::checkpoint::StopReason;
-use crate::error::{Result, TrainError};
+use crate::checkpoint::{StopReason, container};
+use crate::error::Result;
 
 const MAGIC: &[u8] = b"FRACDET-MPR-CKPT 1\n";
-const SECTIONS: [&str; 5] = [
-    "state",
+/// The sections after the state, in file order.
+const SECTIONS: [&str; 4] = [
     "generator",
     "critics",
     "generator optimizer",
@@ -95,65 +94,33 @@ pub struct InpainterCheckpoint {
 
 impl InpainterCheckpoint {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let state = serde_json::to_vec(&self.state)
-            .map_err(|e| TrainError::Config(format!("cannot serialise training state: {e}")))?;
-        let parts: [&[u8]; 5] = [
-            &state,
-            &self.generator,
-            &self.critics,
-            &self.optim_g,
-            &self.optim_d,
-        ];
-        let mut out =
-            Vec::with_capacity(MAGIC.len() + parts.iter().map(|p| 8 + p.len()).sum::<usize>());
-        out.extend_from_slice(MAGIC);
-        for part in parts {
-            out.extend_from_slice(&(part.len() as u64).to_le_bytes());
-            out.extend_from_slice(part);
-        }
-        Ok(out)
+        let blobs: [&[u8]; 4] = [&self.generator, &self.critics, &self.optim_g, &self.optim_d];
+        container::encode(MAGIC, &self.state, &blobs)
     }
 
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
-        let mut rest = bytes.strip_prefix(MAGIC).ok_or_else(|| {
-            TrainError::format(path, "not a fracdet inpainter checkpoint (bad magic)")
-        })?;
-        let mut parts = Vec::with_capacity(SECTIONS.len());
-        for name in SECTIONS {
-            let truncated =
-                || TrainError::format(path, format!("truncated checkpoint ({name} section)"));
-            let (len, tail) = rest.split_first_chunk::<8>().ok_or_else(truncated)?;
-            let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| truncated())?;
-            if tail.len() < len {
-                return Err(truncated());
-            }
-            let (part, tail) = tail.split_at(len);
-            parts.push(part.to_vec());
-            rest = tail;
-        }
-        if !rest.is_empty() {
-            return Err(TrainError::format(path, "trailing bytes after checkpoint"));
-        }
-        let state: InpainterState = serde_json::from_slice(&parts[0])
-            .map_err(|e| TrainError::format(path, format!("bad training state: {e}")))?;
-        let mut parts = parts.into_iter().skip(1);
-        let mut next = || parts.next().unwrap_or_default();
+        let (state, [generator, critics, optim_g, optim_d]) = container::decode(
+            bytes,
+            path,
+            MAGIC,
+            "not a fracdet inpainter checkpoint",
+            SECTIONS,
+        )?;
         Ok(Self {
             state,
-            generator: next(),
-            critics: next(),
-            optim_g: next(),
-            optim_d: next(),
+            generator,
+            critics,
+            optim_g,
+            optim_d,
         })
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        write_atomic(path, &self.to_bytes()?)
+        container::save(path, &self.to_bytes()?)
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
-        Self::from_bytes(&bytes, path)
+        Self::from_bytes(&container::read(path)?, path)
     }
 }
 

@@ -1,17 +1,13 @@
 //! An MPR run's training state, checkpoint files and metrics.csv.
 //!
-//! Checkpoints use the classifier's file layout (`checkpoint.rs`: magic line, then the
-//! state as JSON, the model and the optimizer state as burnpacks, each length-prefixed)
+//! Checkpoints are the classifier's [`ModelCheckpoint`] (`checkpoint.rs`: magic line, then
+//! the state as JSON, the model and the optimizer state as burnpacks, each length-prefixed)
 //! with an MPR state in the JSON section; the magic differs so that neither loop mistakes
 //! the other's checkpoint for its own.
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::write_atomic;
-use crate::checkpoint::{EpochMetrics, StopReason};
-use crate::error::{Result, TrainError};
+use crate::checkpoint::{CheckpointState, EpochMetrics, ModelCheckpoint, StopReason};
 
 const MAGIC: &[u8] = b"FRACDET-MPR-CKPT 1\n";
 
@@ -114,66 +110,13 @@ pub struct MprState {
     pub partial: Option<MprPartial>,
 }
 
+impl CheckpointState for MprState {
+    const MAGIC: &'static [u8] = MAGIC;
+    const KIND: &'static str = "not an MPR checkpoint";
+}
+
 /// An MPR checkpoint in memory.
-pub struct MprCheckpoint {
-    pub state: MprState,
-    pub model: Vec<u8>,
-    pub optimizer: Vec<u8>,
-}
-
-impl MprCheckpoint {
-    pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let state = serde_json::to_vec(&self.state)
-            .map_err(|e| TrainError::Config(format!("cannot serialise training state: {e}")))?;
-        let mut out = Vec::with_capacity(
-            MAGIC.len() + 24 + state.len() + self.model.len() + self.optimizer.len(),
-        );
-        out.extend_from_slice(MAGIC);
-        for section in [&state[..], &self.model[..], &self.optimizer[..]] {
-            out.extend_from_slice(&(section.len() as u64).to_le_bytes());
-            out.extend_from_slice(section);
-        }
-        Ok(out)
-    }
-
-    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
-        let mut rest = bytes
-            .strip_prefix(MAGIC)
-            .ok_or_else(|| TrainError::format(path, "not an MPR checkpoint (bad magic)"))?;
-        let mut sections = Vec::with_capacity(3);
-        for name in ["state", "model", "optimizer"] {
-            let truncated =
-                || TrainError::format(path, format!("truncated checkpoint ({name} section)"));
-            let (len, tail) = rest.split_first_chunk::<8>().ok_or_else(truncated)?;
-            let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| truncated())?;
-            if tail.len() < len {
-                return Err(truncated());
-            }
-            let (section, tail) = tail.split_at(len);
-            sections.push(section);
-            rest = tail;
-        }
-        if !rest.is_empty() {
-            return Err(TrainError::format(path, "trailing bytes after checkpoint"));
-        }
-        let state: MprState = serde_json::from_slice(sections[0])
-            .map_err(|e| TrainError::format(path, format!("bad training state: {e}")))?;
-        Ok(Self {
-            state,
-            model: sections[1].to_vec(),
-            optimizer: sections[2].to_vec(),
-        })
-    }
-
-    pub fn save(&self, path: &Path) -> Result<()> {
-        write_atomic(path, &self.to_bytes()?)
-    }
-
-    pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
-        Self::from_bytes(&bytes, path)
-    }
-}
+pub type MprCheckpoint = ModelCheckpoint<MprState>;
 
 /// An f64 as its shortest round-trip decimal string (Rust's `Display` / `parse` pair).
 mod exact_f64 {
