@@ -120,12 +120,7 @@ fn run_classifier(
     args: ClassifierArgs,
     device: crate::device::DeviceChoice,
 ) -> anyhow::Result<ExitCode> {
-    if let Some(n) = args.workers {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build_global()
-            .context("cannot set up worker threads")?;
-    }
+    set_workers(args.workers)?;
     let (config, run_dir, start) = match &args.resume {
         Some(dir) => (ClassifierConfig::load(dir)?, dir.clone(), Start::Resume),
         None => {
@@ -133,12 +128,7 @@ fn run_classifier(
             (config_from_args(&args)?, out, Start::Fresh)
         }
     };
-    let data = config
-        .data
-        .clone()
-        .context("the run's config names no dataset (config.json field `data`)")?;
-    let dataset =
-        Dataset::open(&data).with_context(|| format!("cannot index dataset {}", data.display()))?;
+    let (data, dataset) = open_dataset(&config.data)?;
     let train = DatasetSource::new(
         &dataset.split(Split::Train),
         config.input.size,
@@ -191,15 +181,7 @@ fn run_classifier(
     observer.finish();
 
     let state = &outcome.state;
-    if !outcome.skipped.is_empty() {
-        eprintln!(
-            "{} image(s) could not be read and were skipped:",
-            outcome.skipped.len()
-        );
-        for s in &outcome.skipped {
-            eprintln!("  {}: {}", s.name, s.reason);
-        }
-    }
+    report_skipped(&outcome.skipped);
     let best = match (state.best_auroc, state.best_epoch) {
         (Some(a), Some(e)) => format!("best val AUROC {a:.4} at epoch {}", e + 1),
         _ => "no validation score yet".to_string(),
@@ -218,22 +200,68 @@ fn run_classifier(
             );
             Ok(ExitCode::SUCCESS)
         }
-        StopReason::Interrupted => {
-            let at = match &state.partial {
-                Some(p) => format!(
-                    "in epoch {} after {} batch(es)",
-                    state.epoch + 1,
-                    p.batches_done
-                ),
-                None => format!("after {} complete epoch(s)", state.epoch),
-            };
-            eprintln!(
-                "interrupted {at}; checkpoint saved; {best}. Continue with:\n  fracdet train classifier --resume {}",
-                shell_path(&run_dir)
-            );
-            Ok(ExitCode::FAILURE)
+        StopReason::Interrupted => Ok(report_interrupted(
+            state.epoch,
+            state.partial.as_ref().map(|p| p.batches_done),
+            &best,
+            "classifier",
+            &run_dir,
+        )),
+    }
+}
+
+/// `--workers N`: the size of rayon's global pool (image loading and CPU kernels).
+pub(crate) fn set_workers(workers: Option<usize>) -> anyhow::Result<()> {
+    if let Some(n) = workers {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .context("cannot set up worker threads")?;
+    }
+    Ok(())
+}
+
+/// The dataset a run's config names, indexed.
+pub(crate) fn open_dataset(data: &Option<PathBuf>) -> anyhow::Result<(PathBuf, Dataset)> {
+    let data = data
+        .clone()
+        .context("the run's config names no dataset (config.json field `data`)")?;
+    let dataset =
+        Dataset::open(&data).with_context(|| format!("cannot index dataset {}", data.display()))?;
+    Ok((data, dataset))
+}
+
+/// Lists the images a run could not read.
+pub(crate) fn report_skipped(skipped: &[Skipped]) {
+    if !skipped.is_empty() {
+        eprintln!(
+            "{} image(s) could not be read and were skipped:",
+            skipped.len()
+        );
+        for s in skipped {
+            eprintln!("  {}: {}", s.name, s.reason);
         }
     }
+}
+
+/// Says where an interrupted run stopped (`epoch` complete epochs, and `batches_done` of the
+/// next when it stopped inside one) and how to continue it with `fracdet train <command>`.
+pub(crate) fn report_interrupted(
+    epoch: u64,
+    batches_done: Option<u64>,
+    best: &str,
+    command: &str,
+    run_dir: &Path,
+) -> ExitCode {
+    let at = match batches_done {
+        Some(b) => format!("in epoch {} after {b} batch(es)", epoch + 1),
+        None => format!("after {epoch} complete epoch(s)"),
+    };
+    eprintln!(
+        "interrupted {at}; checkpoint saved; {best}. Continue with:\n  fracdet train {command} --resume {}",
+        shell_path(run_dir)
+    );
+    ExitCode::FAILURE
 }
 
 pub(crate) fn shell_path(p: &Path) -> String {

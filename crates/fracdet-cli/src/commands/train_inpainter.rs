@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use fracdet_io::dataset::{Dataset, Split};
+use fracdet_io::dataset::Split;
 use fracdet_train::inpainter::{
     Critics, InpainterEpochMetrics, InpainterObserver, InpainterTrainConfig, StepLosses,
     normal_indices, train_inpainter,
@@ -15,7 +15,7 @@ use fracdet_train::inpainter::{
 use fracdet_train::{DatasetSource, Skipped, Start, StopFlag, StopReason};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::train::{install_ctrl_c, shell_path};
+use super::train::{install_ctrl_c, open_dataset, report_interrupted, report_skipped, set_workers};
 
 #[derive(Debug, Args)]
 pub struct InpainterArgs {
@@ -85,12 +85,7 @@ fn config_from_args(args: &InpainterArgs) -> anyhow::Result<InpainterTrainConfig
 }
 
 pub fn run(args: InpainterArgs, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
-    if let Some(n) = args.workers {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build_global()
-            .context("cannot set up worker threads")?;
-    }
+    set_workers(args.workers)?;
     let (config, run_dir, start) = match &args.resume {
         Some(dir) => (InpainterTrainConfig::load(dir)?, dir.clone(), Start::Resume),
         None => {
@@ -98,12 +93,7 @@ pub fn run(args: InpainterArgs, device: crate::device::DeviceChoice) -> anyhow::
             (config_from_args(&args)?, out, Start::Fresh)
         }
     };
-    let data = config
-        .data
-        .clone()
-        .context("the run's config names no dataset (config.json field `data`)")?;
-    let dataset =
-        Dataset::open(&data).with_context(|| format!("cannot index dataset {}", data.display()))?;
+    let (data, dataset) = open_dataset(&config.data)?;
     let train = DatasetSource::new(
         &dataset.split(Split::Train),
         config.size,
@@ -148,35 +138,19 @@ pub fn run(args: InpainterArgs, device: crate::device::DeviceChoice) -> anyhow::
     observer.finish();
 
     let state = &outcome.state;
-    if !outcome.skipped.is_empty() {
-        eprintln!(
-            "{} image(s) could not be read and were skipped:",
-            outcome.skipped.len()
-        );
-        for s in &outcome.skipped {
-            eprintln!("  {}: {}", s.name, s.reason);
-        }
-    }
+    report_skipped(&outcome.skipped);
     let best = match (state.best_val_l1, state.best_epoch) {
         (Some(l1), Some(e)) => format!("best val L1 {l1:.4} at epoch {}", e + 1),
         _ => "no validation score yet".to_string(),
     };
     match outcome.stop {
-        StopReason::Interrupted => {
-            let at = match &state.partial {
-                Some(p) => format!(
-                    "in epoch {} after {} batch(es)",
-                    state.epoch + 1,
-                    p.batches_done
-                ),
-                None => format!("after {} complete epoch(s)", state.epoch),
-            };
-            eprintln!(
-                "interrupted {at}; checkpoint saved; {best}. Continue with:\n  fracdet train inpainter --resume {}",
-                shell_path(&run_dir)
-            );
-            Ok(ExitCode::FAILURE)
-        }
+        StopReason::Interrupted => Ok(report_interrupted(
+            state.epoch,
+            state.partial.as_ref().map(|p| p.batches_done),
+            &best,
+            "inpainter",
+            &run_dir,
+        )),
         _ => {
             println!(
                 "finished after {} epoch(s); {best}; inpainter in {}",

@@ -5,12 +5,14 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use fracdet_io::dataset::{Dataset, Split};
+use fracdet_io::dataset::Split;
 use fracdet_train::mpr::inpainter_residuals::residual_source_for;
 use fracdet_train::mpr::{MprConfig, MprData, MprEpochMetrics, MprObserver, MprSource, train_mpr};
 use fracdet_train::{EpochMetrics, Skipped, Start, StopFlag, StopReason, TrainObserver};
 
-use super::train::{Progress, install_ctrl_c, shell_path};
+use super::train::{
+    Progress, install_ctrl_c, open_dataset, report_interrupted, report_skipped, set_workers,
+};
 
 #[derive(Debug, Args)]
 pub struct MprArgs {
@@ -111,12 +113,7 @@ fn config_from_args(args: &MprArgs) -> anyhow::Result<MprConfig> {
 }
 
 pub fn run(args: MprArgs, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
-    if let Some(n) = args.workers {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build_global()
-            .context("cannot set up worker threads")?;
-    }
+    set_workers(args.workers)?;
     let (config, run_dir, start) = match &args.resume {
         Some(dir) => (MprConfig::load(dir)?, dir.clone(), Start::Resume),
         None => {
@@ -130,12 +127,7 @@ pub fn run(args: MprArgs, device: crate::device::DeviceChoice) -> anyhow::Result
             (config_from_args(&args)?, out, Start::Fresh)
         }
     };
-    let data = config
-        .data
-        .clone()
-        .context("the run's config names no dataset (config.json field `data`)")?;
-    let dataset =
-        Dataset::open(&data).with_context(|| format!("cannot index dataset {}", data.display()))?;
+    let (data, dataset) = open_dataset(&config.data)?;
     let mut train = MprData::new(
         &dataset.split(Split::Train),
         config.size,
@@ -209,15 +201,7 @@ pub fn run(args: MprArgs, device: crate::device::DeviceChoice) -> anyhow::Result
     observer.0.finish();
 
     let state = &outcome.state;
-    if !outcome.skipped.is_empty() {
-        eprintln!(
-            "{} image(s) could not be read and were skipped:",
-            outcome.skipped.len()
-        );
-        for s in &outcome.skipped {
-            eprintln!("  {}: {}", s.name, s.reason);
-        }
-    }
+    report_skipped(&outcome.skipped);
     let best = match (state.best_auroc, state.best_epoch) {
         (Some(a), Some(e)) => format!("best val AUROC {a:.4} at epoch {}", e + 1),
         _ => "no validation score yet".to_string(),
@@ -236,21 +220,13 @@ pub fn run(args: MprArgs, device: crate::device::DeviceChoice) -> anyhow::Result
             );
             Ok(ExitCode::SUCCESS)
         }
-        StopReason::Interrupted => {
-            let at = match &state.partial {
-                Some(p) => format!(
-                    "in epoch {} after {} batch(es)",
-                    state.epoch + 1,
-                    p.batches_done
-                ),
-                None => format!("after {} complete epoch(s)", state.epoch),
-            };
-            eprintln!(
-                "interrupted {at}; checkpoint saved; {best}. Continue with:\n  fracdet train mpr --resume {}",
-                shell_path(&run_dir)
-            );
-            Ok(ExitCode::FAILURE)
-        }
+        StopReason::Interrupted => Ok(report_interrupted(
+            state.epoch,
+            state.partial.as_ref().map(|p| p.batches_done),
+            &best,
+            "mpr",
+            &run_dir,
+        )),
     }
 }
 
