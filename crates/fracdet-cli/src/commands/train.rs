@@ -182,32 +182,14 @@ fn run_classifier(
 
     let state = &outcome.state;
     report_skipped(&outcome.skipped);
-    let best = match (state.best_auroc, state.best_epoch) {
-        (Some(a), Some(e)) => format!("best val AUROC {a:.4} at epoch {}", e + 1),
-        _ => "no validation score yet".to_string(),
-    };
-    match outcome.stop {
-        StopReason::Completed | StopReason::EarlyStopped => {
-            let how = if outcome.stop == StopReason::Completed {
-                "finished"
-            } else {
-                "stopped early (no better val AUROC)"
-            };
-            println!(
-                "{how} after {} epoch(s); {best}; model in {}",
-                state.epoch,
-                run_dir.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        StopReason::Interrupted => Ok(report_interrupted(
-            state.epoch,
-            state.partial.as_ref().map(|p| p.batches_done),
-            &best,
-            "classifier",
-            &run_dir,
-        )),
-    }
+    Ok(report_auroc_run(
+        outcome.stop,
+        state.epoch,
+        state.best_auroc.zip(state.best_epoch),
+        state.partial.as_ref().map(|p| p.batches_done),
+        "classifier",
+        &run_dir,
+    ))
 }
 
 /// `--workers N`: the size of rayon's global pool (image loading and CPU kernels).
@@ -241,6 +223,37 @@ pub(crate) fn report_skipped(skipped: &[Skipped]) {
         for s in skipped {
             eprintln!("  {}: {}", s.name, s.reason);
         }
+    }
+}
+
+/// The closing lines of a run judged by validation AUROC (classifier, MPR): how it ended,
+/// its best epoch, and how to continue it when it was interrupted.
+pub(crate) fn report_auroc_run(
+    stop: StopReason,
+    epoch: u64,
+    best: Option<(f64, u64)>,
+    batches_done: Option<u64>,
+    command: &str,
+    run_dir: &Path,
+) -> ExitCode {
+    let best = match best {
+        Some((a, e)) => format!("best val AUROC {a:.4} at epoch {}", e + 1),
+        None => "no validation score yet".to_string(),
+    };
+    match stop {
+        StopReason::Completed | StopReason::EarlyStopped => {
+            let how = if stop == StopReason::Completed {
+                "finished"
+            } else {
+                "stopped early (no better val AUROC)"
+            };
+            println!(
+                "{how} after {epoch} epoch(s); {best}; model in {}",
+                run_dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        StopReason::Interrupted => report_interrupted(epoch, batches_done, &best, command, run_dir),
     }
 }
 

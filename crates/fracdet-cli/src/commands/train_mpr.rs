@@ -8,10 +8,10 @@ use clap::Args;
 use fracdet_io::dataset::Split;
 use fracdet_train::mpr::inpainter_residuals::residual_source_for;
 use fracdet_train::mpr::{MprConfig, MprData, MprEpochMetrics, MprObserver, MprSource, train_mpr};
-use fracdet_train::{EpochMetrics, Skipped, Start, StopFlag, StopReason, TrainObserver};
+use fracdet_train::{EpochMetrics, Skipped, Start, StopFlag, TrainObserver};
 
 use super::train::{
-    Progress, install_ctrl_c, open_dataset, report_interrupted, report_skipped, set_workers,
+    Progress, install_ctrl_c, open_dataset, report_auroc_run, report_skipped, set_workers,
 };
 
 #[derive(Debug, Args)]
@@ -202,32 +202,14 @@ pub fn run(args: MprArgs, device: crate::device::DeviceChoice) -> anyhow::Result
 
     let state = &outcome.state;
     report_skipped(&outcome.skipped);
-    let best = match (state.best_auroc, state.best_epoch) {
-        (Some(a), Some(e)) => format!("best val AUROC {a:.4} at epoch {}", e + 1),
-        _ => "no validation score yet".to_string(),
-    };
-    match outcome.stop {
-        StopReason::Completed | StopReason::EarlyStopped => {
-            let how = if outcome.stop == StopReason::Completed {
-                "finished"
-            } else {
-                "stopped early (no better val AUROC)"
-            };
-            println!(
-                "{how} after {} epoch(s); {best}; model in {}",
-                state.epoch,
-                run_dir.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        StopReason::Interrupted => Ok(report_interrupted(
-            state.epoch,
-            state.partial.as_ref().map(|p| p.batches_done),
-            &best,
-            "mpr",
-            &run_dir,
-        )),
-    }
+    Ok(report_auroc_run(
+        outcome.stop,
+        state.epoch,
+        state.best_auroc.zip(state.best_epoch),
+        state.partial.as_ref().map(|p| p.batches_done),
+        "mpr",
+        &run_dir,
+    ))
 }
 
 /// The classifier's progress display, plus a line of detector metrics per epoch.
