@@ -178,43 +178,7 @@ fn content_only(cam: &Cam, t: &LetterboxTransform, cell_w: f32, cell_h: f32) -> 
 /// 4-connected regions of cells >= REGION_FRACTION (the map is normalised to max 1):
 /// `(x_min, y_min, x_max, y_max, peak value)` in cells, inclusive.
 fn regions(cam: &Cam) -> Vec<(usize, usize, usize, usize, f32)> {
-    let (w, h) = (cam.w, cam.h);
-    let hot = |i: usize| cam.values[i] >= REGION_FRACTION;
-    let mut seen = vec![false; w * h];
-    let mut out = Vec::new();
-    for start in 0..w * h {
-        if seen[start] || !hot(start) {
-            continue;
-        }
-        seen[start] = true;
-        let mut stack = vec![start];
-        let (mut x0, mut y0, mut x1, mut y1, mut top) = (w, h, 0, 0, 0.0f32);
-        while let Some(i) = stack.pop() {
-            let (x, y) = (i % w, i / w);
-            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-            top = top.max(cam.values[i]);
-            let mut push = |j: usize| {
-                if !seen[j] && hot(j) {
-                    seen[j] = true;
-                    stack.push(j);
-                }
-            };
-            if x > 0 {
-                push(i - 1);
-            }
-            if x + 1 < w {
-                push(i + 1);
-            }
-            if y > 0 {
-                push(i - w);
-            }
-            if y + 1 < h {
-                push(i + w);
-            }
-        }
-        out.push((x0, y0, x1, y1, top));
-    }
-    out
+    fracdet_eval::cell_regions::hot_regions(&cam.values, cam.w, cam.h, REGION_FRACTION)
 }
 
 #[cfg(test)]

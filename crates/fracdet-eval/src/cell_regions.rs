@@ -81,11 +81,33 @@ impl<'a> CellGrid<'a> {
 /// Boxes (canvas pixels) around each 4-connected region of cells with value `>= threshold`,
 /// scored by the region's highest cell, highest first (ties in scan order).
 pub fn cell_regions(grid: &CellGrid, threshold: f32) -> Vec<ScoredBox> {
-    let (w, h) = (grid.width, grid.height);
-    let hot = |i: usize| grid.values[i] >= threshold;
-    let mut seen = vec![false; w * h];
+    let mut out: Vec<ScoredBox> = hot_regions(grid.values, grid.width, grid.height, threshold)
+        .into_iter()
+        .map(|(x0, y0, x1, y1, top)| ScoredBox {
+            bbox: grid.cells_box(x0, y0, x1, y1),
+            score: top,
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    out
+}
+
+/// The 4-connected regions of a `width` x `height` row-major map whose cells are
+/// `>= threshold`, in scan order of their first cell: `(x_min, y_min, x_max, y_max, peak
+/// value)` in cells, inclusive. Shared by the cell-grid boxes here and the CAM boxes of
+/// fracdet-detect.
+pub fn hot_regions(
+    values: &[f32],
+    width: usize,
+    height: usize,
+    threshold: f32,
+) -> Vec<(usize, usize, usize, usize, f32)> {
+    let (w, h) = (width, height);
+    let n = (w * h).min(values.len());
+    let hot = |i: usize| values[i] >= threshold;
+    let mut seen = vec![false; n];
     let mut out = Vec::new();
-    for start in 0..w * h {
+    for start in 0..n {
         if seen[start] || !hot(start) {
             continue;
         }
@@ -95,12 +117,12 @@ pub fn cell_regions(grid: &CellGrid, threshold: f32) -> Vec<ScoredBox> {
         while let Some(i) = stack.pop() {
             let (x, y) = (i % w, i / w);
             (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-            top = top.max(grid.values[i]);
+            top = top.max(values[i]);
             let neighbours = [
                 (x > 0).then(|| i - 1),
                 (x + 1 < w).then(|| i + 1),
                 (y > 0).then(|| i - w),
-                (y + 1 < h).then(|| i + w),
+                (y + 1 < h && i + w < n).then(|| i + w),
             ];
             for j in neighbours.into_iter().flatten() {
                 if !seen[j] && hot(j) {
@@ -109,12 +131,8 @@ pub fn cell_regions(grid: &CellGrid, threshold: f32) -> Vec<ScoredBox> {
                 }
             }
         }
-        out.push(ScoredBox {
-            bbox: grid.cells_box(x0, y0, x1, y1),
-            score: top,
-        });
+        out.push((x0, y0, x1, y1, top));
     }
-    out.sort_by(|a, b| b.score.total_cmp(&a.score));
     out
 }
 
