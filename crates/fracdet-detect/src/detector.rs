@@ -171,7 +171,7 @@ impl Detector {
         let size = self.input_size();
         let (canvases, transforms): (Vec<Vec<f32>>, Vec<LetterboxTransform>) =
             images.iter().map(|r| letterbox(r, size)).unzip();
-        let scored = self.scorer.score(&canvases, device)?;
+        let scored = self.scorer.score(&canvases, &transforms, device)?;
         Ok(scored
             .iter()
             .zip(transforms)

@@ -138,6 +138,16 @@ fn hottest(map: &Cam) -> Option<(usize, f32)> {
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
+/// Which cells of `cam` lie on image content (see [`content_only`]), row-major.
+pub fn content_cells(cam: &Cam, t: &LetterboxTransform, size: u32) -> Vec<bool> {
+    let (cell_w, cell_h) = (size as f32 / cam.w as f32, size as f32 / cam.h as f32);
+    content_only(cam, t, cell_w, cell_h)
+        .values
+        .iter()
+        .map(|v| *v != f32::NEG_INFINITY)
+        .collect()
+}
+
 /// `cam` with its padding cells (see [`content_only`]) set to 0, for display.
 pub fn zero_padding(cam: &Cam, t: &LetterboxTransform, size: u32) -> Cam {
     let (cell_w, cell_h) = (size as f32 / cam.w as f32, size as f32 / cam.h as f32);

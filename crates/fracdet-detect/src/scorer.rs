@@ -1,6 +1,7 @@
-//! One interface over the two kinds of trained model, for `evaluate`, `detect` and the
-//! server: a transfer-learning classifier (probability + class activation map) or an MPR
-//! grid detector (probability + a grid of cell probabilities).
+//! One interface over the kinds of trained model, for `evaluate`, `detect` and the server:
+//! a transfer-learning classifier (probability + class activation map), an MPR grid
+//! detector (probability + a grid of cell probabilities), or an MPR inpainter on its own
+//! (a residual anomaly score + a grid of mean residuals: the residual-only ablation arm).
 //!
 //! Each image gets a probability (what is shown) and a *score* (what is ranked and
 //! thresholded). For a classifier they are the same number. For an MPR run the score is the
@@ -18,6 +19,7 @@ use fracdet_eval::{LocalisationCase, ScoredBox};
 use fracdet_io::BBox;
 use fracdet_io::preprocess::LetterboxTransform;
 use fracdet_train::ClassifierConfig;
+use fracdet_train::inpainter::AnomalyScorer;
 use fracdet_train::mpr::{MprConfig, MprPredictor};
 
 use crate::cam::{Cam, CamModel};
@@ -32,13 +34,16 @@ pub enum ScoreKind {
     Probability,
     /// The logit of the fracture probability (MPR detectors).
     Logit,
+    /// A mean inpainting residual in [0, 1] (the inpainter alone): ranks images, but is
+    /// not a probability; thresholds are on it directly.
+    Residual,
 }
 
 impl ScoreKind {
     /// The score of probability `p` (e.g. a fixed threshold given as a probability).
     pub fn from_probability(self, p: f64) -> f64 {
         match self {
-            Self::Probability => p,
+            Self::Probability | Self::Residual => p,
             Self::Logit => (p / (1.0 - p)).ln(),
         }
     }
@@ -46,7 +51,7 @@ impl ScoreKind {
     /// The probability of score `s`, computed in f64 (finer than the f32 probabilities).
     pub fn to_probability(self, s: f64) -> f64 {
         match self {
-            Self::Probability => s,
+            Self::Probability | Self::Residual => s,
             Self::Logit => 1.0 / (1.0 + (-s).exp()),
         }
     }
@@ -56,6 +61,7 @@ impl ScoreKind {
         match self {
             Self::Probability => "probability",
             Self::Logit => "logit",
+            Self::Residual => "mean residual",
         }
     }
 }
@@ -68,25 +74,34 @@ pub enum Scorer {
         backbone: String,
     },
     Mpr(Box<MprPredictor>),
+    /// An inpainter run on its own: the residual-only anomaly score.
+    Anomaly(Box<AnomalyScorer>),
 }
 
 /// What the model says about one canvas.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scored {
-    /// Fracture probability, [0, 1].
+    /// Fracture probability, [0, 1] (for the inpainter alone, its residual score).
     pub probability: f32,
     /// What is ranked and thresholded (see [`ScoreKind`]).
     pub score: f32,
     /// Classifier: the min-max normalised CAM (`None` when flat). MPR: the grid of cell
-    /// probabilities over the whole canvas (not normalised).
+    /// probabilities over the whole canvas (not normalised). Inpainter alone: the cells'
+    /// mean residuals, min-max normalised over image content like a CAM.
     pub map: Option<Cam>,
 }
 
 impl Scorer {
-    /// A training run directory: an MPR run when its config says so, else a classifier run.
+    /// A training run directory: an MPR detector or inpainter run when its config says so,
+    /// else a classifier run.
     pub fn open_run(dir: &Path, device: &Device) -> Result<Self> {
         if MprConfig::is_mpr_run(dir) {
             return Ok(Self::Mpr(Box::new(MprPredictor::open_run(dir, device)?)));
+        }
+        if AnomalyScorer::is_inpainter_run(dir) {
+            return Ok(Self::Anomaly(Box::new(AnomalyScorer::open_run(
+                dir, device,
+            )?)));
         }
         let config = ClassifierConfig::load(dir)?;
         Ok(Self::Classifier {
@@ -104,6 +119,7 @@ impl Scorer {
         match self {
             Self::Classifier { .. } => ScoreKind::Probability,
             Self::Mpr(_) => ScoreKind::Logit,
+            Self::Anomaly(_) => ScoreKind::Residual,
         }
     }
 
@@ -112,6 +128,7 @@ impl Scorer {
         match self {
             Self::Classifier { cam, .. } => cam.input().size,
             Self::Mpr(p) => p.size(),
+            Self::Anomaly(a) => a.size(),
         }
     }
 
@@ -135,6 +152,13 @@ impl Scorer {
                     g = p.grid()
                 )
             }
+            Self::Anomaly(a) => format!(
+                "MPR inpainter alone (residual-only anomaly score), {size}×{size} input, \
+                 residuals at {:?} px averaged over {g}×{g} cells; the score is the hottest \
+                 content cell's mean |x − G(x)|, not a probability",
+                a.scales(),
+                g = a.grid()
+            ),
         }
     }
 
@@ -143,22 +167,35 @@ impl Scorer {
     /// whose regions are relative to the map's maximum.
     pub fn region_threshold(&self) -> Option<f32> {
         match self {
-            Self::Classifier { .. } => None,
+            Self::Classifier { .. } | Self::Anomaly(_) => None,
             Self::Mpr(p) => Some(p.config.region_threshold),
         }
     }
 
-    /// Cells per side of an MPR run's grid; `None` for classifiers.
+    /// Cells per side of an MPR run's grid (detector or inpainter); `None` for classifiers.
     pub fn grid_side(&self) -> Option<usize> {
         match self {
             Self::Classifier { .. } => None,
             Self::Mpr(p) => Some(p.grid()),
+            Self::Anomaly(a) => Some(a.grid()),
         }
     }
 
-    /// Every grey canvas (`size * size` values in [0, 1], fracdet-io's letterbox) scored in
-    /// one batched forward pass, in order.
-    pub fn score(&self, canvases: &[Vec<f32>], device: &Device) -> Result<Vec<Scored>> {
+    /// Every grey canvas (`size * size` values in [0, 1], fracdet-io's letterbox, made by
+    /// the transform at the same index) scored in one batched forward pass, in order.
+    pub fn score(
+        &self,
+        canvases: &[Vec<f32>],
+        transforms: &[LetterboxTransform],
+        device: &Device,
+    ) -> Result<Vec<Scored>> {
+        if canvases.len() != transforms.len() {
+            return Err(crate::DetectError::InvalidArgument(format!(
+                "{} canvases but {} letterbox transforms",
+                canvases.len(),
+                transforms.len()
+            )));
+        }
         match self {
             Self::Classifier { cam, .. } => Ok(cam
                 .score(canvases, device)?
@@ -181,6 +218,12 @@ impl Scorer {
                         w: m.grid,
                     }),
                 })
+                .collect()),
+            Self::Anomaly(a) => Ok(a
+                .cells(canvases)?
+                .into_iter()
+                .zip(transforms)
+                .map(|(cells, t)| anomaly_scored(cells, a.grid(), t, a.size()))
                 .collect()),
         }
     }
@@ -230,8 +273,43 @@ impl Scorer {
             meaning: match self {
                 Self::Classifier { .. } => "class_activation",
                 Self::Mpr(_) => "cell_probability",
+                Self::Anomaly(_) => "residual_anomaly",
             },
         })
+    }
+}
+
+/// The inpainter's verdict on one canvas: the hottest content cell's mean residual as the
+/// score (padding cells never count: the sharp edge of the image against the padding is
+/// hard to re-draw and says nothing about bone), the map min-max normalised over content
+/// so regions are relative to its peak, as for a CAM; `None` when flat.
+fn anomaly_scored(cells: Vec<f32>, grid: usize, t: &LetterboxTransform, size: u32) -> Scored {
+    let raw = Cam {
+        values: cells,
+        h: grid,
+        w: grid,
+    };
+    let content: Vec<f32> = raw
+        .values
+        .iter()
+        .zip(regions::content_cells(&raw, t, size))
+        .filter_map(|(v, on)| on.then_some(*v))
+        .collect();
+    let score = content.iter().copied().fold(0.0f32, f32::max);
+    let low = content.iter().copied().fold(f32::INFINITY, f32::min);
+    let map = (score > low).then(|| Cam {
+        values: raw
+            .values
+            .iter()
+            .map(|v| ((v - low) / (score - low)).clamp(0.0, 1.0))
+            .collect(),
+        h: grid,
+        w: grid,
+    });
+    Scored {
+        probability: score,
+        score,
+        map,
     }
 }
 

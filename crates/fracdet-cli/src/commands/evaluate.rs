@@ -278,6 +278,14 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
             format!("fracdet {} in {infer_s:.1} s", env!("CARGO_PKG_VERSION")),
         ),
     ];
+    if kind == ScoreKind::Residual {
+        context.push((
+            "Score".into(),
+            "the inpainter's mean residual in the hottest 16-pixel cell: no detector was \
+             trained, and the score is not a probability (calibration figures do not apply)"
+                .into(),
+        ));
+    }
     if kind == ScoreKind::Logit {
         context.push((
             "Score".into(),
@@ -335,6 +343,14 @@ fn localisation_note(scorer: &Scorer, n_images: usize) -> String {
              hottest cell. Cells cover {} input pixels each, so boxes are coarse.",
             scorer.input_size() as usize / scorer.grid_side().unwrap_or(1)
         ),
+        None if matches!(scorer, Scorer::Anomaly(_)) => format!(
+            "From the inpainter's mean residual per {cell}-pixel cell on the {n_images} images \
+             with annotated fracture boxes: the hottest cell, and boxes around regions at >= \
+             {:.0}% of the map's range over image content, scored by the image score x region \
+             peak.",
+            100.0 * fracdet_detect::regions::REGION_FRACTION,
+            cell = scorer.input_size() as usize / scorer.grid_side().unwrap_or(1)
+        ),
         None => format!(
             "From the model's class activation map on the {n_images} images with annotated \
              fracture boxes: the map's peak, and boxes around regions at >= {:.0}% of its maximum \
@@ -377,7 +393,8 @@ fn score(
                 Err(e) => failed.push((relative_name(root, &s.image), e)),
             }
         }
-        let results = scorer.score(&good, device)?;
+        let transforms: Vec<LetterboxTransform> = ok.iter().map(|(_, t)| *t).collect();
+        let results = scorer.score(&good, &transforms, device)?;
         for ((s, transform), r) in ok.into_iter().zip(results) {
             let Some(label) = s.label else { continue };
             if !(r.probability.is_finite() && r.score.is_finite()) {
@@ -727,6 +744,7 @@ fn summary(
     let unit = match kind {
         ScoreKind::Probability => "",
         ScoreKind::Logit => " (logit)",
+        ScoreKind::Residual => " (mean residual)",
     };
     let f = |e: &fracdet_eval::Estimate| match (e.value, &e.ci) {
         (Some(v), Some(ci)) => format!("{v:.3} [{:.3}, {:.3}]", ci.lower, ci.upper),

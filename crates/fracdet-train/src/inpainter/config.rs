@@ -73,7 +73,8 @@ pub fn light_augment() -> AugmentConfig {
 }
 
 impl InpainterTrainConfig {
-    /// Defaults for a `size` canvas: squares of size/8 and size/4 (32 and 64 at 256).
+    /// Defaults for a `size` canvas: squares of size/8 and size/4 (32 and 64 at 256); the
+    /// critics see size/4 and size/2 (64 and 128 at 256, the most), at least 16 px.
     pub fn new(size: u32) -> Self {
         let g = InpainterConfig::new();
         let s = size as usize;
@@ -91,8 +92,8 @@ impl InpainterTrainConfig {
             lr_d: 2e-4,
             adv_weight: 0.02,
             patches_per_image: 1,
-            local_side: 64,
-            global_side: 128,
+            local_side: (s / 4).clamp(16, 64),
+            global_side: (s / 2).clamp(16, 128).min(s.max(1)),
             augment: Some(light_augment()),
             val_limit: None,
             sample_rows: 4,
@@ -183,6 +184,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = InpainterTrainConfig::new(256);
         assert_eq!(c.scales, vec![32, 64]);
+        assert_eq!((c.local_side, c.global_side), (64, 128));
+        // Small canvases get critics that fit them, so the defaults always validate.
+        for size in [32, 64, 128, 512] {
+            let small = InpainterTrainConfig::new(size);
+            assert!(small.validate().is_ok(), "{small:?}");
+        }
         c.save(dir.path()).unwrap();
         assert_eq!(InpainterTrainConfig::load(dir.path()).unwrap(), c);
         for bad in [

@@ -8,6 +8,7 @@
 //! `samples/epoch_NNN.png` in the run directory. [`load_inpainter`] gives the trained
 //! generator back for residual maps.
 
+pub mod anomaly;
 pub mod checkpoint;
 pub mod config;
 pub mod masks;
@@ -19,6 +20,7 @@ use std::path::Path;
 use burn::tensor::Device;
 use fracdet_model::mpr::Inpainter;
 
+pub use anomaly::AnomalyScorer;
 pub use checkpoint::{InpainterCheckpoint, InpainterEpochMetrics, InpainterState};
 pub use config::{InpainterTrainConfig, light_augment};
 pub use trainer::{Critics, InpainterOutcome, normal_indices, train_inpainter};
