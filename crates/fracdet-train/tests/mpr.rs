@@ -243,6 +243,11 @@ fn training_with_residual_channels_lowers_the_loss_and_predicts() {
         assert!(pr.probability >= top - 1e-5, "{} < {top}", pr.probability);
     }
     assert!(p.predict(&[vec![0.0; 10]], &device).is_err());
+    // The maps shown beside a prediction are the source's, one plane per scale.
+    let maps = p.residual_maps(&canvases).unwrap();
+    assert_eq!(maps, source.residuals(&canvases, SIZE).unwrap());
+    assert!(maps.iter().all(|m| m.len() == 2 * (SIZE * SIZE) as usize));
+    assert!(p.residual_maps(&[vec![0.0; 10]]).is_err());
 }
 
 #[test]

@@ -94,6 +94,24 @@ impl MprPredictor {
         self.grid
     }
 
+    /// The residual maps `|x − G(x)|` the model takes beside each grey canvas (`size *
+    /// size` values in [0, 1], as for [`MprPredictor::predict`]), for display: per canvas,
+    /// `config.residual_scales.len()` maps of `size * size` values in [0, 1], row-major,
+    /// concatenated in the order of the scales; empty for a run without residual channels.
+    pub fn residual_maps(&self, canvases: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        let side = self.config.size as usize;
+        if let Some(bad) = canvases.iter().find(|c| c.len() != side * side) {
+            return Err(TrainError::Config(format!(
+                "canvas has {} values, the model takes {side}x{side}",
+                bad.len()
+            )));
+        }
+        if canvases.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.residuals.residuals(canvases, self.config.size)
+    }
+
     /// Predictions for grey canvases (`size * size` values in [0, 1], as fracdet-io's
     /// letterbox makes them), in order; residual maps are computed here.
     pub fn predict(&self, canvases: &[Vec<f32>], device: &Device) -> Result<Vec<MprPrediction>> {
