@@ -33,7 +33,7 @@ impl AnomalyScorer {
     /// trained with.
     pub fn open_run(run_dir: &Path, device: &Device) -> Result<Self> {
         let (g, config) = load_inpainter(run_dir, device)?;
-        if config.size as usize % CELL != 0 {
+        if !(config.size as usize).is_multiple_of(CELL) {
             return Err(TrainError::Config(format!(
                 "the inpainter works at {} px, not a multiple of the {CELL}-px cell",
                 config.size
