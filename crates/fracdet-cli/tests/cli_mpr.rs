@@ -262,9 +262,11 @@ fn inpainter_run_alone_is_a_residual_anomaly_scorer() {
         "--scales",
         "16",
         "--epochs",
-        "2",
+        "12",
         "--batch",
         "3",
+        "--lr",
+        "3e-3",
         "--width",
         "8",
         "--no-augment",
@@ -273,7 +275,7 @@ fn inpainter_run_alone_is_a_residual_anomaly_scorer() {
     ]);
     assert!(o.status.success(), "{}", show(&o));
     let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    assert_eq!(metrics.lines().count(), 3, "{metrics}");
+    assert_eq!(metrics.lines().count(), 13, "{metrics}");
     assert!(run.join("best.ckpt").exists() && run.join("samples").is_dir());
 
     let report = tmp.path().join("report");

@@ -82,8 +82,9 @@ fn boxes_on_content(
 
 /// The localisation case of one image from an MPR grid of cell probabilities (`cells`,
 /// over the letterboxed canvas of side `size`, `t`): the hottest content cell as the peak
-/// and boxes around regions of content cells at or above `threshold` (absolute, a cell is
-/// a probability in its own right), each scored by its hottest cell. Padding cells are
+/// and the boxes `detect` draws: regions of content cells at or above `threshold`
+/// (absolute, a cell is a probability in its own right), each scored by its hottest cell,
+/// or the hottest cell's region when no cell reaches `threshold`. Padding cells are
 /// ignored as for a CAM.
 pub fn cell_localisation_case(
     truth: Vec<BBox>,
@@ -101,7 +102,7 @@ pub fn cell_localisation_case(
     LocalisationCase {
         truth,
         peak,
-        predicted: cell_boxes(cells, t, size, threshold, false),
+        predicted: cell_boxes(cells, t, size, threshold, true),
     }
 }
 
@@ -267,5 +268,9 @@ mod tests {
         let fallback = cell_boxes(&cells, &tall, 64, 0.7, true);
         assert_eq!(fallback.len(), 1);
         assert_eq!(fallback[0].bbox, b.bbox);
+        // evaluate scores the boxes detect draws: the peak's region here too.
+        let c = cell_localisation_case(Vec::new(), &cells, &tall, 64, 0.7);
+        assert_eq!(c.predicted.len(), 1);
+        assert_eq!(c.predicted[0].bbox, b.bbox);
     }
 }

@@ -233,7 +233,8 @@ impl Scorer {
     ///
     /// Classifier: regions at >= [`regions::REGION_FRACTION`] of the CAM's maximum, scored
     /// probability x region peak. MPR: regions of content cells at or above the run's
-    /// `region_threshold`, scored by their hottest cell's probability.
+    /// `region_threshold`, scored by their hottest cell's probability, or the hottest
+    /// cell's region when no cell reaches it (the boxes `detect` draws).
     pub fn localisation_case(
         &self,
         truth: Vec<BBox>,

@@ -340,7 +340,8 @@ fn localisation_note(scorer: &Scorer, n_images: usize) -> String {
             "From the MPR detector's grid of cell probabilities on the {n_images} images with \
              annotated fracture boxes: the hottest cell on the image, and boxes around regions of \
              cells with probability >= {threshold} (the run's region threshold) scored by their \
-             hottest cell. Cells cover {} input pixels each, so boxes are coarse.",
+             hottest cell, or the hottest cell's region when no cell reaches it (the boxes \
+             `fracdet detect` draws). Cells cover {} input pixels each, so boxes are coarse.",
             scorer.input_size() as usize / scorer.grid_side().unwrap_or(1)
         ),
         None if matches!(scorer, Scorer::Anomaly(_)) => format!(
