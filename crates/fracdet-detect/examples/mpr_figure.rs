@@ -20,9 +20,9 @@
 //!    padding cells 0, relative to the image's hottest content cell (its probability is
 //!    in the `.txt`: cell probabilities of a noisy-OR detector can all be small, and
 //!    absolute ones would leave the overlay invisible); the predicted boxes (regions of
-//!    cells at or above the run's `region_threshold`, as `fracdet evaluate` scores them)
-//!    in red; when no cell reaches it, the hottest cell's region (what `fracdet detect`
-//!    draws on a flagged image) in orange; the ground-truth boxes in green.
+//!    cells at or above the run's `region_threshold`) in red; when no cell reaches it, the
+//!    hottest cell's region in orange (both are what `fracdet detect` draws on a flagged
+//!    image and what `fracdet evaluate` scores); the ground-truth boxes in green.
 //!
 //! and `OUT_DIR/<stem>.txt` naming the tiles and giving the numbers, which are also
 //! printed. The tiles carry no text: drawing text would need a font.
