@@ -1,14 +1,17 @@
 //! The MPR grid detector (issue #5, part 2): a MobileNetV2 trunk whose first convolution
 //! takes the grey radiograph plus the inpainter's residual maps, and a head that scores every
-//! stride-16 (or stride-32) cell of the canvas for "fracture here"; the image score is the
+//! stride-8, 16 or 32 cell of the canvas for "fracture here"; the image score is the
 //! noisy-OR (or max) of the cells, so a positive call always points at a cell.
 //!
-//! Why stride 16 by default: at the default 256² canvas it gives 16×16 cells of 16 px
-//! (about 140 original pixels on a FracAtlas radiograph), fine enough for boxes to reach
-//! IoU 0.3 with annotated fractures, where stride 32's 8×8 cells of ~290 px are not. It also
-//! drops MobileNetV2's last stride-2 stage and its 1280-channel conv, the most
-//! parameter-heavy part, so inference is cheaper. The stride-16 features (96 channels after
-//! torchvision's `features.13`) already see most of a 256² canvas.
+//! Stride 16 (the default) drops MobileNetV2's last stride-2 stage and its 1280-channel
+//! conv, the most parameter-heavy part, so inference is cheaper; the stride-16 features (96
+//! channels after torchvision's `features.13`) already see most of a 256² canvas. Its 16-px
+//! cells are still coarse for FracAtlas fractures (median box side ≈ 14 px on a 256²
+//! canvas): boxes made of whole cells can match only about half of them at IoU 0.3, where
+//! 8-px cells can match 83 % (`mpr_box_ceiling` example of fracdet-train). Stride 8 keeps
+//! the same trunk and adds a one-level feature pyramid: the stride-16 features upsampled
+//! (nearest) and concatenated with the trunk's own stride-8 features (32 channels after
+//! `features.6`) before the context convolution, so fine cells still see the wide context.
 //!
 //! Pretrained weights: [`GridDetectorConfig::init_pretrained`] loads torchvision's ImageNet
 //! MobileNetV2 (the trunk it keeps), sums the stem's RGB kernel for the image channel and
@@ -23,6 +26,8 @@ use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::activation::softplus;
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -54,7 +59,7 @@ pub struct GridDetectorConfig {
     /// (`1 + n_residual_scales`; 1 is the "no residuals" ablation).
     #[config(default = 3)]
     pub in_channels: usize,
-    /// Cell side in canvas pixels: 16 or 32.
+    /// Cell side in canvas pixels: 8, 16 or 32.
     #[config(default = 16)]
     pub stride: usize,
     /// Channels of the 3×3 context convolution between the trunk and the 1×1 cell scorer.
@@ -77,8 +82,8 @@ impl GridDetectorConfig {
         if self.in_channels == 0 || self.head_channels == 0 {
             return bad("in_channels and head_channels must be positive".into());
         }
-        if self.stride != 16 && self.stride != 32 {
-            return bad(format!("stride must be 16 or 32, got {}", self.stride));
+        if ![8, 16, 32].contains(&self.stride) {
+            return bad(format!("stride must be 8, 16 or 32, got {}", self.stride));
         }
         if !self.residual_stem_scale.is_finite() {
             return bad("residual_stem_scale must be finite".into());
@@ -93,13 +98,19 @@ impl GridDetectorConfig {
     }
 
     /// Number of inverted-residual blocks kept: every block whose output stride is at most
-    /// [`GridDetectorConfig::stride`] (the stem has stride 2).
+    /// [`GridDetectorConfig::stride`] (the stem has stride 2), and at least those to stride
+    /// 16 (stride 8 fuses them with the stride-8 features).
     pub fn trunk_len(&self) -> usize {
+        self.blocks_to_stride(self.stride.max(16))
+    }
+
+    /// Blocks whose output stride is at most `limit`.
+    fn blocks_to_stride(&self, limit: usize) -> usize {
         let mut stride = 2;
         let mut kept = 0;
         for spec in self.backbone.block_specs() {
             stride *= spec.stride;
-            if stride > self.stride {
+            if stride > limit {
                 break;
             }
             kept += 1;
@@ -107,20 +118,32 @@ impl GridDetectorConfig {
         kept
     }
 
-    /// Channels of the trunk's output feature map.
-    pub fn trunk_channels(&self) -> usize {
-        let specs = self.backbone.block_specs();
-        match self.trunk_len() {
+    /// Stride 8 only: the number of blocks after which the stride-8 features are taken.
+    pub fn fine_len(&self) -> Option<usize> {
+        (self.stride == 8).then(|| self.blocks_to_stride(8))
+    }
+
+    /// Channels after the first `blocks` blocks.
+    fn channels_after(&self, blocks: usize) -> usize {
+        match blocks {
             0 => self.backbone.stem_channels(),
-            n => specs[n - 1].c_out,
+            n => self.backbone.block_specs()[n - 1].c_out,
         }
     }
 
+    /// Channels of the features the head reads: the trunk's output, plus the stride-8
+    /// features at stride 8.
+    pub fn trunk_channels(&self) -> usize {
+        self.channels_after(self.trunk_len())
+            + self.fine_len().map_or(0, |n| self.channels_after(n))
+    }
+
     /// Cells along one side of a `size` canvas: `size` halved (rounding up) once per stride-2
-    /// layer, as the padded 3×3 convolutions do.
+    /// layer up to the cell stride, as the padded 3×3 convolutions do.
     pub fn grid_side(&self, size: usize) -> usize {
         let mut side = size.div_ceil(2);
-        for spec in self.backbone.block_specs().iter().take(self.trunk_len()) {
+        let blocks = self.fine_len().unwrap_or(self.trunk_len());
+        for spec in self.backbone.block_specs().iter().take(blocks) {
             if spec.stride == 2 {
                 side = side.div_ceil(2);
             }
@@ -199,7 +222,11 @@ impl GridDetectorConfig {
         // Start every cell at p ≈ 0.01 (logit -4.6), as detectors with rare positives do
         // (RetinaNet's prior): a noisy-OR over 256 cells at p = 0.5 would call every image
         // fractured and the first steps would only undo that.
-        let prior = Tensor::from_data(TensorData::new(vec![CELL_PRIOR_LOGIT], [1]), device);
+        // Per unit area, so a stride-8 grid (4× the cells) starts at the same image score.
+        let prior = Tensor::from_data(
+            TensorData::new(vec![cell_prior_logit(self.stride)], [1]),
+            device,
+        );
         cell.bias = Some(Param::from_tensor(prior));
         GridDetector {
             stem,
@@ -207,12 +234,23 @@ impl GridDetectorConfig {
             context,
             cell,
             image_pool: self.image_pool,
+            fine_after: self.fine_len(),
         }
     }
 }
 
-/// Initial bias of the cell scorer: `logit(0.01)`.
+/// Initial bias of a stride-16 cell scorer: `logit(0.01)`.
 pub const CELL_PRIOR_LOGIT: f32 = -4.595_12;
+
+/// Initial cell bias at `stride`: a cell prior of 0.01 per 16×16 pixels, i.e.
+/// `logit(0.01 · (stride / 16)²)`.
+pub fn cell_prior_logit(stride: usize) -> f32 {
+    if stride == 16 {
+        return CELL_PRIOR_LOGIT;
+    }
+    let p = 0.01 * (stride as f64 / 16.0).powi(2);
+    (p / (1.0 - p)).ln() as f32
+}
 
 /// MobileNetV2 trunk (stem + blocks to stride 16 or 32) and a per-cell scoring head.
 /// Build with [`GridDetectorConfig::init`] or [`GridDetectorConfig::init_pretrained`].
@@ -229,16 +267,38 @@ pub struct GridDetector {
     /// Cell-to-image pooling.
     #[module(skip)]
     pub image_pool: ImagePool,
+    /// Stride 8: the stride-8 features are the output of this many blocks, fused with the
+    /// upsampled trunk output. `None` at stride 16 and 32.
+    #[module(skip)]
+    pub fine_after: Option<usize>,
 }
 
 impl GridDetector {
-    /// Trunk features: `[N, C_in, H, W]` → `[N, F, gh, gw]`, `gh = ceil(H / stride)`.
+    /// Trunk features: `[N, C_in, H, W]` → `[N, F, gh, gw]`, `gh = ceil(H / stride)`. At
+    /// stride 8, `F` = stride-8 channels + trunk channels (the trunk output upsampled).
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
         let mut x = self.stem.forward(x);
-        for block in &self.blocks {
+        let mut fine = None;
+        for (i, block) in self.blocks.iter().enumerate() {
+            if self.fine_after == Some(i) {
+                fine = Some(x.clone());
+            }
             x = block.forward(x);
         }
-        x
+        if self.fine_after == Some(self.blocks.len()) {
+            fine = Some(x.clone());
+        }
+        match fine {
+            Some(fine) => {
+                let [_, _, h, w] = fine.dims();
+                let up = interpolate(
+                    x,
+                    InterpolateOptions::new(InterpolateMode::Nearest).with_output_size([h, w]),
+                );
+                Tensor::cat(vec![fine, up], 1)
+            }
+            None => x,
+        }
     }
 
     /// Cell logits and image logit: `x` `[N, C_in, H, W]` (image channel then residual
@@ -298,6 +358,8 @@ mod tests {
             .with_head_channels(8)
     }
 
+    use burn::tensor::Distribution;
+
     fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
     }
@@ -313,8 +375,43 @@ mod tests {
         assert_eq!(cfg32.trunk_channels(), 320);
         assert_eq!(cfg32.grid_side(256), 8);
         assert_eq!(cfg32.grid_side(100), 4);
-        assert!(cfg.clone().with_stride(8).validate().is_err());
+        let cfg8 = cfg.clone().with_stride(8);
+        assert!(cfg8.validate().is_ok());
+        assert_eq!((cfg8.trunk_len(), cfg8.fine_len()), (13, Some(6)));
+        assert_eq!(cfg8.trunk_channels(), 32 + 96);
+        assert_eq!(cfg8.grid_side(256), 32);
+        assert_eq!(cfg8.grid_side(100), 13);
+        assert!(cfg.clone().with_stride(4).validate().is_err());
         assert!(cfg.with_in_channels(0).validate().is_err());
+    }
+
+    #[test]
+    fn stride_8_trains_both_feature_levels() {
+        // Gradients must reach the stride-8 skip and, through the upsampling, the blocks
+        // after it; the prior keeps the initial image score of a stride-16 grid.
+        let device = Device::flex().autodiff();
+        let cfg = tiny().with_stride(8).with_in_channels(1);
+        let model = cfg.init(&device).unwrap();
+        let x = Tensor::<4>::random([1, 1, 64, 64], Distribution::Default, &device);
+        let (cells, _) = model.forward(x);
+        let grads = cells.sum().backward();
+        let early = model.blocks[0].project.conv.weight.val().grad(&grads);
+        let late = model.blocks[cfg.trunk_len() - 1]
+            .project
+            .conv
+            .weight
+            .val()
+            .grad(&grads);
+        for g in [early, late] {
+            let g = values(g.expect("gradient"));
+            assert!(g.iter().any(|v| *v != 0.0) && g.iter().all(|v| v.is_finite()));
+        }
+        let p16 = 1.0 / (1.0 + (-cell_prior_logit(16)).exp());
+        let p8 = 1.0 / (1.0 + (-cell_prior_logit(8)).exp());
+        assert!(
+            (p16 - 0.01).abs() < 1e-6 && (p8 - 0.0025).abs() < 1e-6,
+            "{p16} {p8}"
+        );
     }
 
     #[test]
@@ -366,6 +463,15 @@ mod tests {
             assert_eq!(g, size / 16);
             assert_eq!(cells.dims(), [2, g, g]);
             assert_eq!(image.dims(), [2]);
+        }
+        // Stride 8: the fused head gives twice as many cells per side, odd sizes included.
+        for size in [64usize, 72] {
+            let cfg = tiny().with_stride(8);
+            let model = cfg.init(&device).unwrap().valid();
+            let (cells, _) = model.forward(Tensor::<4>::zeros([1, 3, size, size], &device));
+            let g = cfg.grid_side(size);
+            assert_eq!(g, size.div_ceil(8));
+            assert_eq!(cells.dims(), [1, g, g]);
         }
         let cells = Tensor::<3>::from_data(
             TensorData::new(

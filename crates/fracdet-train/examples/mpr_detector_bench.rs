@@ -1,9 +1,9 @@
 //! Cost of full MPR inference per image (issue #5 acceptance: ≤ 0.25 s at the default
 //! working size on 2 cores): residual maps from the inpainter, then the grid detector.
 //!
-//! `cargo run --release -p fracdet-train --example mpr_detector_bench -- [SIZE] [SCALES] [REPEATS]`
+//! `cargo run --release -p fracdet-train --example mpr_detector_bench -- [SIZE] [SCALES] [REPEATS] [STRIDE]`
 //!
-//! Defaults: 256, `32,64`, 5 timed images after one warm-up, batch 1, untrained networks
+//! Defaults: 256, `32,64`, 5 timed images after one warm-up, stride 16, batch 1, untrained networks
 //! (the cost does not depend on the weights). `SCALES` `none` times the detector without
 //! residual channels. Prints best and mean seconds per image for the maps, the detector
 //! and both. Set `RAYON_NUM_THREADS=2` to pin the thread count.
@@ -26,12 +26,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => vec![32, 64],
     };
     let repeats: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let stride: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(16);
 
     let device = Device::default();
     let g = InpainterConfig::new().init(&device)?;
     let source = InpainterResiduals::new(g, scales.clone(), device.clone(), "bench".into());
     let detector = GridDetectorConfig::new()
         .with_in_channels(1 + scales.len())
+        .with_stride(stride)
         .init(&device)?
         .valid();
     let mut maps_t = Vec::new();
@@ -68,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let best = |v: &[f64]| v.iter().cloned().fold(f64::INFINITY, f64::min);
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let total: Vec<f64> = maps_t.iter().zip(&det_t).map(|(a, b)| a + b).collect();
-    println!("size {size}, scales {scales:?}, {repeats} images, batch 1");
+    println!("size {size}, scales {scales:?}, stride {stride}, {repeats} images, batch 1");
     println!(
         "residual maps: best {:.3} s, mean {:.3} s per image",
         best(&maps_t),

@@ -35,7 +35,8 @@ pub struct MprArgs {
     /// Canvas side in pixels (images are letterboxed to size x size).
     #[arg(long, default_value_t = 256)]
     pub size: u32,
-    /// Output stride of the cell grid: 16 (16x16 cells at 256) or 32.
+    /// Output stride of the cell grid: 16 (16x16 cells at 256), 8 (32x32 cells: finer boxes,
+    /// a one-level feature pyramid) or 32.
     #[arg(long, default_value_t = 16)]
     pub stride: usize,
     #[arg(long, default_value_t = 20)]

@@ -41,7 +41,7 @@ pub struct MprConfig {
     pub inpainter: Option<PathBuf>,
     /// Dataset the run trained on (informational).
     pub data: Option<PathBuf>,
-    /// Output stride of the cell grid (16 or 32).
+    /// Output stride of the cell grid (8, 16 or 32).
     pub stride: usize,
     /// Channels of the detector's context convolution.
     pub head_channels: usize,
@@ -233,8 +233,11 @@ mod tests {
         assert_eq!(MprConfig::load(dir.path()).unwrap(), c);
         assert!(MprConfig::is_mpr_run(dir.path()));
         let mut bad = c.clone();
-        bad.stride = 8;
+        bad.stride = 4;
         assert!(bad.validate().is_err());
+        let mut fine = c.clone();
+        fine.stride = 8;
+        assert!(fine.validate().is_ok());
         let mut bad = c.clone();
         bad.augment = Some(AugmentConfig {
             erasing: Some(Default::default()),
