@@ -14,6 +14,14 @@ pub const CONFIG_FILE: &str = "config.json";
 /// Bumped when the meaning of a saved field changes.
 pub const CONFIG_VERSION: u32 = 1;
 
+/// The string value of the top-level `key` of the `config.json` in `run_dir`, if the file
+/// is there, is JSON and has it: how commands that open every kind of run tell them apart.
+pub fn run_config_str(run_dir: &Path, key: &str) -> Option<String> {
+    let bytes = std::fs::read(run_dir.join(CONFIG_FILE)).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get(key)?.as_str().map(str::to_string)
+}
+
 /// How a grey radiograph becomes the network input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputSpec {

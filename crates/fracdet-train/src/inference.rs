@@ -40,12 +40,7 @@ impl<M: BinaryClassifier> Predictor<M> {
     pub fn probabilities(&self, canvases: &[Vec<f32>], device: &Device) -> Result<Vec<f32>> {
         let spec = &self.config.input;
         let side = spec.size as usize;
-        if let Some(bad) = canvases.iter().find(|c| c.len() != side * side) {
-            return Err(TrainError::Config(format!(
-                "canvas has {} values, the model takes {side}x{side}",
-                bad.len()
-            )));
-        }
+        check_canvases(canvases, side)?;
         if canvases.is_empty() {
             return Ok(Vec::new());
         }
@@ -58,5 +53,16 @@ impl<M: BinaryClassifier> Predictor<M> {
             device,
         );
         tensor_to_vec(sigmoid(self.model.logits(images)))
+    }
+}
+
+/// Every canvas must be `side * side` values (a model's letterboxed input).
+pub(crate) fn check_canvases(canvases: &[Vec<f32>], side: usize) -> Result<()> {
+    match canvases.iter().find(|c| c.len() != side * side) {
+        Some(bad) => Err(TrainError::Config(format!(
+            "canvas has {} values, the model takes {side}x{side}",
+            bad.len()
+        ))),
+        None => Ok(()),
     }
 }

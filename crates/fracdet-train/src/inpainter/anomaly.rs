@@ -11,7 +11,6 @@ use std::path::Path;
 
 use burn::tensor::Device;
 
-use crate::config::CONFIG_FILE;
 use crate::error::{Result, TrainError};
 use crate::inpainter::config::{INPAINTER_MODEL, InpainterTrainConfig};
 use crate::inpainter::load_inpainter;
@@ -51,15 +50,7 @@ impl AnomalyScorer {
     /// Whether `run_dir` holds an inpainter run (its config.json names the inpainter
     /// model), for commands that open every kind of run.
     pub fn is_inpainter_run(run_dir: &Path) -> bool {
-        #[derive(serde::Deserialize)]
-        struct Model {
-            model: Option<String>,
-        }
-        std::fs::read(run_dir.join(CONFIG_FILE))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Model>(&b).ok())
-            .and_then(|m| m.model)
-            .is_some_and(|m| m == INPAINTER_MODEL)
+        crate::config::run_config_str(run_dir, "model").is_some_and(|m| m == INPAINTER_MODEL)
     }
 
     /// Side of the square canvas the inpainter takes.

@@ -208,15 +208,7 @@ impl MprConfig {
     /// Whether the run directory holds an MPR run (its config.json says `"kind": "mpr"`),
     /// for commands that open classifier and MPR runs alike.
     pub fn is_mpr_run(run_dir: &Path) -> bool {
-        #[derive(Deserialize)]
-        struct Kind {
-            kind: Option<String>,
-        }
-        std::fs::read(run_dir.join(CONFIG_FILE))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Kind>(&b).ok())
-            .and_then(|k| k.kind)
-            .is_some_and(|k| k == MPR_KIND)
+        crate::config::run_config_str(run_dir, "kind").is_some_and(|k| k == MPR_KIND)
     }
 }
 

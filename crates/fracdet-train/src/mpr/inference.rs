@@ -100,38 +100,26 @@ impl MprPredictor {
     /// concatenated in the order of the scales; empty for a run without residual channels.
     pub fn residual_maps(&self, canvases: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
         let side = self.config.size as usize;
-        if let Some(bad) = canvases.iter().find(|c| c.len() != side * side) {
-            return Err(TrainError::Config(format!(
-                "canvas has {} values, the model takes {side}x{side}",
-                bad.len()
-            )));
-        }
+        crate::inference::check_canvases(canvases, side)?;
         if canvases.is_empty() {
             return Ok(Vec::new());
         }
-        self.residuals.residuals(canvases, self.config.size)
-    }
-
-    /// Predictions for grey canvases (`size * size` values in [0, 1], as fracdet-io's
-    /// letterbox makes them), in order; residual maps are computed here.
-    pub fn predict(&self, canvases: &[Vec<f32>], device: &Device) -> Result<Vec<MprPrediction>> {
-        let size = self.config.size;
-        let side = size as usize;
-        if let Some(bad) = canvases.iter().find(|c| c.len() != side * side) {
-            return Err(TrainError::Config(format!(
-                "canvas has {} values, the model takes {side}x{side}",
-                bad.len()
-            )));
-        }
-        if canvases.is_empty() {
-            return Ok(Vec::new());
-        }
-        let maps = self.residuals.residuals(canvases, size)?;
+        let maps = self.residuals.residuals(canvases, self.config.size)?;
         let want = self.config.residual_scales.len() * side * side;
         if maps.len() != canvases.len() || maps.iter().any(|m| m.len() != want) {
             return Err(TrainError::Config(
                 "residual source returned maps of the wrong size".into(),
             ));
+        }
+        Ok(maps)
+    }
+
+    /// Predictions for grey canvases (`size * size` values in [0, 1], as fracdet-io's
+    /// letterbox makes them), in order; residual maps are computed here.
+    pub fn predict(&self, canvases: &[Vec<f32>], device: &Device) -> Result<Vec<MprPrediction>> {
+        let maps = self.residual_maps(canvases)?;
+        if canvases.is_empty() {
+            return Ok(Vec::new());
         }
         let items: Vec<MprItem> = canvases
             .iter()
