@@ -53,11 +53,12 @@ fn split_path(out: &Path) -> Result<(&Path, &std::ffi::OsStr)> {
     Ok((dir, file))
 }
 
-/// Write `bytes` to a temporary file beside `out`, sync it, then move it into place.
-/// Without `overwrite`, the move is a hard link, which fails rather than replace a file
-/// that appeared in the meantime; where hard links are unsupported, existence is checked
-/// just before a rename.
-pub(crate) fn write_new_file(out: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
+/// Write `bytes` to a temporary file beside `out`, sync it, then move it into place and
+/// sync the folder: readers see the old file or the new one, never half of one, and a
+/// crash leaves no partial `out`. Without `overwrite`, the move is a hard link, which fails
+/// rather than replace a file that appeared in the meantime; where hard links are
+/// unsupported, existence is checked just before a rename.
+pub fn write_file_atomic(out: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
     let (dir, file) = split_path(out)?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(file);
@@ -120,20 +121,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("r.dcm");
         fs::write(&out, b"old").unwrap();
-        let err = write_new_file(&out, b"new", false).unwrap_err();
+        let err = write_file_atomic(&out, b"new", false).unwrap_err();
         assert!(matches!(err, IoError::OutputExists { .. }), "{err}");
         assert_eq!(fs::read(&out).unwrap(), b"old");
         assert_eq!(names(dir.path()), ["r.dcm"]);
 
-        write_new_file(&out, b"new", true).unwrap();
+        write_file_atomic(&out, b"new", true).unwrap();
         assert_eq!(fs::read(&out).unwrap(), b"new");
-        write_new_file(&dir.path().join("s.dcm"), b"s", false).unwrap();
+        write_file_atomic(&dir.path().join("s.dcm"), b"s", false).unwrap();
         assert_eq!(names(dir.path()), ["r.dcm", "s.dcm"]);
     }
 
     #[test]
     fn a_path_without_a_file_name_is_an_argument_error() {
-        let err = write_new_file(Path::new("/"), b"x", true).unwrap_err();
+        let err = write_file_atomic(Path::new("/"), b"x", true).unwrap_err();
         assert!(matches!(err, IoError::InvalidArgument(_)), "{err}");
     }
 }

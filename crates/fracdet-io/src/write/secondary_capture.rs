@@ -18,7 +18,7 @@ use dicom_object::mem::InMemElement;
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 use image::RgbImage;
 
-use super::output::{check_not_source, write_new_file};
+use super::output::{check_not_source, write_file_atomic};
 use super::uid::{new_uid, utc_now};
 use crate::radiograph::Format;
 use crate::read::{
@@ -280,7 +280,7 @@ pub fn write_secondary_capture(
         });
     }
     let bytes = secondary_capture(source, overlay, options)?;
-    write_new_file(out, &bytes, options.overwrite)?;
+    write_file_atomic(out, &bytes, options.overwrite)?;
     tracing::debug!(path = %out.display(), "wrote DICOM Secondary Capture");
     Ok(())
 }
