@@ -8,21 +8,11 @@ mod chromium;
 mod common;
 
 use std::path::Path;
-use std::process::Output;
 
-use common::fracdet;
+use common::{fracdet, show};
 
 const W: u32 = 40;
 const H: u32 = 32;
-
-fn show(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Grey W x H image: dark background with a soft blob; fractures add a bright diagonal.
 fn image_bytes(i: usize, fractured: bool) -> Vec<u8> {

@@ -7,24 +7,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
 
-use common::fracdet;
+use common::{fracdet, show};
 use fracdet_io::{ReadOptions, read_radiograph};
 use fracdet_train::Device;
 
 /// Wider than tall, so the 64 px canvas has letterbox padding above and below.
 const W: u32 = 48;
 const H: u32 = 36;
-
-fn show(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Crack origin of image `i` (positives only).
 fn crack(i: usize) -> (u32, u32) {

@@ -17,6 +17,16 @@ pub fn fracdet(args: &[&str]) -> Output {
         .expect("run fracdet")
 }
 
+/// Status, stdout and stderr of a finished run, for assertion messages.
+pub fn show(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 /// PNG file bytes of an 8-bit grey `width` x `height` image, `pixel(x, y)` per pixel.
 pub fn grey_png(width: u32, height: u32, pixel: impl Fn(u32, u32) -> u8) -> Vec<u8> {
     let img = GrayImage::from_fn(width, height, |x, y| image::Luma([pixel(x, y)]));
