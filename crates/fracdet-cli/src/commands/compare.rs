@@ -29,7 +29,9 @@ pub struct CompareArgs {
 pub struct Prediction {
     pub image: String,
     pub label: bool,
-    pub probability: f32,
+    /// What the report ranked: the `logit` column of an MPR report (its probabilities
+    /// saturate at 1.0 and would tie), else the probability.
+    pub score: f32,
 }
 
 #[derive(Debug, Serialize)]
@@ -63,8 +65,8 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
                 );
             }
             labels.push(p.label);
-            sa.push(p.probability);
-            sb.push(q.probability);
+            sa.push(p.score);
+            sb.push(q.score);
         }
     }
     if labels.is_empty() {
@@ -232,7 +234,8 @@ fn short(p: &Path) -> String {
     }
 }
 
-/// Reads `fracdet evaluate`'s predictions.csv (header `image,label,probability,...`).
+/// Reads `fracdet evaluate`'s predictions.csv (header `image,label,probability,...`, with a
+/// last `logit` column for MPR reports, which is then the score).
 pub fn read_predictions(path: &Path) -> anyhow::Result<Vec<Prediction>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -244,7 +247,11 @@ pub fn read_predictions(path: &Path) -> anyhow::Result<Vec<Prediction>> {
             .position(|h| h == name)
             .with_context(|| format!("{}: no column {name:?}", path.display()))
     };
-    let (ci, cl, cp) = (col("image")?, col("label")?, col("probability")?);
+    let (ci, cl) = (col("image")?, col("label")?);
+    let (cp, what) = match col("logit") {
+        Ok(c) => (c, "logit"),
+        Err(_) => (col("probability")?, "probability"),
+    };
     let mut out = Vec::new();
     for (i, line) in lines {
         if line.trim().is_empty() {
@@ -258,16 +265,16 @@ pub fn read_predictions(path: &Path) -> anyhow::Result<Vec<Prediction>> {
             "0" => false,
             other => return Err(bad(&format!("label {other:?} is not 0 or 1"))),
         };
-        let probability: f32 = get(cp)
+        let score: f32 = get(cp)
             .parse()
-            .map_err(|_| bad("probability is not a number"))?;
-        if !probability.is_finite() {
-            return Err(bad("probability is not finite"));
+            .map_err(|_| bad(&format!("{what} is not a number")))?;
+        if !score.is_finite() {
+            return Err(bad(&format!("{what} is not finite")));
         }
         out.push(Prediction {
             image: get(ci).to_string(),
             label,
-            probability,
+            score,
         });
     }
     Ok(out)
@@ -296,7 +303,28 @@ fn split_csv(line: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::split_csv;
+    use super::{read_predictions, split_csv};
+
+    #[test]
+    fn mpr_reports_are_compared_on_their_logits() {
+        // Probabilities tied at 1.0 would hide that the logits rank the positive first.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("predictions.csv");
+        std::fs::write(
+            &path,
+            "image,label,probability,decision_fixed,decision_target_sensitivity,decision_youden,logit\n\
+             a.png,1,1.000000,1,1,1,25.5\n\
+             b.png,0,1.000000,1,1,1,18.0\n",
+        )
+        .unwrap();
+        let p = read_predictions(&path).unwrap();
+        assert_eq!((p[0].score, p[1].score), (25.5, 18.0));
+        std::fs::write(&path, "image,label,probability\nc.png,0,0.25\n").unwrap();
+        assert_eq!(read_predictions(&path).unwrap()[0].score, 0.25);
+        std::fs::write(&path, "image,label,probability,logit\nc.png,0,0.25,x\n").unwrap();
+        let err = read_predictions(&path).unwrap_err().to_string();
+        assert!(err.contains("logit is not a number"), "{err}");
+    }
 
     #[test]
     fn quoted_fields() {
