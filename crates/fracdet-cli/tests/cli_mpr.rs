@@ -154,6 +154,37 @@ fn mpr_run_in_predict_evaluate_and_detect() {
         }
     }
 
+    // Boxes at another region threshold: `calibrated` undoes the cell W-BCE weight w.
+    let report2 = tmp.path().join("report2");
+    let eval_with = |threshold: &str| {
+        fracdet(&[
+            "evaluate",
+            "--model",
+            run_s,
+            "--data",
+            data_s,
+            "--out",
+            report2.to_str().unwrap(),
+            "--bootstrap",
+            "10",
+            "--region-threshold",
+            threshold,
+        ])
+    };
+    let o = eval_with("calibrated");
+    assert!(o.status.success(), "{}", show(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let used: f32 = stderr
+        .split("boxes from cells with probability >= ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(used > 0.5 && used < 1.0, "w / (1 + w) for w > 1: {used}");
+    let o = eval_with("1.5");
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("must be a probability"));
+
     // predict and detect: the same probability per image.
     let images = data.join("images");
     let images_s = images.to_str().unwrap();
@@ -294,6 +325,19 @@ fn inpainter_run_alone_is_a_residual_anomaly_scorer() {
     let loc = &m["localisation"];
     assert_eq!(loc["n_images"], 5, "{loc}");
     let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    let o = fracdet(&[
+        "evaluate",
+        "--model",
+        run_s,
+        "--data",
+        data_s,
+        "--out",
+        tmp.path().join("r2").to_str().unwrap(),
+        "--region-threshold",
+        "0.9",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("MPR detector runs only"));
     assert!(
         html.contains("not a probability") && html.contains("mean residual per 16-pixel cell"),
         "the report says what the score is"

@@ -172,6 +172,24 @@ impl Scorer {
         }
     }
 
+    /// An MPR detector whose boxes gather cells at or above `threshold` (a cell probability)
+    /// instead of its run's `region_threshold`; other models are returned unchanged.
+    pub fn with_region_threshold(mut self, threshold: f32) -> Self {
+        if let Self::Mpr(p) = &mut self {
+            p.config.region_threshold = threshold;
+        }
+        self
+    }
+
+    /// MPR detectors: [`MprPredictor::calibrated_half`], the region threshold that undoes
+    /// the cell W-BCE weight; `None` for other models.
+    pub fn calibrated_region_threshold(&self) -> Option<f32> {
+        match self {
+            Self::Mpr(p) => Some(p.calibrated_half()),
+            _ => None,
+        }
+    }
+
     /// Cells per side of an MPR run's grid (detector or inpainter); `None` for classifiers.
     pub fn grid_side(&self) -> Option<usize> {
         match self {

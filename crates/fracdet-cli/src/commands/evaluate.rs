@@ -79,6 +79,11 @@ pub struct EvaluateArgs {
     /// Threads for decoding and compute (default: all cores).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// MPR runs: the cell probability at or above which cells form boxes, instead of the
+    /// run's own (0.5 by default); `calibrated` takes w / (1 + w) for the run's cell W-BCE
+    /// weight w, the cell probability an unweighted model would call 0.5.
+    #[arg(long, value_name = "P|calibrated")]
+    pub region_threshold: Option<String>,
 }
 
 /// An image that could not be scored: (name, reason).
@@ -150,8 +155,22 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
     }
 
     let device = &crate::device::select(device)?;
-    let scorer = Scorer::open_run(&args.model, device)
+    let mut scorer = Scorer::open_run(&args.model, device)
         .with_context(|| format!("cannot open model {}", args.model.display()))?;
+    if let Some(given) = &args.region_threshold {
+        let Some(calibrated) = scorer.calibrated_region_threshold() else {
+            bail!("--region-threshold applies to MPR detector runs only");
+        };
+        let threshold = match given.as_str() {
+            "calibrated" => calibrated,
+            p => match p.parse::<f32>() {
+                Ok(v) if v > 0.0 && v <= 1.0 => v,
+                _ => bail!("--region-threshold must be a probability in (0, 1] or `calibrated`"),
+            },
+        };
+        eprintln!("boxes from cells with probability >= {threshold}");
+        scorer = scorer.with_region_threshold(threshold);
+    }
     let kind = scorer.score_kind();
 
     let (scored, failed) = score(&scorer, device, &dataset.root, samples, args.batch)?;

@@ -39,6 +39,7 @@ pub struct MprPredictor {
     residuals: Box<dyn ResidualSource>,
     pub config: MprConfig,
     grid: usize,
+    cell_pos_weight: f32,
 }
 
 impl MprPredictor {
@@ -65,6 +66,7 @@ impl MprPredictor {
             run_dir.join(LAST_FILE)
         };
         let ckpt = MprCheckpoint::load(&path)?;
+        let cell_pos_weight = ckpt.state.cell_pos_weight;
         let model = config.detector().init(device)?;
         let model = model_from_bytes(model, ckpt.model, &path)?.valid();
         let grid = config.detector().grid_side(config.size as usize);
@@ -73,6 +75,7 @@ impl MprPredictor {
             residuals,
             config,
             grid,
+            cell_pos_weight,
         })
     }
 
@@ -92,6 +95,21 @@ impl MprPredictor {
     /// Cells per side of the output grid.
     pub fn grid(&self) -> usize {
         self.grid
+    }
+
+    /// The positive weight `w` of the cell W-BCE the model trained with.
+    pub fn cell_pos_weight(&self) -> f32 {
+        self.cell_pos_weight
+    }
+
+    /// The cell probability that W-BCE training with weight `w` puts where an unweighted
+    /// model would put 0.5: `w / (1 + w)`. Weighting positives by `w` shifts every cell's
+    /// optimal logit by `ln w`, so a cell whose fracture frequency is `q` is pushed to
+    /// `wq / (wq + 1 − q)`; cells near a fracture reach 0.5 at `q = 1 / (1 + w)`, which makes
+    /// regions above 0.5 grow wide.
+    pub fn calibrated_half(&self) -> f32 {
+        let w = self.cell_pos_weight.max(0.0);
+        w / (1.0 + w)
     }
 
     /// The residual maps `|x − G(x)|` the model takes beside each grey canvas (`size *
