@@ -7,6 +7,7 @@
 mod common;
 
 use std::path::Path;
+use std::process::Output;
 
 use common::{fracdet, show};
 use fracdet_io::{ReadOptions, read_radiograph};
@@ -59,6 +60,24 @@ fn write_dataset(root: &Path) {
     std::fs::write(root.join("boxes.csv"), boxes).unwrap();
 }
 
+/// `fracdet evaluate` of `run` on `data` into `out` (100 bootstrap resamples), plus `extra`.
+fn evaluate(run: &str, data: &str, out: &Path, extra: &[&str]) -> Output {
+    let out = out.to_str().unwrap();
+    let mut args = vec![
+        "evaluate",
+        "--model",
+        run,
+        "--data",
+        data,
+        "--out",
+        out,
+        "--bootstrap",
+        "100",
+    ];
+    args.extend_from_slice(extra);
+    fracdet(&args)
+}
+
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -108,19 +127,7 @@ fn mpr_run_in_predict_evaluate_and_detect() {
 
     // evaluate on val: thresholds chosen and stored (on the logit), localisation from cells.
     let report = tmp.path().join("report");
-    let o = fracdet(&[
-        "evaluate",
-        "--model",
-        run_s,
-        "--data",
-        data_s,
-        "--split",
-        "val",
-        "--out",
-        report.to_str().unwrap(),
-        "--bootstrap",
-        "100",
-    ]);
+    let o = evaluate(run_s, data_s, &report, &["--split", "val"]);
     assert!(o.status.success(), "{}", show(&o));
     let m = json(&report.join("metrics.json"));
     assert_eq!(m["n"], 10);
@@ -156,21 +163,8 @@ fn mpr_run_in_predict_evaluate_and_detect() {
 
     // Boxes at another region threshold: `calibrated` undoes the cell W-BCE weight w.
     let report2 = tmp.path().join("report2");
-    let eval_with = |threshold: &str| {
-        fracdet(&[
-            "evaluate",
-            "--model",
-            run_s,
-            "--data",
-            data_s,
-            "--out",
-            report2.to_str().unwrap(),
-            "--bootstrap",
-            "10",
-            "--region-threshold",
-            threshold,
-        ])
-    };
+    let eval_with =
+        |threshold: &str| evaluate(run_s, data_s, &report2, &["--region-threshold", threshold]);
     let o = eval_with("calibrated");
     assert!(o.status.success(), "{}", show(&o));
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -300,17 +294,7 @@ fn inpainter_run_alone_is_a_residual_anomaly_scorer() {
     assert!(run.join("best.ckpt").exists() && run.join("samples").is_dir());
 
     let report = tmp.path().join("report");
-    let o = fracdet(&[
-        "evaluate",
-        "--model",
-        run_s,
-        "--data",
-        data_s,
-        "--out",
-        report.to_str().unwrap(),
-        "--bootstrap",
-        "100",
-    ]);
+    let o = evaluate(run_s, data_s, &report, &[]);
     assert!(o.status.success(), "{}", show(&o));
     let m = json(&report.join("metrics.json"));
     assert_eq!(
@@ -325,17 +309,12 @@ fn inpainter_run_alone_is_a_residual_anomaly_scorer() {
     let loc = &m["localisation"];
     assert_eq!(loc["n_images"], 5, "{loc}");
     let html = std::fs::read_to_string(report.join("report.html")).unwrap();
-    let o = fracdet(&[
-        "evaluate",
-        "--model",
+    let o = evaluate(
         run_s,
-        "--data",
         data_s,
-        "--out",
-        tmp.path().join("r2").to_str().unwrap(),
-        "--region-threshold",
-        "0.9",
-    ]);
+        &tmp.path().join("r2"),
+        &["--region-threshold", "0.9"],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("MPR detector runs only"));
     assert!(
