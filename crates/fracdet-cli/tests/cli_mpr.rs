@@ -317,6 +317,21 @@ fn inpainter_run_alone_is_a_residual_anomaly_scorer() {
     );
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("MPR detector runs only"));
+    // detect refuses the inpainter alone: its score is not a fracture probability.
+    let o = fracdet(&[
+        "detect",
+        data.join("images").to_str().unwrap(),
+        "--model",
+        run_s,
+        "--out",
+        tmp.path().join("det").to_str().unwrap(),
+    ]);
+    assert_ne!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is an MPR inpainter run"),
+        "{}",
+        show(&o)
+    );
     assert!(
         html.contains("not a probability") && html.contains("mean residual per 16-pixel cell"),
         "the report says what the score is"

@@ -134,8 +134,18 @@ impl Detector {
 
     /// A training run (classifier or MPR): its best weights, and `operating_points.json`
     /// when `fracdet evaluate --split val` has stored one.
+    /// An inpainter run is refused: alone it is an ablation scorer for `evaluate` (its
+    /// score is a residual, not a fracture probability, and ranks at chance on FracAtlas).
     pub fn from_run(dir: &Path, device: &Device) -> Result<Self> {
         let scorer = Scorer::open_run(dir, device)?;
+        if matches!(scorer, Scorer::Anomaly(_)) {
+            return Err(DetectError::bundle(
+                dir.display(),
+                "is an MPR inpainter run: give `fracdet train mpr --inpainter` this run and \
+                 detect with the detector it trains (the inpainter alone is scored only by \
+                 `fracdet evaluate`, as an ablation)",
+            ));
+        }
         let points = StoredOperatingPoints::load(dir)?.map(|s| s.points);
         let name = dir
             .file_name()
