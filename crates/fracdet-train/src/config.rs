@@ -14,6 +14,27 @@ pub const CONFIG_FILE: &str = "config.json";
 /// Bumped when the meaning of a saved field changes.
 pub const CONFIG_VERSION: u32 = 1;
 
+/// Writes `config` as pretty JSON to the `config.json` of `run_dir`, atomically.
+pub(crate) fn save_run_config<T: Serialize>(run_dir: &Path, config: &T) -> Result<()> {
+    let json = serde_json::to_vec_pretty(config)
+        .map_err(|e| TrainError::Config(format!("cannot serialise config: {e}")))?;
+    write_atomic(&run_dir.join(CONFIG_FILE), &json)
+}
+
+/// Reads the `config.json` of `run_dir` and checks it with `validate`; a file that does not
+/// parse or validate is a format error naming the file.
+pub(crate) fn load_run_config<T: serde::de::DeserializeOwned>(
+    run_dir: &Path,
+    validate: impl FnOnce(&T) -> Result<()>,
+) -> Result<T> {
+    let path = run_dir.join(CONFIG_FILE);
+    let bytes = std::fs::read(&path).map_err(|e| TrainError::io(&path, e))?;
+    let config: T =
+        serde_json::from_slice(&bytes).map_err(|e| TrainError::format(&path, e.to_string()))?;
+    validate(&config).map_err(|e| TrainError::format(&path, e.to_string()))?;
+    Ok(config)
+}
+
 /// The string value of the top-level `key` of the `config.json` in `run_dir`, if the file
 /// is there, is JSON and has it: how commands that open every kind of run tell them apart.
 pub fn run_config_str(run_dir: &Path, key: &str) -> Option<String> {
@@ -170,20 +191,11 @@ impl ClassifierConfig {
     }
 
     pub fn save(&self, run_dir: &Path) -> Result<()> {
-        let json = serde_json::to_vec_pretty(self)
-            .map_err(|e| TrainError::Config(format!("cannot serialise config: {e}")))?;
-        write_atomic(&run_dir.join(CONFIG_FILE), &json)
+        crate::config::save_run_config(run_dir, self)
     }
 
     pub fn load(run_dir: &Path) -> Result<Self> {
-        let path = run_dir.join(CONFIG_FILE);
-        let bytes = std::fs::read(&path).map_err(|e| TrainError::io(&path, e))?;
-        let config: Self =
-            serde_json::from_slice(&bytes).map_err(|e| TrainError::format(&path, e.to_string()))?;
-        config
-            .validate()
-            .map_err(|e| TrainError::format(&path, e.to_string()))?;
-        Ok(config)
+        crate::config::load_run_config(run_dir, Self::validate)
     }
 }
 

@@ -7,8 +7,6 @@ use fracdet_io::augment::AugmentConfig;
 use fracdet_model::grid_detector::{GridDetectorConfig, ImagePool};
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::write_atomic;
-use crate::config::CONFIG_FILE;
 use crate::error::{Result, TrainError};
 
 /// Bumped when the meaning of a saved field changes.
@@ -189,20 +187,11 @@ impl MprConfig {
     }
 
     pub fn save(&self, run_dir: &Path) -> Result<()> {
-        let json = serde_json::to_vec_pretty(self)
-            .map_err(|e| TrainError::Config(format!("cannot serialise config: {e}")))?;
-        write_atomic(&run_dir.join(CONFIG_FILE), &json)
+        crate::config::save_run_config(run_dir, self)
     }
 
     pub fn load(run_dir: &Path) -> Result<Self> {
-        let path = run_dir.join(CONFIG_FILE);
-        let bytes = std::fs::read(&path).map_err(|e| TrainError::io(&path, e))?;
-        let config: Self =
-            serde_json::from_slice(&bytes).map_err(|e| TrainError::format(&path, e.to_string()))?;
-        config
-            .validate()
-            .map_err(|e| TrainError::format(&path, e.to_string()))?;
-        Ok(config)
+        crate::config::load_run_config(run_dir, Self::validate)
     }
 
     /// Whether the run directory holds an MPR run (its config.json says `"kind": "mpr"`),
