@@ -15,6 +15,7 @@ pub mod loader;
 pub mod preprocess;
 pub mod radiograph;
 pub mod read;
+pub mod walk;
 pub mod write;
 
 pub use error::{IoError, Result};

@@ -8,8 +8,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::{Dataset, Issue, Layout, Split};
-use crate::IoError;
-use crate::read::{ReadOptions, read_radiograph_bytes};
+use crate::read::{ReadOptions, max_file_bytes, read_file_bounded, read_radiograph_bytes};
 
 /// How to check.
 #[derive(Debug, Clone, Default)]
@@ -62,7 +61,9 @@ struct FileResult {
 }
 
 fn check_file(path: &Path, options: &CheckOptions) -> FileResult {
-    let bytes = match std::fs::read(path) {
+    // Bounded like every read: a file swapped for something huge after indexing cannot
+    // exhaust memory here.
+    let bytes = match read_file_bounded(path, max_file_bytes(&options.read)) {
         Ok(b) => b,
         Err(e) => {
             return FileResult {
@@ -70,7 +71,7 @@ fn check_file(path: &Path, options: &CheckOptions) -> FileResult {
                 size: None,
                 issues: vec![Issue::Unreadable {
                     image: path.to_path_buf(),
-                    error: IoError::io(path, e).to_string(),
+                    error: e.to_string(),
                 }],
             };
         }
@@ -87,9 +88,21 @@ fn check_file(path: &Path, options: &CheckOptions) -> FileResult {
             size: None,
             issues: vec![Issue::Unreadable {
                 image: path.to_path_buf(),
-                error: e.to_string(),
+                error: escaped_path_in(e.to_string(), path),
             }],
         },
+    }
+}
+
+/// The reader's message, with its lossy rendering of `path` (U+FFFD for every byte that is
+/// not UTF-8) replaced by the escaped one, so the file can be told from its neighbours.
+fn escaped_path_in(message: String, path: &Path) -> String {
+    let lossy = path.display().to_string();
+    let escaped = crate::walk::display_path(path);
+    if lossy == escaped {
+        message
+    } else {
+        message.replacen(&lossy, &escaped, 1)
     }
 }
 

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Issue, Sample, SampleMeta, Split, looks_like_image};
+use crate::walk::{WalkOptions, walk};
 use crate::{IoError, Result};
 
 /// The label a class folder name stands for, case-insensitively, with `_` and `-` read as
@@ -43,19 +44,13 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<(PathBuf, std::fs::FileType)>> {
     Ok(out)
 }
 
-/// Every image file under `dir`, recursively, sorted. Depth is bounded so a symlink loop
-/// cannot recurse forever.
-fn images_under(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) -> Result<()> {
-    if depth > 16 {
-        return Ok(());
-    }
-    for (path, ft) in read_dir_sorted(dir)? {
-        if ft.is_dir() {
-            images_under(&path, depth + 1, out)?;
-        } else if ft.is_file() && looks_like_image(&path) {
-            out.push(path);
-        }
-    }
+/// Every image file under `dir`, recursively, sorted; whatever the walk passed over (links
+/// leaving the class folder, loops, pipes) becomes an issue.
+fn images_under(dir: &Path, out: &mut Vec<PathBuf>, issues: &mut Vec<Issue>) -> Result<()> {
+    let found =
+        walk(dir, WalkOptions::default(), &looks_like_image).map_err(|e| IoError::io(dir, e))?;
+    out.extend(found.files);
+    issues.extend(found.skipped.into_iter().map(Issue::from));
     Ok(())
 }
 
@@ -81,7 +76,7 @@ pub(crate) fn load(root: &Path) -> Result<(Vec<Sample>, Vec<Issue>)> {
                 match class_label(&name) {
                     Some(label) => {
                         let mut files = Vec::new();
-                        images_under(&entry, 0, &mut files)?;
+                        images_under(&entry, &mut files, &mut issues)?;
                         samples.extend(files.into_iter().map(|image| Sample {
                             image,
                             split,

@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
 use super::{Issue, Sample, SampleMeta, Split, View, looks_like_image};
+use crate::walk::{WalkOptions, walk};
 use crate::{BBox, IoError, Result};
 
 pub(crate) const LABELS: &str = "labels.csv";
@@ -113,6 +114,17 @@ fn image_name(path: &Path, line: u64, name: &str) -> Result<PathBuf> {
 pub(crate) fn load(root: &Path) -> Result<(Vec<Sample>, Vec<Issue>)> {
     let mut issues = Vec::new();
     let images_dir = root.join(IMAGES);
+    // The regular image files under images/, found once by the walk that refuses links out
+    // of the tree, loops and pipes; a label row is matched against these, never opened blind.
+    let (on_disk, skipped) = if images_dir.is_dir() {
+        let w = walk(&images_dir, WalkOptions::default(), &looks_like_image)
+            .map_err(|e| IoError::io(&images_dir, e))?;
+        (w.files, w.skipped)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let on_disk_set: HashSet<&Path> = on_disk.iter().map(PathBuf::as_path).collect();
+    let skipped_set: HashSet<&Path> = skipped.iter().map(|s| s.path.as_path()).collect();
     let mut table = Table::open(root.join(LABELS))?;
     let image_col = table.require("image")?;
     let label_col = table.require("fractured")?;
@@ -209,7 +221,10 @@ pub(crate) fn load(root: &Path) -> Result<(Vec<Sample>, Vec<Issue>)> {
             continue;
         }
         let image = images_dir.join(&rel);
-        if image.is_file() {
+        if skipped_set.contains(image.as_path()) {
+            // Reported below with the reason the walk gave.
+            by_name.insert(name, None);
+        } else if on_disk_set.contains(image.as_path()) {
             by_name.insert(name, Some(samples.len()));
             samples.push(Sample {
                 image,
@@ -275,25 +290,23 @@ pub(crate) fn load(root: &Path) -> Result<(Vec<Sample>, Vec<Issue>)> {
 
     // Images on disk that no row labels.
     let listed: HashSet<PathBuf> = samples.iter().map(|s| s.image.clone()).collect();
-    if images_dir.is_dir() {
-        let entries = std::fs::read_dir(&images_dir).map_err(|e| IoError::io(&images_dir, e))?;
-        let mut unlabelled: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_file() && looks_like_image(p) && !listed.contains(p))
-            .filter(|p| {
-                // A missing-image row whose file name differs only by our join is not "unlabelled".
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_none_or(|n| !by_name.contains_key(n))
-            })
-            .collect();
-        unlabelled.sort();
-        issues.extend(
-            unlabelled
-                .into_iter()
-                .map(|image| Issue::UnlabelledImage { image }),
-        );
-    }
+    let mut unlabelled: Vec<PathBuf> = on_disk
+        .iter()
+        .filter(|p| !listed.contains(*p))
+        .filter(|p| {
+            // A missing-image row whose file name differs only by our join is not "unlabelled".
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_none_or(|n| !by_name.contains_key(n))
+        })
+        .cloned()
+        .collect();
+    unlabelled.sort();
+    issues.extend(
+        unlabelled
+            .into_iter()
+            .map(|image| Issue::UnlabelledImage { image }),
+    );
+    issues.extend(skipped.into_iter().map(Issue::from));
     Ok((samples, issues))
 }

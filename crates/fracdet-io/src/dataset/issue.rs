@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::BBox;
+use crate::walk::{Skipped, display_path};
 
 /// One problem found in a dataset. `Display` gives one line naming the file (and table
 /// line where there is one).
@@ -62,6 +63,18 @@ pub enum Issue {
     },
     /// Files with identical content (blake3); a leak risk when they span splits.
     DuplicateFiles { hash: String, images: Vec<PathBuf> },
+    /// A path under an image folder that was not read: a link leaving the dataset, a loop,
+    /// a dangling link, a named pipe or device (see [`crate::walk::SkipReason`]).
+    NotAFile { path: PathBuf, reason: String },
+}
+
+impl From<Skipped> for Issue {
+    fn from(s: Skipped) -> Self {
+        Issue::NotAFile {
+            path: s.path,
+            reason: s.reason.to_string(),
+        }
+    }
 }
 
 impl std::fmt::Display for Issue {
@@ -71,30 +84,30 @@ impl std::fmt::Display for Issue {
                 write!(
                     f,
                     "{}:{line}: image {} does not exist",
-                    table.display(),
-                    image.display()
+                    display_path(table),
+                    display_path(image)
                 )
             }
             Issue::UnlabelledImage { image } => {
-                write!(f, "{}: image has no label", image.display())
+                write!(f, "{}: image has no label", display_path(image))
             }
             Issue::UnknownClassFolder { folder } => write!(
                 f,
                 "{}: not a class folder (expected fractured/positive/abnormal or not fractured/normal/negative)",
-                folder.display()
+                display_path(folder)
             ),
             Issue::DuplicateLabel { table, line, image } => {
                 write!(
                     f,
                     "{}:{line}: image {image} is labelled again",
-                    table.display()
+                    display_path(table)
                 )
             }
             Issue::BoxWithoutLabel { table, line, image } => {
                 write!(
                     f,
                     "{}:{line}: box for image {image}, which has no label",
-                    table.display()
+                    display_path(table)
                 )
             }
             Issue::InvalidBox {
@@ -105,7 +118,7 @@ impl std::fmt::Display for Issue {
             } => write!(
                 f,
                 "{}:{line}: invalid box for {image}: ({}, {}, {}, {})",
-                table.display(),
+                display_path(table),
                 bbox.x_min,
                 bbox.y_min,
                 bbox.x_max,
@@ -114,7 +127,7 @@ impl std::fmt::Display for Issue {
             Issue::BoxOnNegative { table, line, image } => write!(
                 f,
                 "{}:{line}: fracture box on {image}, which is labelled not fractured",
-                table.display()
+                display_path(table)
             ),
             // The reader's errors already begin with the file's path.
             Issue::Unreadable { error, .. } => write!(f, "unreadable: {error}"),
@@ -126,7 +139,7 @@ impl std::fmt::Display for Issue {
             } => write!(
                 f,
                 "{}: box ({}, {}, {}, {}) extends outside the {width}x{height} image",
-                image.display(),
+                display_path(image),
                 bbox.x_min,
                 bbox.y_min,
                 bbox.x_max,
@@ -139,12 +152,15 @@ impl std::fmt::Display for Issue {
             } => write!(
                 f,
                 "{}: table says {}x{}, image is {}x{}",
-                image.display(),
+                display_path(image),
                 declared.0,
                 declared.1,
                 decoded.0,
                 decoded.1
             ),
+            Issue::NotAFile { path, reason } => {
+                write!(f, "{}: not read: {reason}", display_path(path))
+            }
             Issue::DuplicateFiles { hash, images } => {
                 write!(
                     f,
@@ -152,7 +168,7 @@ impl std::fmt::Display for Issue {
                     &hash[..hash.len().min(16)]
                 )?;
                 for p in images {
-                    write!(f, " {}", p.display())?;
+                    write!(f, " {}", display_path(p))?;
                 }
                 Ok(())
             }

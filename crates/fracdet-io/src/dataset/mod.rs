@@ -217,16 +217,20 @@ impl Dataset {
 /// also taken, as DICOM files often have none.
 pub(crate) const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "dcm", "dicom"];
 
-/// Whether a file name looks like a radiograph (not hidden, known or no extension).
+/// Whether a file name looks like a radiograph (not hidden, known or no extension). Names
+/// that are not valid UTF-8 are judged on their bytes, so they are read (and reported when
+/// corrupt) like any other.
 pub(crate) fn looks_like_image(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+    let Some(name) = path.file_name() else {
         return false;
     };
-    if name.starts_with('.') {
+    if name.as_encoded_bytes().starts_with(b".") {
         return false;
     }
-    match path.extension().and_then(|e| e.to_str()) {
+    match path.extension() {
         None => true,
-        Some(ext) => IMAGE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()),
+        Some(ext) => {
+            IMAGE_EXTENSIONS.contains(&ext.to_string_lossy().to_ascii_lowercase().as_str())
+        }
     }
 }

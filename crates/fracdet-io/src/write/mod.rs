@@ -5,6 +5,7 @@
 //! Secondary Capture object in the source's study, so a PACS files it beside the original.
 
 mod output;
+pub mod run_folder;
 mod secondary_capture;
 mod uid;
 
