@@ -143,3 +143,32 @@ fn serve_answers_like_detect_and_stops_on_ctrl_c() {
         "serve {served_p} vs detect {detected_p}"
     );
 }
+
+/// Usage errors exit 2 with one line saying what is wrong, as clap's own do: a limit
+/// out of range, an address that does not parse, one that cannot be listened on.
+#[test]
+fn serve_usage_errors_exit_2_with_one_line() {
+    for (args, says) in [
+        (vec!["--timeout-s", "0"], "--timeout-s"),
+        (vec!["--header-timeout-s=-1"], "--header-timeout-s"),
+        (vec!["--max-uploads", "0"], "--max-uploads"),
+        (vec!["--max-connections", "0"], "--max-connections"),
+        (vec!["--workers", "0"], "--workers"),
+        (vec!["--addr", "not-an-address"], "not-an-address"),
+        // TEST-NET-1 (RFC 5737): never this machine's, so the bind fails.
+        (
+            vec!["--addr", "192.0.2.1:8080"],
+            "cannot listen on 192.0.2.1:8080",
+        ),
+    ] {
+        let mut all = vec!["serve"];
+        all.extend(&args);
+        let o = common::fracdet(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}\n{}", common::show(&o));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(stderr.contains(says), "{args:?}\n{}", common::show(&o));
+        if args.get(1) != Some(&"not-an-address") {
+            assert_eq!(stderr.trim().lines().count(), 1, "{}", common::show(&o));
+        }
+    }
+}

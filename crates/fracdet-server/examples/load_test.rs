@@ -224,6 +224,7 @@ fn start_in_process(o: &Options) -> SocketAddr {
     let defaults = fracdet_server::ServerConfig::default();
     let config = fracdet_server::ServerConfig {
         max_concurrent: defaults.max_concurrent.max(o.concurrency),
+        max_uploads: defaults.max_uploads.max(o.concurrency),
         workers: o.workers.unwrap_or(defaults.workers),
         ..defaults
     };
@@ -239,8 +240,8 @@ fn start_in_process(o: &Options) -> SocketAddr {
                 .await
                 .expect("bind");
             tx.send(listener.local_addr().expect("address")).ok();
-            let app = fracdet_server::router(Arc::new(detector), device, config);
-            fracdet_server::serve(listener, app, std::future::pending())
+            let app = fracdet_server::router(Arc::new(detector), device, config.clone());
+            fracdet_server::serve(listener, app, &config, std::future::pending())
                 .await
                 .expect("serve");
         });
@@ -257,6 +258,7 @@ fn spawn_server(bin: &Path, o: &Options) -> (Child, SocketAddr) {
     let mut cmd = Command::new(bin);
     cmd.args(["serve", "--addr", &addr.to_string()])
         .args(["--max-concurrent", &o.concurrency.max(4).to_string()])
+        .args(["--max-uploads", &o.concurrency.max(16).to_string()])
         .stdout(Stdio::null());
     if let Some(w) = o.workers {
         cmd.args(["--workers", &w.to_string()]);

@@ -31,7 +31,10 @@ struct AppState {
     device: Device,
     config: ServerConfig,
     read: ReadOptions,
-    /// Requests admitted (uploading, waiting or running): `max_concurrent` permits.
+    /// Bodies being received: `max_uploads` permits.
+    uploads: Arc<Semaphore>,
+    /// Requests with their body in, waiting for a worker or running: `max_concurrent`
+    /// permits.
     admitted: Arc<Semaphore>,
     /// Inferences running: `workers` permits.
     workers: Arc<Semaphore>,
@@ -47,6 +50,7 @@ pub fn router(detector: Arc<Detector>, device: Device, config: ServerConfig) -> 
             max_pixels: config.max_pixels,
             ..ReadOptions::default()
         },
+        uploads: Arc::new(Semaphore::new(config.max_uploads)),
         admitted: Arc::new(Semaphore::new(config.max_concurrent)),
         workers: Arc::new(Semaphore::new(config.workers)),
         config,
@@ -77,6 +81,8 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
         "model": state.detector.name(),
         "in_flight": c.max_concurrent - state.admitted.available_permits(),
         "max_concurrent": c.max_concurrent,
+        "uploading": c.max_uploads - state.uploads.available_permits(),
+        "max_uploads": c.max_uploads,
         "workers": c.workers,
         "body_limit": c.body_limit,
         "request_timeout_s": c.request_timeout.as_secs_f64(),
@@ -98,10 +104,11 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// `POST /v1/detect`. Order matters for bounded memory: the content type is checked
-/// before anything else, admission before the body is read (a client that sent
-/// `Expect: 100-continue` never uploads when turned away), and a worker is waited for
-/// only after the body is in.
+/// `POST /v1/detect`. Order matters for bounded memory and for fairness: the content type
+/// is checked before anything else; an upload slot is taken before the body is read (a
+/// client that sent `Expect: 100-continue` never uploads when turned away) and given back
+/// once it is in; only then is a place among `max_concurrent` taken, so a slow upload never
+/// holds one, and a worker waited for.
 async fn detect(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let started = Instant::now();
     let outcome = admit_and_run(&state, req, started).await;
@@ -132,14 +139,25 @@ async fn admit_and_run(
     started: Instant,
 ) -> Result<crate::DetectResponse, ApiError> {
     let encoding = upload::encoding(req.headers())?;
+    let busy = || ApiError::busy(state.config.max_concurrent);
+    // Full already: say so before the body is sent rather than after.
+    if state.admitted.available_permits() == 0 {
+        return Err(busy());
+    }
+    let uploading = state
+        .uploads
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::uploads_busy(state.config.max_uploads))?;
+    let bytes = upload::read_in_time(req, encoding, &state.config, started).await?;
+    drop(uploading);
     let admitted = state
         .admitted
         .clone()
         .try_acquire_owned()
-        .map_err(|_| ApiError::busy(state.config.max_concurrent))?;
+        .map_err(|_| busy())?;
     let limit = state.config.request_timeout;
     let work = async {
-        let bytes = upload::read(req, encoding, state.config.body_limit).await?;
         let worker =
             state.workers.clone().acquire_owned().await.map_err(|_| {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server shutting down")

@@ -35,6 +35,25 @@ impl ApiError {
         )
     }
 
+    pub(crate) fn uploads_busy(max_uploads: usize) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("server busy: {max_uploads} upload(s) already in progress; retry in a moment"),
+        )
+    }
+
+    /// The body came too slowly: 408, and the connection is closed.
+    pub(crate) fn too_slow(min_rate: u64, grace: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the upload was too slow: this server needs at least {}/s after the first {}",
+                human_bytes(min_rate as usize),
+                human_duration(grace)
+            ),
+        )
+    }
+
     pub(crate) fn too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -55,22 +74,38 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        let headers = response.headers_mut();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if closes_connection(self.status) {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }
 }
 
-/// "64 MiB", "1.5 MiB", "300 bytes".
+/// Answers sent before the body was read (or while it was still coming): hyper then closes
+/// the connection rather than read the rest, and the header says so.
+fn closes_connection(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::REQUEST_TIMEOUT
+            | StatusCode::PAYLOAD_TOO_LARGE
+            | StatusCode::SERVICE_UNAVAILABLE
+    )
+}
+
+/// "64 MiB", "16 KiB", "1.5 MiB", "300 bytes".
 pub(crate) fn human_bytes(n: usize) -> String {
     const MIB: usize = 1 << 20;
+    const KIB: usize = 1 << 10;
     if n >= MIB && n.is_multiple_of(MIB) {
         format!("{} MiB", n / MIB)
     } else if n >= MIB {
         format!("{:.1} MiB", n as f64 / MIB as f64)
+    } else if n >= KIB && n.is_multiple_of(KIB) {
+        format!("{} KiB", n / KIB)
     } else {
         format!("{n} bytes")
     }
@@ -95,6 +130,7 @@ mod tests {
         assert_eq!(human_bytes(64 << 20), "64 MiB");
         assert_eq!(human_bytes(3 << 19), "1.5 MiB");
         assert_eq!(human_bytes(1000), "1000 bytes");
+        assert_eq!(human_bytes(32 << 10), "32 KiB");
         assert_eq!(human_duration(std::time::Duration::from_secs(60)), "60 s");
         assert_eq!(
             human_duration(std::time::Duration::from_millis(1500)),

@@ -1,10 +1,18 @@
 //! The image bytes of a `POST /v1/detect`: the raw body, or the file field of a
 //! `multipart/form-data` body (what a browser form sends). Held in memory only.
 
-use axum::body::Bytes;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{HeaderMap, StatusCode, header};
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
 
+use crate::config::ServerConfig;
 use crate::error::ApiError;
 
 /// Declared types accepted as a raw image body. The bytes decide the format (PNG, JPEG and
@@ -58,12 +66,85 @@ pub(crate) fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
     }
 }
 
-/// The image bytes, read within the router's body limit (`limit`, for the message).
-pub(crate) async fn read(
+/// How often the upload's progress is checked against the minimum rate.
+const RATE_CHECK: Duration = Duration::from_millis(100);
+
+/// The image bytes, read within the router's body limit, the minimum upload rate and what
+/// is left of the request time-out (counted from `started`). A slow upload is 408.
+pub(crate) async fn read_in_time(
     req: Request,
     encoding: Encoding,
-    limit: usize,
+    config: &ServerConfig,
+    started: Instant,
 ) -> Result<Bytes, ApiError> {
+    let received = Arc::new(AtomicU64::new(0));
+    let req = req.map(|body| {
+        Body::new(Counted {
+            inner: body,
+            received: received.clone(),
+        })
+    });
+    let too_slow = async {
+        loop {
+            tokio::time::sleep(RATE_CHECK).await;
+            let t = started.elapsed();
+            if t >= config.request_timeout {
+                return ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "the upload took longer than this server's limit of {}",
+                        crate::error::human_duration(config.request_timeout)
+                    ),
+                );
+            }
+            let due =
+                config.upload_min_rate as f64 * t.saturating_sub(config.upload_grace).as_secs_f64();
+            if (received.load(Ordering::Relaxed) as f64) < due {
+                return ApiError::too_slow(config.upload_min_rate, config.upload_grace);
+            }
+        }
+    };
+    tokio::select! {
+        bytes = read(req, encoding, config.body_limit) => bytes,
+        e = too_slow => Err(e),
+    }
+}
+
+/// A request body that counts the data bytes that went through it.
+struct Counted {
+    inner: Body,
+    received: Arc<AtomicU64>,
+}
+
+impl HttpBody for Counted {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let frame = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(f))) = &frame
+            && let Some(data) = f.data_ref()
+        {
+            self.received
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The image bytes, read within the router's body limit (`limit`, for the message).
+async fn read(req: Request, encoding: Encoding, limit: usize) -> Result<Bytes, ApiError> {
     let bytes = match encoding {
         Encoding::Raw => Bytes::from_request(req, &()).await.map_err(|r| {
             if r.status() == StatusCode::PAYLOAD_TOO_LARGE {

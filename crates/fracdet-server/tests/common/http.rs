@@ -129,3 +129,11 @@ fn read_reply(reader: &mut BufReader<TcpStream>) -> std::io::Result<Reply> {
         body,
     })
 }
+
+/// Writes `bytes` as they are (a malformed or oversized request) and reads one reply.
+pub fn raw(addr: SocketAddr, bytes: &[u8]) -> std::io::Result<Reply> {
+    let mut stream = connect(addr)?;
+    stream.write_all(bytes)?;
+    let mut reader = BufReader::new(stream);
+    read_reply(&mut reader)
+}

@@ -125,8 +125,8 @@ impl Running {
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
                 addr_tx.send(listener.local_addr()?).ok();
-                let app = fracdet_server::router(detector(), device(), config);
-                fracdet_server::serve(listener, app, async move {
+                let app = fracdet_server::router(detector(), device(), config.clone());
+                fracdet_server::serve(listener, app, &config, async move {
                     stopped.await.ok();
                 })
                 .await
