@@ -348,6 +348,8 @@ async fn health_page_and_unknown_routes() {
     assert_eq!(h["status"], "ok");
     assert_eq!(h["model"], common::detector().name());
     assert_eq!(h["in_flight"], 0);
+    assert_eq!(h["uploading"], 0);
+    assert_eq!(h["max_uploads"], ServerConfig::default().max_uploads);
 
     let response = app(ServerConfig::default())
         .oneshot(request("GET", "/", None, vec![]))
