@@ -6,6 +6,7 @@ mod alloc;
 mod bundled;
 mod commands;
 mod device;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -77,7 +78,11 @@ fn main() -> ExitCode {
             if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
                 eprintln!("{}", err.backtrace());
             }
-            ExitCode::FAILURE
+            if usage::is_usage(&err) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -90,8 +95,11 @@ fn init_logging(verbose: u8) {
         _ => "debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Colour codes only for a terminal: a log redirected to a file or pipe stays plain text.
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .without_time()
         .init();

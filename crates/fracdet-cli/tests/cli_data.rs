@@ -172,8 +172,9 @@ fn corrupt_file_in_folder_layout_is_named_and_the_rest_counted() {
 
 #[test]
 fn unknown_layout_is_an_error() {
+    // A folder that is not a dataset is a usage error (#16 item 9): exit 2, as for bad flags.
     let dir = tempfile::tempdir().unwrap();
     let (code, _, err) = check(dir.path());
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(err.contains("unknown dataset layout"), "{err}");
 }

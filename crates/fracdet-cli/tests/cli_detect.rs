@@ -267,25 +267,40 @@ fn bad_inputs_are_skipped_and_outputs_stay_out_of_input_folders() {
     );
     assert!(stderr.contains("2 failed"), "{stderr}");
 
-    // The input folder as output is refused before anything is written.
+    // The input folder as output is refused (a usage error) before anything is written.
     let o = fracdet(&[
         "detect",
         inputs.to_str().unwrap(),
         "--out",
         inputs.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("holds input files"));
     assert_eq!(std::fs::read_dir(&inputs).unwrap().count(), before.len());
 
-    // A second run over a folder that contains the first run's output does not read the
-    // overlays as radiographs.
-    let o = fracdet(&[
-        "detect",
-        tmp.path().to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    // A second run into the same folder is refused: the first run's results stay whole.
+    let again = |extra: &[&str]| {
+        let mut args = vec![
+            "detect",
+            tmp.path().to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        fracdet(&args)
+    };
+    let o = again(&[]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--replace"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(jsonl(&out.join("results.jsonl")).len(), 3);
+
+    // With --replace it runs, over a folder that contains the first run's output, and does
+    // not read the overlays as radiographs.
+    let o = again(&["--replace"]);
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     assert_eq!(jsonl(&out.join("results.jsonl")).len(), 3);
 }

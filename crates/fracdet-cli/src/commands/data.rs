@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
-use fracdet_io::dataset::{CheckOptions, CheckReport, Dataset, check};
+use fracdet_io::dataset::{CheckOptions, CheckReport, Dataset, Layout, check};
+
+use crate::usage::usage;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 #[derive(Debug, Subcommand)]
@@ -25,6 +27,11 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn run_check(dir: PathBuf) -> anyhow::Result<ExitCode> {
+    // A folder that is not there, or not a dataset, is a usage error (exit 2); one that is
+    // a dataset but cannot be read is a failure (exit 1).
+    if let Err(e) = Layout::detect(&dir) {
+        return usage(format!("cannot index dataset: {e}"));
+    }
     let dataset =
         Dataset::open(&dir).with_context(|| format!("cannot index dataset {}", dir.display()))?;
     let progress = if std::io::stderr().is_terminal() {

@@ -7,6 +7,8 @@ use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -17,7 +19,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use fracdet_io::walk::{OUTPUT_MARKER, display_path, escape_os_str};
+use fracdet_io::write::run_folder::{RunFolder, RunFolderError, RunRecord, RunStatus};
+
 use super::files::{collect_files, csv_field};
+use crate::usage::usage;
 
 #[derive(Debug, Args)]
 pub struct DetectArgs {
@@ -42,6 +48,10 @@ pub struct DetectArgs {
     /// Skip the overlay PNGs.
     #[arg(long)]
     pub no_overlays: bool,
+    /// Remove an earlier run's results from --out first (only what fracdet wrote there).
+    /// Without it, an --out holding results is refused, never silently replaced.
+    #[arg(long)]
+    pub replace: bool,
     /// Images per forward pass.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
@@ -89,7 +99,10 @@ struct BoxRecord {
 pub fn run(args: DetectArgs, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     check_out_dir(&args.out, &args.inputs)?;
-    let files = collect_files(&args.inputs, Some(&args.out))?;
+    let inputs = collect_files(&args.inputs, Some(&args.out))?;
+    inputs.report_skipped();
+    let not_read = inputs.lost();
+    let files = inputs.files;
     if files.is_empty() {
         bail!("no image files found in the given paths");
     }
@@ -99,14 +112,25 @@ pub fn run(args: DetectArgs, device: crate::device::DeviceChoice) -> anyhow::Res
             .with_context(|| format!("cannot open model {}", path.display()))?,
         None => crate::bundled::detector(device)?,
     };
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let mut run_folder = claim_out_dir(&args, files.len(), detector.name())?;
     let mut outputs = Outputs::create(&args.out, !args.no_overlays, args.dicom_out)?;
+
+    // Ctrl-C (and SIGTERM) finish the batch in flight, so every row has its overlay and
+    // every overlay its row, then the run stops and says so.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let flag = Arc::clone(&interrupted);
+        // Fails only when a handler is already set (never, in one command).
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    }
 
     let progress = progress_bar(files.len() as u64);
     let read = ReadOptions::default();
     let mut records = Vec::with_capacity(files.len());
     for chunk in files.chunks(args.batch.max(1)) {
+        if interrupted.load(Ordering::SeqCst) {
+            break;
+        }
         let loaded: Vec<Result<Radiograph, String>> = chunk
             .par_iter()
             .map(|f| read_radiograph(f, &read).map_err(|e| e.to_string()))
@@ -136,9 +160,17 @@ pub fn run(args: DetectArgs, device: crate::device::DeviceChoice) -> anyhow::Res
             records.push(record);
             progress.inc(1);
         }
+        run_folder.update(RunStatus::Running, records.len())?;
     }
     progress.finish_and_clear();
     outputs.finish()?;
+    let stopped = records.len() < files.len();
+    let status = if stopped {
+        RunStatus::Interrupted
+    } else {
+        RunStatus::Complete
+    };
+    run_folder.update(status, records.len())?;
 
     match args.format {
         StdoutFormat::Table => print!("{}", table(&records)),
@@ -153,23 +185,65 @@ pub fn run(args: DetectArgs, device: crate::device::DeviceChoice) -> anyhow::Res
         .iter()
         .filter(|r| r.finding == Some("possible"))
         .count();
+    let not_read_note = if not_read > 0 {
+        format!(", {not_read} path(s) not read (named above)")
+    } else {
+        String::new()
+    };
+    if stopped {
+        eprintln!(
+            "interrupted: {} of {} image(s) done with model {}, {:.1} s; the results in {} are \
+             incomplete ({} says so)",
+            records.len(),
+            files.len(),
+            detector.name(),
+            started.elapsed().as_secs_f64(),
+            args.out.display(),
+            OUTPUT_MARKER
+        );
+        return Ok(ExitCode::from(130));
+    }
     eprintln!(
         "{} image(s) with model {}: {likely} likely and {possible} possible fracture(s), \
-         {failed} failed, {:.1} s; results in {}",
+         {failed} failed{not_read_note}, {:.1} s; results in {}",
         records.len(),
         detector.name(),
         started.elapsed().as_secs_f64(),
         args.out.display()
     );
-    Ok(if failed == 0 {
+    Ok(if failed == 0 && not_read == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
 }
 
+/// Claims `--out` for this run: refused when it holds an earlier run's results, unless
+/// `--replace` (see `fracdet_io::write::run_folder` for why refusing is the policy).
+fn claim_out_dir(args: &DetectArgs, total: usize, model: &str) -> anyhow::Result<RunFolder> {
+    let record = RunRecord {
+        tool: "fracdet detect".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        status: RunStatus::Running,
+        images_total: total,
+        images_done: 0,
+        model: model.to_string(),
+        started_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    };
+    match RunFolder::claim(&args.out, args.replace, record) {
+        Ok(f) => Ok(f),
+        Err(e @ (RunFolderError::EarlierRun { .. } | RunFolderError::ForeignResults { .. })) => {
+            usage(e.to_string())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Refuses an output folder that holds inputs: results go beside a study's files only when
-/// asked for by name, never by default and never over them.
+/// asked for by name, never by default and never over them. An `--out` further down an
+/// input folder is accepted: this run skips it, and its marker keeps later runs out too.
 fn check_out_dir(out: &Path, inputs: &[PathBuf]) -> anyhow::Result<()> {
     let Ok(out) = out.canonicalize() else {
         return Ok(()); // does not exist yet, so holds nothing
@@ -184,10 +258,10 @@ fn check_out_dir(out: &Path, inputs: &[PathBuf]) -> anyhow::Result<()> {
             input.parent()
         };
         if folder == Some(out.as_path()) {
-            bail!(
+            return usage(format!(
                 "--out {} holds input files; choose a separate output folder",
                 out.display()
-            );
+            ));
         }
     }
     Ok(())
@@ -237,9 +311,10 @@ impl Outputs {
 
     /// An output file name from the input's stem, unique within this run.
     fn unique_name(&self, file: &Path, ext: &str) -> String {
+        // Non-UTF-8 bytes as \xNN, then `_` for the backslash: distinct names stay distinct.
         let stem = file
             .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
+            .map(|s| escape_os_str(s).replace('\\', "_"))
             .unwrap_or_else(|| "image".into());
         let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
         let mut name = format!("{stem}.{ext}");
@@ -253,7 +328,7 @@ impl Outputs {
 
     /// Writes the overlay (and Secondary Capture) of one image and returns its record.
     fn record(&self, file: &Path, item: Item) -> Record {
-        let name = file.display().to_string();
+        let name = display_path(file);
         let (image, d) = match item {
             Ok(x) => x,
             Err(e) => return Record::failed(name, e),
@@ -294,7 +369,8 @@ impl Outputs {
             match encode_png(&overlay)
                 .map_err(anyhow::Error::from)
                 .and_then(|png| {
-                    fracdet_train::atomic::write_atomic(&path, &png).map_err(anyhow::Error::from)
+                    fracdet_io::write::write_file_atomic(&path, &png, false)
+                        .map_err(anyhow::Error::from)
                 }) {
                 Ok(()) => record.overlay = Some(self.relative(&path)),
                 Err(e) => record.error = Some(format!("{name}: cannot write overlay: {e:#}")),

@@ -44,7 +44,11 @@ pub fn run(args: ExportArgs, device: crate::device::DeviceChoice) -> anyhow::Res
     let options = ExportOptions {
         name: args.name.clone(),
         validation,
-        reference_images: super::files::collect_files(&args.reference, None)?,
+        reference_images: {
+            let found = super::files::collect_files(&args.reference, None)?;
+            found.report_skipped();
+            found.files
+        },
     };
     let manifest = export_run(&args.model, &args.out, &options, device)
         .with_context(|| format!("cannot export {}", args.model.display()))?;

@@ -3,54 +3,80 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use fracdet_io::walk::{SkipReason, Skipped, WalkOptions, display_path, walk};
 
-/// Files as given, and image files under the folders given (recursively, each folder's
-/// sorted by path). Anything under `exclude` (the output folder) is skipped, so a second
-/// run over `.` does not read the first run's overlays as radiographs.
-pub fn collect_files(inputs: &[PathBuf], exclude: Option<&Path>) -> anyhow::Result<Vec<PathBuf>> {
-    let exclude = exclude.and_then(|p| p.canonicalize().ok());
-    let mut files = Vec::new();
-    for input in inputs {
-        if input.is_dir() {
-            let mut found = Vec::new();
-            walk(input, exclude.as_deref(), &mut found)?;
-            found.sort();
-            files.extend(found);
-        } else {
-            // Missing files stay in the list: they are reported as failed rows.
-            files.push(input.clone());
-        }
-    }
-    Ok(files)
+/// What the command-line paths hold: the files to read, and what was passed over.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Files as given, then the image files under each folder given, each folder's sorted.
+    pub files: Vec<PathBuf>,
+    /// Links leaving an input folder, loops, pipes, devices, fracdet's own output folders.
+    pub skipped: Vec<Skipped>,
 }
 
-fn walk(dir: &Path, exclude: Option<&Path>, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    if exclude.is_some_and(|x| dir.canonicalize().is_ok_and(|d| d == x)) {
-        return Ok(());
+impl Inputs {
+    /// Skipped paths that may have held a radiograph (see [`SkipReason::loses_input`]).
+    pub fn lost(&self) -> usize {
+        self.skipped
+            .iter()
+            .filter(|s| s.reason.loses_input())
+            .count()
     }
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let path = entry
-            .with_context(|| format!("cannot list {}", dir.display()))?
-            .path();
-        if path.is_dir() {
-            walk(&path, exclude, out)?;
-        } else if is_image_name(&path) {
-            out.push(path);
+
+    /// Names each skipped path on stderr, one line each.
+    pub fn report_skipped(&self) {
+        for s in &self.skipped {
+            let what = if s.reason.loses_input() {
+                "not read"
+            } else {
+                "note"
+            };
+            eprintln!("{what}: {s}");
         }
     }
-    Ok(())
+}
+
+/// Files as given, and image files under the folders given (see [`fracdet_io::walk`]).
+/// Anything under `exclude` (this run's output folder) is skipped as well as any folder an
+/// earlier run wrote, so a run over `.` never reads overlays as radiographs.
+pub fn collect_files(inputs: &[PathBuf], exclude: Option<&Path>) -> anyhow::Result<Inputs> {
+    let exclude = exclude.and_then(|p| p.canonicalize().ok());
+    let mut found = Inputs::default();
+    for input in inputs {
+        if input.is_dir() {
+            let accept = |p: &Path| {
+                is_image_name(p)
+                    && !exclude
+                        .as_deref()
+                        .is_some_and(|x| p.canonicalize().is_ok_and(|c| c.starts_with(x)))
+            };
+            let w = walk(input, WalkOptions::default(), &accept)
+                .with_context(|| format!("cannot list {}", display_path(input)))?;
+            found.files.extend(w.files);
+            found.skipped.extend(w.skipped);
+        } else if let Some(reason) = SkipReason::of_named_path(input) {
+            // A pipe named scan.dcm would block the reader forever.
+            found.skipped.push(Skipped {
+                path: input.clone(),
+                reason,
+            });
+        } else {
+            // Missing files stay in the list: they are reported as failed rows.
+            found.files.push(input.clone());
+        }
+    }
+    Ok(found)
 }
 
 fn is_image_name(path: &Path) -> bool {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some(ext) => {
-            ["png", "jpg", "jpeg", "dcm", "dicom"].contains(&ext.to_ascii_lowercase().as_str())
-        }
+    let Some(name) = path.file_name() else {
+        return false;
+    };
+    match path.extension() {
+        Some(ext) => ["png", "jpg", "jpeg", "dcm", "dicom"]
+            .contains(&ext.to_string_lossy().to_ascii_lowercase().as_str()),
         // DICOM files often have no extension; hidden files (".DS_Store") are not images.
-        None => !path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.')),
+        None => !name.as_encoded_bytes().starts_with(b"."),
     }
 }
 

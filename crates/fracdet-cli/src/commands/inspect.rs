@@ -2,6 +2,7 @@
 //! preview. Only technical attributes are shown — never patient-identifying DICOM values,
 //! which the reader does not even keep.
 
+use fracdet_io::walk::{SkipReason, display_path};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -63,7 +64,8 @@ fn parse_window(s: &str) -> Result<Window, String> {
 /// One file's line of the report, in the units the reader saw.
 #[derive(Debug, Serialize)]
 struct Seen {
-    file: PathBuf,
+    /// The path as given; bytes that are not UTF-8 as `\xNN`, so JSON can always hold it.
+    file: String,
     format: String,
     width: u32,
     height: u32,
@@ -85,7 +87,7 @@ impl Seen {
     fn new(file: &Path, r: &Radiograph) -> Self {
         let m = &r.meta;
         Self {
-            file: file.to_path_buf(),
+            file: display_path(file),
             format: m.format.to_string(),
             width: r.width,
             height: r.height,
@@ -111,7 +113,7 @@ impl Seen {
 #[serde(untagged)]
 enum Outcome {
     Ok(Seen),
-    Failed { file: PathBuf, error: String },
+    Failed { file: String, error: String },
 }
 
 pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
@@ -165,9 +167,13 @@ fn inspect_one(
     plan: &PreviewPlan,
 ) -> Outcome {
     let failed = |error: String| Outcome::Failed {
-        file: file.to_path_buf(),
+        file: display_path(file),
         error,
     };
+    if let Some(reason) = SkipReason::of_named_path(file) {
+        // Opening a pipe would block until some other process writes to it.
+        return failed(format!("{}: {reason}", display_path(file)));
+    }
     let radiograph = match read_radiograph(file, options) {
         Ok(r) => r,
         Err(e) => return failed(e.to_string()),
@@ -271,7 +277,7 @@ fn table(rows: &[&Seen]) -> String {
         .iter()
         .map(|s| {
             vec![
-                s.file.display().to_string(),
+                s.file.clone(),
                 s.format.clone(),
                 format!("{}x{}", s.width, s.height),
                 s.bit_depth.to_string(),

@@ -49,7 +49,9 @@ struct Row {
 }
 
 pub fn run(args: PredictArgs, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
-    let files = super::files::collect_files(&args.inputs, None)?;
+    let inputs = super::files::collect_files(&args.inputs, None)?;
+    inputs.report_skipped();
+    let files = inputs.files;
     let device = &crate::device::select(device)?;
     let predictor = Engine::open(&args.model, device)
         .with_context(|| format!("cannot open model {}", args.model.display()))?;
@@ -72,7 +74,7 @@ pub fn run(args: PredictArgs, device: crate::device::DeviceChoice) -> anyhow::Re
             .collect();
         let mut probabilities = predictor.probabilities(&canvases, device)?.into_iter();
         for (file, result) in chunk.iter().zip(loaded) {
-            let file = file.display().to_string();
+            let file = fracdet_io::walk::display_path(file);
             rows.push(match result {
                 Ok(_) => Row {
                     file,
