@@ -17,12 +17,12 @@ use tokio::sync::{Semaphore, watch};
 use crate::config::ServerConfig;
 use crate::conn_io::ConnIo;
 
-/// Over-cap connections being answered at once; beyond this they are closed unanswered.
-const MAX_TURNING_AWAY: usize = 32;
-/// How long an over-cap connection is read from (so closing it does not reset the 503 away)
-/// and how much is read.
-const TURN_AWAY_LINGER: Duration = Duration::from_secs(1);
-const TURN_AWAY_READ: usize = 64 << 10;
+/// Over-cap connections lingering at once (see [`linger`]); beyond this they are closed
+/// as soon as answered.
+const MAX_LINGERING: usize = 64;
+/// How long an over-cap connection is read from after its answer, and how much.
+const LINGER: Duration = Duration::from_millis(250);
+const LINGER_READ: usize = 64 << 10;
 /// A pause after an accept error that is not the client's (out of file descriptors), so
 /// the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -39,7 +39,7 @@ pub(crate) async fn serve(
     // Semaphore::acquire_many takes a u32.
     let max_connections = limits.max_connections.min(u32::MAX as usize >> 1);
     let connections = Arc::new(Semaphore::new(max_connections));
-    let turning_away = Arc::new(Semaphore::new(MAX_TURNING_AWAY));
+    let lingering = Arc::new(Semaphore::new(MAX_LINGERING));
     let (stop, stopping) = watch::channel(false);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -66,10 +66,11 @@ pub(crate) async fn serve(
             },
         };
         let Ok(permit) = connections.clone().try_acquire_owned() else {
-            if let Ok(permit) = turning_away.clone().try_acquire_owned() {
-                let refusal = refusal.clone();
+            if turn_away(&stream, &refusal)
+                && let Ok(permit) = lingering.clone().try_acquire_owned()
+            {
                 tokio::spawn(async move {
-                    turn_away(stream, &refusal).await;
+                    linger(stream).await;
                     drop(permit);
                 });
             }
@@ -143,22 +144,37 @@ fn over_capacity_answer(max_connections: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Writes the 503, closes the sending side, and reads what the client sends for a moment
-/// so that closing does not reset the connection before the client has read the answer.
-async fn turn_away(mut stream: TcpStream, answer: &[u8]) {
-    // A fresh socket's send buffer takes a few hundred bytes at once.
+/// Writes the 503 without waiting (a fresh socket's send buffer takes a few hundred bytes
+/// at once) and reads what the client has sent so far, so that closing sends a FIN, not a
+/// reset that could destroy the answer before the client reads it. False if the answer
+/// did not go out.
+fn turn_away(stream: &TcpStream, answer: &[u8]) -> bool {
     if !matches!(stream.try_write(answer), Ok(n) if n == answer.len()) {
-        return;
+        return false;
     }
+    let mut buf = [0u8; 4096];
+    let mut read = 0;
+    while read < LINGER_READ {
+        match stream.try_read(&mut buf) {
+            Ok(n) if n > 0 => read += n,
+            _ => break,
+        }
+    }
+    true
+}
+
+/// Closes the sending side and keeps reading for [`LINGER`], for a request that arrives
+/// just after the answer went out.
+async fn linger(mut stream: TcpStream) {
     let shut =
         std::future::poll_fn(|cx| tokio::io::AsyncWrite::poll_shutdown(Pin::new(&mut stream), cx));
     if shut.await.is_err() {
         return;
     }
-    let until = Instant::now() + TURN_AWAY_LINGER;
+    let until = Instant::now() + LINGER;
     let mut buf = [0u8; 4096];
     let mut read = 0;
-    while read < TURN_AWAY_READ {
+    while read < LINGER_READ {
         let left = until.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, stream.readable()).await {
             Ok(Ok(())) => match stream.try_read(&mut buf) {
