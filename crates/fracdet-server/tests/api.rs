@@ -426,6 +426,7 @@ async fn when_full_the_next_request_is_503_and_capacity_returns() {
                 busy += 1;
                 assert!(error_of(&r).contains("busy"), "{r}");
                 assert_eq!(headers[header::RETRY_AFTER], "1");
+                assert_eq!(headers[header::CONNECTION], "close");
             }
             other => panic!("unexpected {other}: {r}"),
         }

@@ -88,8 +88,9 @@ pub fn run(args: ServeArgs, device: crate::device::DeviceChoice) -> anyhow::Resu
         let local = listener.local_addr()?;
         eprintln!(
             "fracdet serve: model {name}, listening on http://{local}/ (POST /v1/detect, \
-             GET /healthz); at most {} request(s) at once, {} inference(s); Ctrl-C stops",
-            config.max_concurrent, config.workers
+             GET /healthz); at most {} connection(s), {} upload(s), {} request(s) waiting or \
+             running, {} inference(s); Ctrl-C stops",
+            config.max_connections, config.max_uploads, config.max_concurrent, config.workers
         );
         eprintln!("A concurrent reading aid, not for standalone diagnosis.");
         let app = fracdet_server::router(Arc::new(detector), device, config.clone());
