@@ -12,7 +12,10 @@ use crate::error::{Result, TrainError};
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     fracdet_io::write::write_file_atomic(path, bytes, true).map_err(|e| match e {
         IoError::Io { path, source } => TrainError::Io { path, source },
-        other => TrainError::Config(other.to_string()),
+        other => TrainError::Write {
+            path: path.to_path_buf(),
+            reason: other.to_string(),
+        },
     })
 }
 

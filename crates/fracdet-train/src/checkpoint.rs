@@ -5,13 +5,16 @@
 //! (burn's native format, which keeps parameter ids, so the optimizer state — keyed by those
 //! ids — reattaches to the right tensors), and the optimizer state as a burnpack (empty in
 //! `best.ckpt`, which is for prediction only). The framing is `container`'s, shared with
-//! the MPR and inpainter checkpoints.
+//! the MPR and inpainter checkpoints. Floats in the state are decimal strings
+//! (`engine::exact`), so that a resumed run continues bit for bit; plain JSON numbers, as
+//! runs before the engine wrote them, are read too.
 
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::exact;
 use crate::error::Result;
 
 pub(crate) mod container;
@@ -29,15 +32,21 @@ pub struct EpochMetrics {
     /// 0-based epoch index.
     pub epoch: u64,
     /// Learning rate of the epoch's last step.
+    #[serde(with = "exact::float")]
     pub lr: f64,
     /// Mean weighted BCE over the epoch's training batches.
+    #[serde(with = "exact::float")]
     pub train_loss: f64,
+    #[serde(with = "exact::float")]
     pub val_loss: f64,
     /// `None` when the validation set lacks a class.
+    #[serde(with = "exact::opt_float")]
     pub val_auroc: Option<f64>,
     /// Wall-clock seconds of the epoch (training and validation).
+    #[serde(with = "exact::float")]
     pub seconds: f64,
     /// Training images per second.
+    #[serde(with = "exact::float")]
     pub train_images_per_second: f64,
     /// Images skipped because they could not be read (training and validation).
     pub skipped: u64,
@@ -64,6 +73,7 @@ pub struct TrainState {
     pub seed: u64,
     /// Positive-class weight in use.
     pub pos_weight: f32,
+    #[serde(with = "exact::opt_float")]
     pub best_auroc: Option<f64>,
     pub best_epoch: Option<u64>,
     pub epochs_without_improvement: u64,
@@ -81,6 +91,7 @@ pub struct PartialEpoch {
     /// Training batches of the epoch already done; the next one to run.
     pub batches_done: u64,
     /// Sum of per-batch mean loss x images, and images, so far.
+    #[serde(with = "exact::float")]
     pub loss_sum: f64,
     pub loss_images: u64,
     pub skipped: u64,

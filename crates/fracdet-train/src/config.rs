@@ -16,8 +16,10 @@ pub const CONFIG_VERSION: u32 = 1;
 
 /// Writes `config` as pretty JSON to the `config.json` of `run_dir`, atomically.
 pub(crate) fn save_run_config<T: Serialize>(run_dir: &Path, config: &T) -> Result<()> {
-    let json = serde_json::to_vec_pretty(config)
-        .map_err(|e| TrainError::Config(format!("cannot serialise config: {e}")))?;
+    let json = serde_json::to_vec_pretty(config).map_err(|e| TrainError::Serialise {
+        what: "config",
+        reason: e.to_string(),
+    })?;
     write_atomic(&run_dir.join(CONFIG_FILE), &json)
 }
 

@@ -24,35 +24,34 @@ impl StopFlag {
     }
 }
 
-/// Callbacks from the training loop. Every method has an empty default.
-pub trait TrainObserver {
+/// Callbacks from the training engine. Every method has an empty default.
+///
+/// `L` is what a step reports (the classifier's and the MPR detector's mean loss, the
+/// inpainter's [`StepLosses`](crate::inpainter::StepLosses)); `R` is the kind's row of
+/// `metrics.csv` ([`EpochMetrics`], [`MprEpochMetrics`](crate::mpr::MprEpochMetrics),
+/// [`InpainterEpochMetrics`](crate::inpainter::InpainterEpochMetrics)).
+pub trait TrainObserver<L = f64, R = EpochMetrics> {
     /// An epoch starts with `batches` training batches of up to `batch_size` images.
     fn epoch_started(&mut self, _epoch: u64, _epochs: u64, _batches: usize) {}
-    /// A training step finished: its mean loss and images in the batch.
-    fn step_finished(&mut self, _loss: f64, _images: usize) {}
+    /// A training step finished: its losses and images in the batch.
+    fn step_finished(&mut self, _losses: &L, _images: usize) {}
     /// Validation started, with `images` to score.
     fn validating(&mut self, _images: usize) {}
     /// An image could not be used and was left out.
     fn skipped(&mut self, _sample: &Skipped) {}
     /// The epoch's row of `metrics.csv`, after its checkpoint is on disk.
-    fn epoch_finished(&mut self, _metrics: &EpochMetrics, _improved: bool) {}
+    fn epoch_finished(&mut self, _metrics: &R, _improved: bool) {}
 }
 
-/// Logs through `tracing`; for callers that want no progress display.
+/// Logs through `tracing`; for callers that want no progress display. Every kind's row
+/// is logged by its [`std::fmt::Debug`] form.
 pub struct LogObserver;
 
-impl TrainObserver for LogObserver {
+impl<L, R: std::fmt::Debug> TrainObserver<L, R> for LogObserver {
     fn skipped(&mut self, s: &Skipped) {
         tracing::warn!("skipped {}: {}", s.name, s.reason);
     }
-    fn epoch_finished(&mut self, m: &EpochMetrics, improved: bool) {
-        tracing::info!(
-            "epoch {} train_loss {:.4} val_loss {:.4} val_auroc {:?}{}",
-            m.epoch,
-            m.train_loss,
-            m.val_loss,
-            m.val_auroc,
-            if improved { " (best)" } else { "" }
-        );
+    fn epoch_finished(&mut self, m: &R, improved: bool) {
+        tracing::info!("{m:?}{}", if improved { " (best)" } else { "" });
     }
 }

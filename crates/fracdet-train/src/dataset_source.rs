@@ -32,7 +32,7 @@ impl DatasetSource {
             ..LoaderConfig::default()
         };
         let loader =
-            Loader::new(labelled, config).map_err(|e| TrainError::Config(e.to_string()))?;
+            Loader::new(labelled, config).map_err(|e| TrainError::Dataset(e.to_string()))?;
         Ok(Self { loader })
     }
 

@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use crate::config::{ClassifierConfig, InputSpec};
 use crate::error::{Result, TrainError};
 use crate::model::BinaryClassifier;
-use crate::trainer::tensor_to_vec;
+use crate::tensors::tensor_values;
 use crate::weights::load_run_weights;
 
 /// A trained classifier in inference mode with the input recipe it was trained with.
@@ -52,14 +52,14 @@ impl<M: BinaryClassifier> Predictor<M> {
             TensorData::new(data, [canvases.len(), spec.channels, side, side]),
             device,
         );
-        tensor_to_vec(sigmoid(self.model.logits(images)))
+        tensor_values(sigmoid(self.model.logits(images)))
     }
 }
 
 /// Every canvas must be `side * side` values (a model's letterboxed input).
 pub(crate) fn check_canvases(canvases: &[Vec<f32>], side: usize) -> Result<()> {
     match canvases.iter().find(|c| c.len() != side * side) {
-        Some(bad) => Err(TrainError::Config(format!(
+        Some(bad) => Err(TrainError::Input(format!(
             "canvas has {} values, the model takes {side}x{side}",
             bad.len()
         ))),

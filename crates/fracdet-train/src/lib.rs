@@ -1,4 +1,10 @@
-//! Training loops for fracdet models.
+//! Training for fracdet models.
+//!
+//! One engine ([`engine::train`]) drives every model kind: fresh start and exact resume,
+//! epoch order, Ctrl-C between steps, validation, best/early stopping, checkpoints and
+//! `metrics.csv`. Each kind implements [`engine::TrainKind`] (its step, validation and
+//! checkpoint sections): the classifier ([`train_classifier`]), the MPR detector
+//! ([`mpr::train_mpr`]) and the MPR inpainter GAN ([`inpainter::train_inpainter`]).
 //!
 //! [`train_classifier`] trains a [`BinaryClassifier`] on a [`SampleSource`] with AdamW, a
 //! linear warm-up + cosine learning-rate schedule, optional head-only warm-up epochs and
@@ -14,6 +20,7 @@ pub mod classifier;
 pub mod config;
 pub mod control;
 pub mod dataset_source;
+pub mod engine;
 pub mod error;
 pub mod inference;
 pub mod inpainter;
@@ -21,9 +28,12 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod mpr;
+mod optim;
 pub mod order;
 pub mod schedule;
 pub mod source;
+mod supervised;
+mod tensors;
 pub mod trainer;
 pub mod weights;
 
@@ -31,11 +41,12 @@ pub use checkpoint::{Checkpoint, EpochMetrics, StopReason, TrainState};
 pub use config::{ClassifierConfig, InputSpec};
 pub use control::{LogObserver, StopFlag, TrainObserver};
 pub use dataset_source::DatasetSource;
+pub use engine::{Outcome, Start};
 pub use error::{Result, TrainError};
 pub use inference::Predictor;
 pub use model::BinaryClassifier;
 pub use source::{SampleSource, Skipped};
-pub use trainer::{Start, TrainOutcome, balanced_pos_weight, train_classifier};
+pub use trainer::{TrainOutcome, balanced_pos_weight, train_classifier};
 pub use weights::{load_run_weights, model_from_bytes, model_to_bytes};
 
 /// The device type, re-exported so that callers (the CLI) need no direct burn dependency.

@@ -16,6 +16,23 @@ pub struct WarmupCosine {
 }
 
 impl WarmupCosine {
+    /// The schedule of a run of `epochs` epochs of `steps_per_epoch` steps, warming up over
+    /// the first `warmup_epochs`.
+    pub fn planned(
+        base_lr: f64,
+        min_lr: f64,
+        warmup_epochs: u64,
+        epochs: u64,
+        steps_per_epoch: u64,
+    ) -> Self {
+        Self {
+            base_lr,
+            min_lr,
+            warmup_steps: warmup_epochs * steps_per_epoch,
+            total_steps: epochs * steps_per_epoch,
+        }
+    }
+
     /// Learning rate for optimiser step `step` (0-based). Steps past the end stay at `min_lr`.
     pub fn lr(&self, step: u64) -> f64 {
         if step < self.warmup_steps {

@@ -18,11 +18,16 @@ pub fn model_to_bytes<M: Module>(model: &M) -> Result<Vec<u8>> {
     let mut store = BurnpackStore::from_bytes(None);
     model
         .save_into(&mut store)
-        .map_err(|e| TrainError::Config(format!("cannot serialise model: {e}")))?;
-    let bytes = store
-        .get_bytes()
-        .map_err(|e| TrainError::Config(format!("cannot serialise model: {e}")))?;
+        .map_err(|e| model_error(e.to_string()))?;
+    let bytes = store.get_bytes().map_err(|e| model_error(e.to_string()))?;
     Ok(bytes.to_vec())
+}
+
+fn model_error(reason: String) -> TrainError {
+    TrainError::Serialise {
+        what: "model weights",
+        reason,
+    }
 }
 
 /// Load weights written by [`model_to_bytes`] into `model`, which must have the same

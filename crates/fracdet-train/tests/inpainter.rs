@@ -5,13 +5,14 @@ mod common;
 use std::path::Path;
 
 use burn::tensor::Device;
+use common::resume::{assert_same_sections, straight_and_in_pieces};
 use fracdet_model::mpr::InpainterConfig;
 use fracdet_train::checkpoint::{BEST_FILE, LAST_FILE, METRICS_FILE};
 use fracdet_train::inpainter::checkpoint::InpainterCheckpoint;
 use fracdet_train::inpainter::trainer::SAMPLES_DIR;
 use fracdet_train::inpainter::{
-    Critics, InpainterObserver, InpainterTrainConfig, QuietInpainterObserver, StepLosses,
-    load_inpainter, normal_indices, train_inpainter, validate_inpainter,
+    Critics, InpainterTrainConfig, QuietInpainterObserver, load_inpainter, normal_indices,
+    train_inpainter, validate_inpainter,
 };
 use fracdet_train::{SampleSource, Start, StopFlag, StopReason, model_from_bytes, model_to_bytes};
 
@@ -71,21 +72,6 @@ fn config() -> InpainterTrainConfig {
     c.sample_rows = 2;
     c.seed = 5;
     c
-}
-
-/// Stops the run after `after` training steps.
-struct StopAfterSteps {
-    after: usize,
-    flag: StopFlag,
-}
-
-impl InpainterObserver for StopAfterSteps {
-    fn step_finished(&mut self, _losses: &StepLosses, _images: usize) {
-        self.after = self.after.saturating_sub(1);
-        if self.after == 0 {
-            self.flag.request();
-        }
-    }
 }
 
 /// metrics.csv rows without the wall-clock columns, as numbers.
@@ -213,74 +199,68 @@ fn stopped_and_resumed_gan_run_matches_the_uninterrupted_run() {
         )
         .unwrap()
     };
-    let run_a = tmp.path().join("a");
-    let a = train_inpainter(
-        same_init(),
-        same_critics(),
-        &cfg,
-        &train,
-        &val,
-        &run_a,
-        Start::Fresh,
-        &device,
-        &mut QuietInpainterObserver,
-        &StopFlag::new(),
-    )
-    .unwrap();
-    assert_eq!(a.stop, StopReason::Completed);
+    // 9 normal training images, batch 4: 3 steps per epoch. Stop after 2 steps (inside
+    // the first epoch), after 1 more (its end), after 1 more (inside the second epoch).
+    let runs = straight_and_in_pieces(tmp.path(), &[2, 1, 1], |dir, start, first, obs| {
+        let (g, critics) = if first {
+            (same_init(), same_critics())
+        } else {
+            (
+                cfg.generator().init(&device).unwrap(),
+                Critics::new(&device).unwrap(),
+            )
+        };
+        let flag = obs.flag.clone();
+        train_inpainter(
+            g, critics, &cfg, &train, &val, dir, start, &device, obs, &flag,
+        )
+        .unwrap()
+    });
+    let (a, run_a, run_b) = (&runs.straight_out, &runs.straight, &runs.resumed);
     assert!(
         a.state
             .history
             .iter()
             .all(|m| m.train_d > 0.0 && m.train_adv != 0.0)
     );
-
-    let run_b = tmp.path().join("b");
-    let flag = StopFlag::new();
-    // 9 normal training images, batch 4: 3 steps per epoch; stop inside the second epoch.
-    let mut stopper = StopAfterSteps {
-        after: 4,
-        flag: flag.clone(),
-    };
-    let b1 = train_inpainter(
-        same_init(),
-        same_critics(),
-        &cfg,
-        &train,
-        &val,
-        &run_b,
-        Start::Fresh,
-        &device,
-        &mut stopper,
-        &flag,
-    )
-    .unwrap();
+    let b1 = &runs.piece_outs[2];
     assert_eq!(b1.stop, StopReason::Interrupted);
     assert_eq!(b1.state.epoch, 1);
     assert_eq!(b1.state.partial.as_ref().unwrap().batches_done, 1);
-    // Resume into a fresh network: everything must come from the checkpoint.
-    let b2 = train_inpainter(
-        cfg.generator().init(&device).unwrap(),
-        Critics::new(&device).unwrap(),
-        &cfg,
-        &train,
-        &val,
-        &run_b,
-        Start::Resume,
-        &device,
-        &mut QuietInpainterObserver,
-        &StopFlag::new(),
-    )
-    .unwrap();
+    assert!(
+        runs.piece_outs[1].state.partial.is_none(),
+        "stopped at an epoch end"
+    );
+    let b2 = runs.piece_outs.last().unwrap();
     assert_eq!(b2.stop, StopReason::Completed);
-    let rows = metrics_without_clock(&run_a);
+    let rows = metrics_without_clock(run_a);
     assert_eq!(rows.len(), 2);
-    assert_rows_match(&rows, &metrics_without_clock(&run_b));
+    assert_rows_match(&rows, &metrics_without_clock(run_b));
     let (la, lb) = (
         InpainterCheckpoint::load(&run_a.join(LAST_FILE)).unwrap(),
         InpainterCheckpoint::load(&run_b.join(LAST_FILE)).unwrap(),
     );
     assert!(la.generator == lb.generator, "generator weights differ");
+    assert_same_sections(
+        &[
+            "generator",
+            "critics",
+            "generator optimizer",
+            "critic optimizer",
+        ],
+        &[
+            la.generator.clone(),
+            la.critics.clone(),
+            la.optim_g.clone(),
+            la.optim_d.clone(),
+        ],
+        &[
+            lb.generator.clone(),
+            lb.critics.clone(),
+            lb.optim_g.clone(),
+            lb.optim_d.clone(),
+        ],
+    );
     // Compared by value: burnpack gives running states (the spectral-norm vectors) new ids.
     let values = |bytes: &[u8]| {
         common::tensors_of_with(bytes, || Critics::new(&device).unwrap())
@@ -305,7 +285,7 @@ fn stopped_and_resumed_gan_run_matches_the_uninterrupted_run() {
         &cfg,
         &train,
         &val,
-        &run_b,
+        run_b,
         Start::Fresh,
         &device,
         &mut QuietInpainterObserver,
@@ -320,7 +300,7 @@ fn stopped_and_resumed_gan_run_matches_the_uninterrupted_run() {
         &changed,
         &train,
         &val,
-        &run_b,
+        run_b,
         Start::Resume,
         &device,
         &mut QuietInpainterObserver,

@@ -7,16 +7,16 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
+use common::resume::{assert_same_sections, straight_and_in_pieces};
 use fracdet_io::BBox;
 use fracdet_io::dataset::{Sample, SampleMeta, Split};
 use fracdet_train::checkpoint::{LAST_FILE, METRICS_FILE};
 use fracdet_train::mpr::{
-    MprCheckpoint, MprConfig, MprData, MprEpochMetrics, MprObserver, MprPredictor, MprSource,
-    NoResiduals, ResidualSource, train_mpr,
+    MprCheckpoint, MprConfig, MprData, MprEpochMetrics, MprPredictor, MprSource, NoResiduals,
+    ResidualSource, train_mpr,
 };
 use fracdet_train::{
-    EpochMetrics, LogObserver, Start, StopFlag, StopReason, TrainObserver, model_from_bytes,
-    model_to_bytes,
+    LogObserver, Start, StopFlag, StopReason, TrainObserver, model_from_bytes, model_to_bytes,
 };
 
 const SIZE: u32 = 64;
@@ -153,33 +153,12 @@ fn deterministic_columns(run: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Stops the run after `after` more training steps.
-struct StopAfterSteps {
-    after: usize,
-    flag: StopFlag,
-}
-
-impl TrainObserver for StopAfterSteps {
-    fn step_finished(&mut self, _loss: f64, _images: usize) {
-        self.after = self.after.saturating_sub(1);
-        if self.after == 0 {
-            self.flag.request();
-        }
-    }
-}
-
-impl MprObserver for StopAfterSteps {}
-
 /// Records every epoch's MPR metrics.
 #[derive(Default)]
 struct Record(Vec<MprEpochMetrics>);
 
-impl TrainObserver for Record {
-    fn epoch_finished(&mut self, _m: &EpochMetrics, _improved: bool) {}
-}
-
-impl MprObserver for Record {
-    fn mpr_epoch_finished(&mut self, m: &MprEpochMetrics) {
+impl TrainObserver<f64, MprEpochMetrics> for Record {
+    fn epoch_finished(&mut self, m: &MprEpochMetrics, _improved: bool) {
         self.0.push(m.clone());
     }
 }
@@ -266,62 +245,24 @@ fn stopped_and_resumed_runs_match_an_uninterrupted_run() {
         .unwrap()
     };
 
-    let run_a = f.root.join("a");
-    train_mpr(
-        same_init(),
-        &cfg,
-        &f.train,
-        &f.val,
-        &run_a,
-        Start::Fresh,
-        &device,
-        &mut LogObserver,
-        &StopFlag::new(),
-    )
-    .unwrap();
-
-    // 3 steps per epoch: stop after 2 (inside epoch 0), then after 3 more (inside epoch 1).
-    let run_b = f.root.join("b");
-    let mut start = Start::Fresh;
-    let mut model = Some(same_init());
-    for steps in [2, 3] {
-        let flag = StopFlag::new();
-        let mut stopper = StopAfterSteps {
-            after: steps,
-            flag: flag.clone(),
+    // 3 steps per epoch: stop after 2 (inside epoch 0), after 3 more (inside epoch 1),
+    // after 1 more (the end of epoch 1).
+    let runs = straight_and_in_pieces(&f.root, &[2, 3, 1], |dir, start, first, obs| {
+        let net = if first {
+            same_init()
+        } else {
+            cfg.detector().init(&device).unwrap()
         };
-        let net = model
-            .take()
-            .unwrap_or_else(|| cfg.detector().init(&device).unwrap());
-        let out = train_mpr(
-            net,
-            &cfg,
-            &f.train,
-            &f.val,
-            &run_b,
-            start,
-            &device,
-            &mut stopper,
-            &flag,
-        )
-        .unwrap();
-        assert_eq!(out.stop, StopReason::Interrupted);
-        assert!(out.state.partial.is_some(), "stopped inside an epoch");
-        start = Start::Resume;
-    }
-    let done = train_mpr(
-        cfg.detector().init(&device).unwrap(),
-        &cfg,
-        &f.train,
-        &f.val,
-        &run_b,
-        Start::Resume,
-        &device,
-        &mut LogObserver,
-        &StopFlag::new(),
-    )
-    .unwrap();
-    assert_eq!(done.stop, StopReason::Completed);
+        let flag = obs.flag.clone();
+        train_mpr(net, &cfg, &f.train, &f.val, dir, start, &device, obs, &flag).unwrap()
+    });
+    let partial: Vec<bool> = runs
+        .piece_outs
+        .iter()
+        .map(|o| o.state.partial.is_some())
+        .collect();
+    assert_eq!(partial, [true, true, false, false], "stopped inside epochs");
+    let (run_a, run_b) = (runs.straight, runs.resumed);
 
     let rows = deterministic_columns(&run_a);
     assert_eq!(rows.len(), 4, "header + 3 epochs");
@@ -334,6 +275,11 @@ fn stopped_and_resumed_runs_match_an_uninterrupted_run() {
             .map(|(name, (_id, values))| (name, values))
             .collect::<Vec<_>>()
     };
+    assert_same_sections(
+        &["model", "optimizer"],
+        &[last_a.model.clone(), last_a.optimizer.clone()],
+        &[last_b.model.clone(), last_b.optimizer.clone()],
+    );
     let (ta, tb) = (tensors(&last_a.model), tensors(&last_b.model));
     assert!(ta == tb, "final weights differ");
     assert!(ta != tensors(&init_bytes), "training moved the weights");

@@ -5,6 +5,7 @@ mod common;
 use std::path::Path;
 
 use burn::tensor::Device;
+use common::resume::{assert_same_sections, straight_and_in_pieces};
 use common::{PngSource, TinyNet, max_weight_difference, optimizer_contents, write_dataset};
 use fracdet_train::checkpoint::{LAST_FILE, METRICS_FILE};
 use fracdet_train::{
@@ -33,21 +34,6 @@ struct StopAfter {
 impl TrainObserver for StopAfter {
     fn epoch_finished(&mut self, m: &EpochMetrics, _improved: bool) {
         if m.epoch + 1 >= self.after {
-            self.flag.request();
-        }
-    }
-}
-
-/// Stops the run after `after` more training steps.
-struct StopAfterSteps {
-    after: usize,
-    flag: StopFlag,
-}
-
-impl TrainObserver for StopAfterSteps {
-    fn step_finished(&mut self, _loss: f64, _images: usize) {
-        self.after = self.after.saturating_sub(1);
-        if self.after == 0 {
             self.flag.request();
         }
     }
@@ -243,7 +229,7 @@ fn fresh_start_refuses_an_existing_run_and_resume_refuses_a_changed_config() {
 }
 
 #[test]
-fn runs_stopped_inside_epochs_resume_exactly() {
+fn runs_stopped_inside_and_at_the_end_of_epochs_resume_exactly() {
     let tmp = tempfile::tempdir().unwrap();
     let train = PngSource {
         items: write_dataset(&tmp.path().join("train"), 16),
@@ -263,69 +249,45 @@ fn runs_stopped_inside_epochs_resume_exactly() {
         )
         .unwrap()
     };
-    let mut quiet = fracdet_train::LogObserver;
 
-    let run_a = tmp.path().join("a");
-    train_classifier(
-        same_init(),
-        &cfg,
-        &train,
-        &val,
-        &run_a,
-        Start::Fresh,
-        &device,
-        &mut quiet,
-        &StopFlag::new(),
-    )
-    .unwrap();
-
-    // 4 steps per epoch: stop after 2 (inside the frozen epoch 0), then after 3 more
-    // (inside epoch 1), then run to the end.
-    let run_b = tmp.path().join("b");
-    let mut start = Start::Fresh;
-    let mut model = Some(same_init());
-    for steps in [2, 3] {
-        let flag = StopFlag::new();
-        let mut stopper = StopAfterSteps {
-            after: steps,
-            flag: flag.clone(),
+    // 4 steps per epoch: stop after 3 (inside the frozen epoch 0), after 4 more (inside
+    // epoch 1), after 1 more (the end of epoch 1), then run to the end. Partial epochs of
+    // several steps: their loss sums must survive the checkpoint to the last bit.
+    let runs = straight_and_in_pieces(tmp.path(), &[3, 4, 1], |dir, start, first, obs| {
+        let net = if first {
+            same_init()
+        } else {
+            TinyNet::new(1, &device)
         };
-        let net = model.take().unwrap_or_else(|| TinyNet::new(1, &device));
-        let out = train_classifier(
-            net,
-            &cfg,
-            &train,
-            &val,
-            &run_b,
-            start,
-            &device,
-            &mut stopper,
-            &flag,
-        )
-        .unwrap();
-        assert_eq!(out.stop, StopReason::Interrupted);
-        assert!(out.state.partial.is_some(), "stopped inside an epoch");
-        start = Start::Resume;
-    }
-    let done = train_classifier(
-        TinyNet::new(1, &device),
-        &cfg,
-        &train,
-        &val,
-        &run_b,
-        Start::Resume,
-        &device,
-        &mut quiet,
-        &StopFlag::new(),
-    )
-    .unwrap();
-    assert_eq!(done.stop, StopReason::Completed);
-    assert!(done.state.partial.is_none());
+        let flag = obs.flag.clone();
+        train_classifier(net, &cfg, &train, &val, dir, start, &device, obs, &flag).unwrap()
+    });
+    let partial: Vec<bool> = runs
+        .piece_outs
+        .iter()
+        .map(|o| o.state.partial.is_some())
+        .collect();
+    assert_eq!(
+        partial,
+        [true, true, false, false],
+        "where the calls stopped"
+    );
+    assert_eq!(runs.piece_outs[2].state.epoch, 2);
 
-    assert_eq!(deterministic_columns(&run_a), deterministic_columns(&run_b));
-    let last_a = Checkpoint::load(&run_a.join(LAST_FILE)).unwrap();
-    let last_b = Checkpoint::load(&run_b.join(LAST_FILE)).unwrap();
+    let last_a = Checkpoint::load(&runs.straight.join(LAST_FILE)).unwrap();
+    let last_b = Checkpoint::load(&runs.resumed.join(LAST_FILE)).unwrap();
     let diff = max_weight_difference(&last_a.model, &last_b.model);
     assert_eq!(diff, 0.0, "final weights differ by up to {diff}");
     assert!(optimizer_contents(&last_a.optimizer) == optimizer_contents(&last_b.optimizer));
+    assert_same_sections(
+        &["model", "optimizer"],
+        &[last_a.model, last_a.optimizer],
+        &[last_b.model, last_b.optimizer],
+    );
+    let (sa, sb) = (&last_a.state, &last_b.state);
+    assert_eq!(
+        (sa.global_step, sa.best_auroc, sa.best_epoch, sa.pos_weight),
+        (sb.global_step, sb.best_auroc, sb.best_epoch, sb.pos_weight),
+        "training state differs"
+    );
 }

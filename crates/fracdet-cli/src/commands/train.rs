@@ -369,7 +369,8 @@ impl TrainObserver for Progress {
         self.bar = Some(bar);
     }
 
-    fn step_finished(&mut self, loss: f64, images: usize) {
+    fn step_finished(&mut self, loss: &f64, images: usize) {
+        let loss = *loss;
         self.images += images;
         self.loss_sum += loss;
         self.steps += 1;

@@ -9,10 +9,10 @@ use anyhow::{Context, bail};
 use clap::Args;
 use fracdet_io::dataset::Split;
 use fracdet_train::inpainter::{
-    Critics, InpainterEpochMetrics, InpainterObserver, InpainterTrainConfig, StepLosses,
-    normal_indices, train_inpainter,
+    Critics, InpainterEpochMetrics, InpainterTrainConfig, StepLosses, normal_indices,
+    train_inpainter,
 };
-use fracdet_train::{DatasetSource, Skipped, Start, StopFlag, StopReason};
+use fracdet_train::{DatasetSource, Skipped, Start, StopFlag, StopReason, TrainObserver};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::train::{install_ctrl_c, open_dataset, report_interrupted, report_skipped, set_workers};
@@ -200,7 +200,7 @@ impl InpainterProgress {
     }
 }
 
-impl InpainterObserver for InpainterProgress {
+impl TrainObserver<StepLosses, InpainterEpochMetrics> for InpainterProgress {
     fn epoch_started(&mut self, epoch: u64, epochs: u64, batches: usize) {
         self.finish();
         self.epoch_started = Instant::now();

@@ -7,8 +7,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use fracdet_io::dataset::Split;
 use fracdet_train::mpr::inpainter_residuals::residual_source_for;
-use fracdet_train::mpr::{MprConfig, MprData, MprEpochMetrics, MprObserver, MprSource, train_mpr};
-use fracdet_train::{EpochMetrics, Skipped, Start, StopFlag, TrainObserver};
+use fracdet_train::mpr::{MprConfig, MprData, MprEpochMetrics, MprSource, train_mpr};
+use fracdet_train::{Skipped, Start, StopFlag, TrainObserver};
 
 use super::train::{
     Progress, install_ctrl_c, open_dataset, report_auroc_run, report_skipped, set_workers,
@@ -216,11 +216,11 @@ pub fn run(args: MprArgs, device: crate::device::DeviceChoice) -> anyhow::Result
 /// The classifier's progress display, plus a line of detector metrics per epoch.
 struct MprProgress(Progress);
 
-impl TrainObserver for MprProgress {
+impl TrainObserver<f64, MprEpochMetrics> for MprProgress {
     fn epoch_started(&mut self, epoch: u64, epochs: u64, batches: usize) {
         self.0.epoch_started(epoch, epochs, batches);
     }
-    fn step_finished(&mut self, loss: f64, images: usize) {
+    fn step_finished(&mut self, loss: &f64, images: usize) {
         self.0.step_finished(loss, images);
     }
     fn validating(&mut self, images: usize) {
@@ -229,13 +229,8 @@ impl TrainObserver for MprProgress {
     fn skipped(&mut self, s: &Skipped) {
         self.0.skipped(s);
     }
-    fn epoch_finished(&mut self, m: &EpochMetrics, improved: bool) {
-        self.0.epoch_finished(m, improved);
-    }
-}
-
-impl MprObserver for MprProgress {
-    fn mpr_epoch_finished(&mut self, m: &MprEpochMetrics) {
+    fn epoch_finished(&mut self, m: &MprEpochMetrics, improved: bool) {
+        self.0.epoch_finished(&m.base(), improved);
         let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.4}"));
         eprintln!(
             "           cell_loss {:.4} image_loss {:.4} val_cell_auroc {} val_hit_rate {} val_box_recall {}",

@@ -13,8 +13,10 @@ use crate::error::{Result, TrainError};
 
 /// `magic`, then `state` as JSON, then each of `blobs`, all length-prefixed.
 pub(crate) fn encode<S: Serialize>(magic: &[u8], state: &S, blobs: &[&[u8]]) -> Result<Vec<u8>> {
-    let state = serde_json::to_vec(state)
-        .map_err(|e| TrainError::Config(format!("cannot serialise training state: {e}")))?;
+    let state = serde_json::to_vec(state).map_err(|e| TrainError::Serialise {
+        what: "training state",
+        reason: e.to_string(),
+    })?;
     let sections = std::iter::once(&state[..]).chain(blobs.iter().copied());
     let mut out = Vec::with_capacity(
         magic.len() + 8 + state.len() + blobs.iter().map(|b| 8 + b.len()).sum::<usize>(),

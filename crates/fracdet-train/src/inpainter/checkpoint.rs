@@ -11,6 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{StopReason, container};
+use crate::engine::exact;
 use crate::error::Result;
 
 const MAGIC: &[u8] = b"FRACDET-MPR-CKPT 1\n";
@@ -28,22 +29,32 @@ pub struct InpainterEpochMetrics {
     /// 0-based epoch index.
     pub epoch: u64,
     /// Generator learning rate of the epoch's last step.
+    #[serde(with = "exact::float")]
     pub lr_g: f64,
     /// Mean masked L1 of the training steps (the reconstruction loss).
+    #[serde(with = "exact::float")]
     pub train_l1: f64,
     /// Mean adversarial generator loss (hinge: −critic score); 0 when the critics are off.
+    #[serde(with = "exact::float")]
     pub train_adv: f64,
     /// Mean critic hinge loss (local + global); 0 when the critics are off.
+    #[serde(with = "exact::float")]
     pub train_d: f64,
     /// Mean absolute error of G on the masked pixels of the non-fractured val images.
+    #[serde(with = "exact::float")]
     pub val_l1: f64,
     /// Mean PSNR (dB, peak 1) of G on the same masked pixels.
+    #[serde(with = "exact::float")]
     pub val_psnr: f64,
     /// The blur-fill baseline on the same masks.
+    #[serde(with = "exact::float")]
     pub blur_l1: f64,
+    #[serde(with = "exact::float")]
     pub blur_psnr: f64,
     /// Wall-clock seconds of the epoch (training and validation).
+    #[serde(with = "exact::float")]
     pub seconds: f64,
+    #[serde(with = "exact::float")]
     pub train_images_per_second: f64,
     /// Images skipped because they could not be read.
     pub skipped: u64,
@@ -58,8 +69,12 @@ pub struct InpainterState {
     pub global_step: u64,
     pub seed: u64,
     /// Lowest validation L1 so far, and its epoch (`best.ckpt`).
+    #[serde(with = "exact::opt_float")]
     pub best_val_l1: Option<f64>,
     pub best_epoch: Option<u64>,
+    /// Epochs since the best one (absent in runs from before the engine).
+    #[serde(default)]
+    pub epochs_without_improvement: u64,
     pub history: Vec<InpainterEpochMetrics>,
     /// Set once the run has done all its epochs.
     pub finished: Option<StopReason>,
@@ -72,9 +87,13 @@ pub struct InpainterState {
 pub struct InpainterPartial {
     /// Training batches of the epoch already done; the next one to run.
     pub batches_done: u64,
-    /// Sums of per-step mean losses × images, and images, so far.
+    /// Sums of per-step mean losses × images, and images, so far (decimal strings, so that
+    /// a resumed epoch's means equal the uninterrupted one's bit for bit).
+    #[serde(with = "exact::float")]
     pub l1_sum: f64,
+    #[serde(with = "exact::float")]
     pub adv_sum: f64,
+    #[serde(with = "exact::float")]
     pub d_sum: f64,
     pub images: u64,
     pub skipped: u64,
@@ -163,6 +182,7 @@ mod tests {
                 seed: 2,
                 best_val_l1: Some(0.1),
                 best_epoch: Some(0),
+                epochs_without_improvement: 0,
                 history: vec![],
                 finished: None,
                 partial: Some(InpainterPartial::default()),

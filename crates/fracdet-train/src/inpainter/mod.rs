@@ -28,7 +28,6 @@ pub use validate::{InpaintScores, validate_inpainter};
 
 use crate::checkpoint::{BEST_FILE, LAST_FILE};
 use crate::error::Result;
-use crate::source::Skipped;
 use crate::weights::model_from_bytes;
 
 /// Mean losses of one training step.
@@ -42,24 +41,10 @@ pub struct StepLosses {
     pub d: f64,
 }
 
-/// Callbacks from [`train_inpainter`]. Every method has an empty default.
-pub trait InpainterObserver {
-    /// An epoch starts with `batches` training batches.
-    fn epoch_started(&mut self, _epoch: u64, _epochs: u64, _batches: usize) {}
-    /// A training step finished with `images` images.
-    fn step_finished(&mut self, _losses: &StepLosses, _images: usize) {}
-    /// Validation started, with `images` to score.
-    fn validating(&mut self, _images: usize) {}
-    /// An image could not be used and was left out.
-    fn skipped(&mut self, _sample: &Skipped) {}
-    /// The epoch's row of `metrics.csv`, after its checkpoint is on disk.
-    fn epoch_finished(&mut self, _metrics: &InpainterEpochMetrics, _improved: bool) {}
-}
-
 /// Observes nothing.
 pub struct QuietInpainterObserver;
 
-impl InpainterObserver for QuietInpainterObserver {}
+impl crate::TrainObserver<StepLosses, InpainterEpochMetrics> for QuietInpainterObserver {}
 
 /// The trained generator of the inpainter run in `run_dir`, ready for
 /// [`fracdet_model::mpr::residual_maps`] on `device`: architecture from `config.json`,

@@ -1,36 +1,39 @@
-//! The inpainter training loop: masked L1 plus, when `adv_weight > 0`, a hinge GAN with a
-//! local and a global critic.
+//! The inpainter as a [`TrainKind`]: masked L1 plus, when `adv_weight > 0`, a hinge GAN
+//! with a local and a global critic, each network with its own Adam optimizer.
 
 use std::path::Path;
-use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::relu;
 use burn::tensor::module::adaptive_avg_pool2d;
-use burn::tensor::{Bytes, Device, Tensor, TensorData, s};
+use burn::tensor::{Device, Tensor, TensorData, s};
 use fracdet_model::mpr::{Discriminator, DiscriminatorConfig, Inpainter};
 
+use super::StepLosses;
 use super::checkpoint::{
-    InpainterCheckpoint, InpainterEpochMetrics, InpainterState, inpainter_metrics_csv,
+    InpainterCheckpoint, InpainterEpochMetrics, InpainterPartial, InpainterState,
+    inpainter_metrics_csv,
 };
 use super::config::InpainterTrainConfig;
 use super::masks::{Square, paint, training_squares};
-use super::validate::{sample_grid_png, validate_inpainter};
-use super::{InpainterObserver, StepLosses};
+use super::validate::{InpaintScores, sample_grid_png, validate_inpainter};
 use crate::atomic::write_atomic;
-use crate::checkpoint::{BEST_FILE, LAST_FILE, METRICS_FILE, StopReason};
-use crate::control::StopFlag;
+use crate::control::{StopFlag, TrainObserver};
+use crate::engine::{
+    Batch, EpochTotals, Outcome, Partial, Plan, RunConfig, RunState, Slot, Start, StepDone,
+    Stepped, TrainKind, Validated, train,
+};
 use crate::error::{Result, TrainError};
-use crate::order::{augment_seed, derive_seed, epoch_order};
+use crate::optim::{load_optimizer, optimizer_bytes};
 use crate::schedule::WarmupCosine;
-use crate::source::{SampleSource, Skipped, load_batch};
-use crate::trainer::Start;
+use crate::source::{SampleSource, load_batch};
 use crate::weights::{model_from_bytes, model_to_bytes};
 
 /// Directory of the per-epoch sample grids inside the run directory.
 pub const SAMPLES_DIR: &str = "samples";
-/// Purpose of the per-step device seed.
+/// Purpose of the per-step device seed (the inpainter's own, so that its runs continue as
+/// they did before the engine).
 const DEVICE_SEED: u64 = 0x4d50_5203;
 
 /// The two critics of the multiscale GAN, trained by one optimizer.
@@ -52,14 +55,7 @@ impl Critics {
 }
 
 /// How a call to [`train_inpainter`] ended.
-#[derive(Debug)]
-pub struct InpainterOutcome {
-    pub stop: StopReason,
-    /// State as saved in `last.ckpt`.
-    pub state: InpainterState,
-    /// Images left out in this call (each named once).
-    pub skipped: Vec<Skipped>,
-}
+pub type InpainterOutcome = Outcome<InpainterState>;
 
 /// Non-fractured samples of a source, in index order.
 pub fn normal_indices(source: &dyn SampleSource) -> Vec<usize> {
@@ -70,334 +66,338 @@ pub fn normal_indices(source: &dyn SampleSource) -> Vec<usize> {
 /// for fresh ones, ignored when the critics are off) on the non-fractured samples of `train`,
 /// validating on the non-fractured samples of `val` every epoch, as the run in `run_dir`
 /// describes. Writes `config.json`, `metrics.csv`, `last.ckpt` (every epoch and when
-/// stopped), `best.ckpt` (lowest val L1) and `samples/epoch_NNN.png`. When `stop` is
-/// requested it finishes the current step, saves a `last.ckpt` that records the position
-/// inside the epoch, and returns; resuming from it gives the same result as never stopping.
+/// stopped), `best.ckpt` (lowest val L1) and `samples/epoch_NNN.png`; stopping and resuming
+/// as [`crate::engine::train`] says.
 #[allow(clippy::too_many_arguments)]
 pub fn train_inpainter(
     g: Inpainter,
     critics: Critics,
     config: &InpainterTrainConfig,
-    train: &dyn SampleSource,
+    train_set: &dyn SampleSource,
     val: &dyn SampleSource,
     run_dir: &Path,
     start: Start,
     device: &Device,
-    observer: &mut dyn InpainterObserver,
+    observer: &mut dyn TrainObserver<StepLosses, InpainterEpochMetrics>,
     stop: &StopFlag,
 ) -> Result<InpainterOutcome> {
-    config.validate()?;
-    let train_idx = normal_indices(train);
-    let mut val_idx = normal_indices(val);
-    if let Some(limit) = config.val_limit {
-        val_idx.truncate(limit);
-    }
-    if train_idx.is_empty() || val_idx.is_empty() {
-        return Err(TrainError::Data(format!(
-            "the inpainter needs non-fractured train and val images, found {} and {}",
-            train_idx.len(),
-            val_idx.len()
-        )));
-    }
-    let adversarial = config.adv_weight > 0.0;
-    let ad = device.clone().autodiff();
-    let mut g = g.fork(&ad).train();
-    let mut critics = critics.fork(&ad).train();
-    let adam = AdamConfig::new().with_beta_1(0.5).with_beta_2(0.999);
-    let mut optim_g: ModuleOptimizer = adam.init();
-    let mut optim_d: ModuleOptimizer = adam.init();
-    let last_path = run_dir.join(LAST_FILE);
+    let mut kind = InpainterKind::new(g, critics, config, train_set, val, device)?;
+    train(&mut kind, run_dir, start, observer, stop)
+}
 
-    let mut state = match start {
-        Start::Fresh => {
-            if last_path.exists() {
-                return Err(TrainError::Config(format!(
-                    "{} already holds a run; resume it or choose another directory",
-                    run_dir.display()
-                )));
-            }
-            std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
-            config.save(run_dir)?;
-            let state = InpainterState {
-                epoch: 0,
-                global_step: 0,
-                seed: config.seed,
-                best_val_l1: None,
-                best_epoch: None,
-                history: Vec::new(),
-                finished: None,
-                partial: None,
-            };
-            // A checkpoint before the first step, so that a run stopped in its first epoch
-            // can be resumed too (critics included: their initial weights are random).
-            save_last(&g, &critics, &optim_g, &optim_d, &state, &last_path)?;
-            write_atomic(
-                &run_dir.join(METRICS_FILE),
-                inpainter_metrics_csv(&[]).as_bytes(),
-            )?;
-            state
-        }
-        Start::Resume => {
-            let saved = InpainterTrainConfig::load(run_dir)?;
-            if &saved != config {
-                return Err(TrainError::Config(format!(
-                    "the configuration differs from {}",
-                    run_dir.join(crate::config::CONFIG_FILE).display()
-                )));
-            }
-            let ckpt = InpainterCheckpoint::load(&last_path)?;
-            g = model_from_bytes(g, ckpt.generator, &last_path)?;
-            critics = model_from_bytes(critics, ckpt.critics, &last_path)?;
-            optim_g = load_optim(optim_g, ckpt.optim_g, &last_path)?;
-            optim_d = load_optim(optim_d, ckpt.optim_d, &last_path)?;
-            ckpt.state
-        }
-    };
-    // After loading: every parameter of both networks trains.
-    let mut g = g.set_require_grad(true);
-    let mut critics = critics.set_require_grad(true);
-    let mut skipped_all: Vec<Skipped> = Vec::new();
-    if let Some(reason) = state.finished {
-        return Ok(InpainterOutcome {
-            stop: reason,
-            state,
-            skipped: skipped_all,
-        });
+/// An inpainter run in progress: two networks, two optimizers.
+struct InpainterKind<'a> {
+    g: Inpainter,
+    critics: Critics,
+    optim_g: ModuleOptimizer,
+    optim_d: ModuleOptimizer,
+    config: &'a InpainterTrainConfig,
+    train: &'a dyn SampleSource,
+    val: &'a dyn SampleSource,
+    train_idx: Vec<usize>,
+    val_idx: Vec<usize>,
+    device: Device,
+    autodiff: Device,
+    sched_g: WarmupCosine,
+    sched_d: WarmupCosine,
+}
+
+impl RunConfig for InpainterTrainConfig {
+    fn check(&self) -> Result<()> {
+        self.validate()
     }
+}
 
-    let size = config.size as usize;
-    let plane = size * size;
-    let steps_per_epoch = train_idx.len().div_ceil(config.batch_size) as u64;
-    let schedule = |base: f64| WarmupCosine {
-        base_lr: base,
-        min_lr: base * 0.01,
-        warmup_steps: 0,
-        total_steps: config.epochs * steps_per_epoch,
-    };
-    let (sched_g, sched_d) = (schedule(config.lr_g), schedule(config.lr_d));
-    let mut reported = std::collections::BTreeSet::new();
-
-    for epoch in state.epoch..config.epochs {
-        let started = Instant::now();
-        let order: Vec<usize> = epoch_order(config.seed, epoch, train_idx.len())
-            .into_iter()
-            .map(|k| train_idx[k])
-            .collect();
-        observer.epoch_started(epoch, config.epochs, steps_per_epoch as usize);
-        let resumed = state.partial.take().unwrap_or_default();
-        let mut acc = resumed.clone();
-        let earlier_seconds = resumed.seconds;
-        let mut lr_g = sched_g.lr(epoch * steps_per_epoch);
-        for (b, chunk) in order
-            .chunks(config.batch_size)
-            .enumerate()
-            .skip(resumed.batches_done as usize)
-        {
-            if stop.is_requested() {
-                acc.batches_done = b as u64;
-                acc.seconds = earlier_seconds + started.elapsed().as_secs_f64();
-                state.partial = Some(acc);
-                save_last(&g, &critics, &optim_g, &optim_d, &state, &last_path)?;
-                return Ok(InpainterOutcome {
-                    stop: StopReason::Interrupted,
-                    state,
-                    skipped: skipped_all,
-                });
-            }
-            ad.seed(derive_seed(config.seed, &[DEVICE_SEED, epoch, b as u64]));
-            let step_started = Instant::now();
-            let seed = config.seed;
-            let batch = load_batch(
-                train,
-                chunk,
-                |i| {
-                    config
-                        .augment
-                        .is_some()
-                        .then(|| augment_seed(seed, epoch, i))
-                },
-                plane,
-            );
-            for s in &batch.skipped {
-                acc.skipped += 1;
-                if reported.insert(s.index) {
-                    observer.skipped(s);
-                    skipped_all.push(s.clone());
-                }
-            }
-            let step = epoch * steps_per_epoch + b as u64;
-            lr_g = sched_g.lr(step);
-            let lr_d = sched_d.lr(step);
-            state.global_step = step + 1;
-            if batch.canvases.is_empty() {
-                continue;
-            }
-            let loaded: Vec<usize> = chunk
-                .iter()
-                .copied()
-                .filter(|i| !batch.skipped.iter().any(|s| s.index == *i))
-                .collect();
-            let n = batch.canvases.len();
-            let squares: Vec<Vec<Square>> = batch
-                .canvases
-                .iter()
-                .zip(&loaded)
-                .map(|(c, &i)| {
-                    training_squares(
-                        c,
-                        size,
-                        &config.scales,
-                        config.patches_per_image,
-                        config.seed,
-                        epoch,
-                        i,
-                    )
-                })
-                .collect();
-            let mut masks = Vec::with_capacity(n * plane);
-            for sq in &squares {
-                paint(sq, size, &mut masks);
-            }
-            let x = Tensor::<4>::from_data(
-                TensorData::new(batch.canvases.concat(), [n, 1, size, size]),
-                &ad,
-            );
-            let m = Tensor::<4>::from_data(TensorData::new(masks, [n, 1, size, size]), &ad);
-            let out = g.forward(x.clone(), m.clone());
-            let l1 = ((out.clone() - x.clone()).abs() * m.clone()).sum() / m.clone().sum();
-            let mut losses = StepLosses {
-                l1: scalar(&l1),
-                adv: 0.0,
-                d: 0.0,
-            };
-            let g_loss = if adversarial {
-                // Critic step on real and (detached) fake views.
-                let first: Vec<Square> = squares.iter().map(|s| s[0]).collect();
-                let real = views(&x, &m, &first, config);
-                let fake = views(&out.clone().detach(), &m, &first, config);
-                let d_loss = hinge_d(critics.local.forward(real.0), critics.local.forward(fake.0))
-                    + hinge_d(
-                        critics.global.forward(real.1),
-                        critics.global.forward(fake.1),
-                    );
-                losses.d = scalar(&d_loss);
-                let grads = GradientsParams::from_grads(d_loss.backward(), &critics);
-                critics = optim_d.step(lr_d, critics, grads);
-                // Generator's adversarial term against the updated critics.
-                let fake = views(&out, &m, &first, config);
-                let adv = (critics.local.forward(fake.0).mean()
-                    + critics.global.forward(fake.1).mean())
-                .neg()
-                    / 2.0;
-                losses.adv = scalar(&adv);
-                l1 + adv.mul_scalar(config.adv_weight)
-            } else {
-                l1
-            };
-            let grads = GradientsParams::from_grads(g_loss.backward(), &g);
-            g = optim_g.step(lr_g, g, grads);
-            acc.l1_sum += losses.l1 * n as f64;
-            acc.adv_sum += losses.adv * n as f64;
-            acc.d_sum += losses.d * n as f64;
-            acc.images += n as u64;
-            acc.train_seconds += step_started.elapsed().as_secs_f64();
-            observer.step_finished(&losses, n);
+impl<'a> InpainterKind<'a> {
+    fn new(
+        g: Inpainter,
+        critics: Critics,
+        config: &'a InpainterTrainConfig,
+        train: &'a dyn SampleSource,
+        val: &'a dyn SampleSource,
+        device: &Device,
+    ) -> Result<Self> {
+        config.validate()?;
+        let train_idx = normal_indices(train);
+        let mut val_idx = normal_indices(val);
+        if let Some(limit) = config.val_limit {
+            val_idx.truncate(limit);
         }
-        if acc.images == 0 {
+        if train_idx.is_empty() || val_idx.is_empty() {
             return Err(TrainError::Data(format!(
-                "no training image of epoch {} could be used ({} skipped)",
-                epoch + 1,
-                acc.skipped
+                "the inpainter needs non-fractured train and val images, found {} and {}",
+                train_idx.len(),
+                val_idx.len()
             )));
         }
+        let autodiff = device.clone().autodiff();
+        let adam = AdamConfig::new().with_beta_1(0.5).with_beta_2(0.999);
+        let steps_per_epoch = train_idx.len().div_ceil(config.batch_size) as u64;
+        let schedule =
+            |base: f64| WarmupCosine::planned(base, base * 0.01, 0, config.epochs, steps_per_epoch);
+        // Every parameter of both networks trains.
+        Ok(Self {
+            g: g.fork(&autodiff).train().set_require_grad(true),
+            critics: critics.fork(&autodiff).train().set_require_grad(true),
+            optim_g: adam.init(),
+            optim_d: adam.init(),
+            config,
+            train,
+            val,
+            train_idx,
+            val_idx,
+            device: device.clone(),
+            autodiff,
+            sched_g: schedule(config.lr_g),
+            sched_d: schedule(config.lr_d),
+        })
+    }
 
-        observer.validating(val_idx.len());
-        let eval_g = g.valid();
-        let (scores, val_skipped, rows) =
-            validate_inpainter(&eval_g, val, &val_idx, config, device)?;
-        for s in val_skipped {
-            acc.skipped += 1;
-            if reported.insert(usize::MAX / 2 + s.index) {
-                observer.skipped(&s);
-                skipped_all.push(s);
-            }
+    /// The generator's and (when the critics are on) the critics' update on one batch of
+    /// canvases, samples `loaded`, with fresh training squares.
+    fn update(&mut self, canvases: &[Vec<f32>], loaded: &[usize], batch: &Batch) -> StepLosses {
+        let config = self.config;
+        let size = config.size as usize;
+        let plane = size * size;
+        let n = canvases.len();
+        let squares: Vec<Vec<Square>> = canvases
+            .iter()
+            .zip(loaded)
+            .map(|(c, &i)| {
+                training_squares(
+                    c,
+                    size,
+                    &config.scales,
+                    config.patches_per_image,
+                    config.seed,
+                    batch.epoch,
+                    i,
+                )
+            })
+            .collect();
+        let mut masks = Vec::with_capacity(n * plane);
+        for sq in &squares {
+            paint(sq, size, &mut masks);
         }
-        if config.sample_rows > 0 && !rows.is_empty() {
+        let ad = &self.autodiff;
+        let x = Tensor::<4>::from_data(TensorData::new(canvases.concat(), [n, 1, size, size]), ad);
+        let m = Tensor::<4>::from_data(TensorData::new(masks, [n, 1, size, size]), ad);
+        let out = self.g.forward(x.clone(), m.clone());
+        let l1 = ((out.clone() - x.clone()).abs() * m.clone()).sum() / m.clone().sum();
+        let mut losses = StepLosses {
+            l1: scalar(&l1),
+            adv: 0.0,
+            d: 0.0,
+        };
+        let g_loss = if config.adv_weight > 0.0 {
+            // Critic step on real and (detached) fake views.
+            let first: Vec<Square> = squares.iter().map(|s| s[0]).collect();
+            let real = views(&x, &m, &first, config);
+            let fake = views(&out.clone().detach(), &m, &first, config);
+            let critics = &self.critics;
+            let d_loss = hinge_d(critics.local.forward(real.0), critics.local.forward(fake.0))
+                + hinge_d(
+                    critics.global.forward(real.1),
+                    critics.global.forward(fake.1),
+                );
+            losses.d = scalar(&d_loss);
+            let grads = GradientsParams::from_grads(d_loss.backward(), critics);
+            let lr_d = self.sched_d.lr(batch.step);
+            self.critics = self.optim_d.step(lr_d, self.critics.clone(), grads);
+            // Generator's adversarial term against the updated critics.
+            let fake = views(&out, &m, &first, config);
+            let critics = &self.critics;
+            let adv = (critics.local.forward(fake.0).mean()
+                + critics.global.forward(fake.1).mean())
+            .neg()
+                / 2.0;
+            losses.adv = scalar(&adv);
+            l1 + adv.mul_scalar(config.adv_weight)
+        } else {
+            l1
+        };
+        let grads = GradientsParams::from_grads(g_loss.backward(), &self.g);
+        self.g = self
+            .optim_g
+            .step(self.sched_g.lr(batch.step), self.g.clone(), grads);
+        losses
+    }
+}
+
+impl TrainKind for InpainterKind<'_> {
+    type Config = InpainterTrainConfig;
+    type Losses = StepLosses;
+    type Valid = InpaintScores;
+    type Row = InpainterEpochMetrics;
+    type State = InpainterState;
+
+    fn config(&self) -> &InpainterTrainConfig {
+        self.config
+    }
+
+    fn plan(&self) -> Plan {
+        Plan {
+            epochs: self.config.epochs,
+            batch_size: self.config.batch_size,
+            seed: self.config.seed,
+            // The inpainter has no early stopping: it keeps the lowest-L1 epoch as best.
+            patience: None,
+            augment: self.config.augment.is_some(),
+            train: self.train_idx.clone(),
+            val_images: self.val_idx.len(),
+            device: self.autodiff.clone(),
+            device_purpose: DEVICE_SEED,
+        }
+    }
+
+    fn lr(&self, step: u64) -> f64 {
+        self.sched_g.lr(step)
+    }
+
+    fn step(&mut self, batch: &Batch) -> Result<Stepped<StepLosses>> {
+        let size = self.config.size as usize;
+        let loaded = load_batch(
+            self.train,
+            batch.indices,
+            |i| batch.augment_seed(i),
+            size * size,
+        );
+        if loaded.canvases.is_empty() {
+            return Ok(Stepped {
+                skipped: loaded.skipped,
+                done: None,
+            });
+        }
+        // Which sample each loaded canvas is (load_batch keeps request order).
+        let samples: Vec<usize> = batch
+            .indices
+            .iter()
+            .copied()
+            .filter(|i| !loaded.skipped.iter().any(|s| s.index == *i))
+            .collect();
+        let losses = self.update(&loaded.canvases, &samples, batch);
+        Ok(Stepped {
+            skipped: loaded.skipped,
+            done: Some(StepDone {
+                images: loaded.canvases.len(),
+                means: vec![losses.l1, losses.adv, losses.d],
+                report: losses,
+            }),
+        })
+    }
+
+    fn validate(&mut self, epoch: u64, run_dir: &Path) -> Result<Validated<InpaintScores>> {
+        let eval_g = self.g.valid();
+        let (scores, skipped, rows) =
+            validate_inpainter(&eval_g, self.val, &self.val_idx, self.config, &self.device)?;
+        if self.config.sample_rows > 0 && !rows.is_empty() {
             let dir = run_dir.join(SAMPLES_DIR);
             std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
             write_atomic(
                 &dir.join(format!("epoch_{:03}.png", epoch + 1)),
-                &sample_grid_png(&rows, size)?,
+                &sample_grid_png(&rows, self.config.size as usize)?,
             )?;
         }
-        let images = acc.images as f64;
-        let metrics = InpainterEpochMetrics {
-            epoch,
-            lr_g,
-            train_l1: acc.l1_sum / images,
-            train_adv: acc.adv_sum / images,
-            train_d: acc.d_sum / images,
-            val_l1: scores.g_l1,
-            val_psnr: scores.g_psnr,
-            blur_l1: scores.blur_l1,
-            blur_psnr: scores.blur_psnr,
-            seconds: earlier_seconds + started.elapsed().as_secs_f64(),
-            train_images_per_second: if acc.train_seconds > 0.0 {
-                images / acc.train_seconds
-            } else {
-                0.0
-            },
-            skipped: acc.skipped,
-        };
-        let improved =
-            scores.g_l1.is_finite() && state.best_val_l1.is_none_or(|best| scores.g_l1 < best);
-        if improved {
-            state.best_val_l1 = Some(scores.g_l1);
-            state.best_epoch = Some(epoch);
-        }
-        state.history.push(metrics.clone());
-        state.epoch = epoch + 1;
-        if state.epoch >= config.epochs {
-            state.finished = Some(StopReason::Completed);
-        }
-        // best before last: a crash in between redoes this epoch and rewrites the same best.
-        let g_bytes = model_to_bytes(&g)?;
-        if improved {
-            InpainterCheckpoint {
-                state: state.clone(),
-                generator: g_bytes.clone(),
-                critics: Vec::new(),
-                optim_g: Vec::new(),
-                optim_d: Vec::new(),
-            }
-            .save(&run_dir.join(BEST_FILE))?;
-        }
-        save_last_bytes(g_bytes, &critics, &optim_g, &optim_d, &state, &last_path)?;
-        write_atomic(
-            &run_dir.join(METRICS_FILE),
-            inpainter_metrics_csv(&state.history).as_bytes(),
-        )?;
-        observer.epoch_finished(&metrics, improved);
-        if let Some(reason) = state.finished {
-            return Ok(InpainterOutcome {
-                stop: reason,
-                state,
-                skipped: skipped_all,
-            });
-        }
-        if stop.is_requested() {
-            return Ok(InpainterOutcome {
-                stop: StopReason::Interrupted,
-                state,
-                skipped: skipped_all,
-            });
+        Ok(Validated {
+            // Lower L1 is better.
+            score: scores.g_l1.is_finite().then_some(-scores.g_l1),
+            skipped,
+            measured: scores,
+        })
+    }
+
+    fn row(&self, t: EpochTotals, v: InpaintScores) -> InpainterEpochMetrics {
+        InpainterEpochMetrics {
+            epoch: t.epoch,
+            lr_g: t.lr,
+            train_l1: t.mean(0),
+            train_adv: t.mean(1),
+            train_d: t.mean(2),
+            val_l1: v.g_l1,
+            val_psnr: v.g_psnr,
+            blur_l1: v.blur_l1,
+            blur_psnr: v.blur_psnr,
+            seconds: t.seconds,
+            train_images_per_second: t.images_per_second,
+            skipped: t.skipped,
         }
     }
-    Ok(InpainterOutcome {
-        stop: StopReason::Completed,
-        state,
-        skipped: skipped_all,
-    })
+
+    fn metrics_csv(history: &[InpainterEpochMetrics]) -> String {
+        inpainter_metrics_csv(history)
+    }
+
+    fn state(&self, run: &RunState<InpainterEpochMetrics>) -> InpainterState {
+        InpainterState {
+            epoch: run.epoch,
+            global_step: run.global_step,
+            seed: run.seed,
+            best_val_l1: run.best_score.map(|s| -s),
+            best_epoch: run.best_epoch,
+            epochs_without_improvement: run.epochs_without_improvement,
+            history: run.history.clone(),
+            finished: run.finished,
+            partial: run.partial.as_ref().map(|p| InpainterPartial {
+                batches_done: p.batches_done,
+                l1_sum: p.sum(0),
+                adv_sum: p.sum(1),
+                d_sum: p.sum(2),
+                images: p.images,
+                skipped: p.skipped,
+                train_seconds: p.train_seconds,
+                seconds: p.seconds,
+            }),
+        }
+    }
+
+    fn save(&self, state: &InpainterState, slot: Slot, path: &Path) -> Result<()> {
+        // best.ckpt is for inference: the generator alone. The others hold the critics too
+        // (even before the first step: their initial weights are random).
+        let (critics, optim_g, optim_d) = match slot {
+            Slot::Best => Default::default(),
+            Slot::Initial | Slot::Last => (
+                model_to_bytes(&self.critics)?,
+                optimizer_bytes(&self.optim_g)?,
+                optimizer_bytes(&self.optim_d)?,
+            ),
+        };
+        InpainterCheckpoint {
+            state: state.clone(),
+            generator: model_to_bytes(&self.g)?,
+            critics,
+            optim_g,
+            optim_d,
+        }
+        .save(path)
+    }
+
+    fn restore(&mut self, path: &Path) -> Result<RunState<InpainterEpochMetrics>> {
+        let ckpt = InpainterCheckpoint::load(path)?;
+        self.g = model_from_bytes(self.g.clone(), ckpt.generator, path)?.set_require_grad(true);
+        self.critics =
+            model_from_bytes(self.critics.clone(), ckpt.critics, path)?.set_require_grad(true);
+        self.optim_g = load_optimizer(self.optim_g.clone(), ckpt.optim_g, path)?;
+        self.optim_d = load_optimizer(self.optim_d.clone(), ckpt.optim_d, path)?;
+        let s = ckpt.state;
+        Ok(RunState {
+            epoch: s.epoch,
+            global_step: s.global_step,
+            seed: s.seed,
+            best_score: s.best_val_l1.map(|l1| -l1),
+            best_epoch: s.best_epoch,
+            epochs_without_improvement: s.epochs_without_improvement,
+            history: s.history,
+            finished: s.finished,
+            partial: s.partial.map(|p| Partial {
+                batches_done: p.batches_done,
+                sums: vec![p.l1_sum, p.adv_sum, p.d_sum],
+                images: p.images,
+                skipped: p.skipped,
+                train_seconds: p.train_seconds,
+                seconds: p.seconds,
+            }),
+        })
+    }
 }
 
 fn scalar(t: &Tensor<1>) -> f64 {
@@ -442,49 +442,4 @@ fn views(
         adaptive_avg_pool2d(both, [config.global_side, config.global_side])
     };
     (Tensor::cat(local, 0), global)
-}
-
-fn load_optim(optim: ModuleOptimizer, bytes: Vec<u8>, path: &Path) -> Result<ModuleOptimizer> {
-    if bytes.is_empty() {
-        return Ok(optim);
-    }
-    optim
-        .from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|e| TrainError::format(path, format!("bad optimizer state: {e}")))
-}
-
-fn optim_bytes(optim: &ModuleOptimizer) -> Result<Vec<u8>> {
-    Ok(optim
-        .into_bytes()
-        .map_err(|e| TrainError::Config(format!("cannot serialise optimizer state: {e}")))?
-        .to_vec())
-}
-
-fn save_last(
-    g: &Inpainter,
-    critics: &Critics,
-    optim_g: &ModuleOptimizer,
-    optim_d: &ModuleOptimizer,
-    state: &InpainterState,
-    path: &Path,
-) -> Result<()> {
-    save_last_bytes(model_to_bytes(g)?, critics, optim_g, optim_d, state, path)
-}
-
-fn save_last_bytes(
-    generator: Vec<u8>,
-    critics: &Critics,
-    optim_g: &ModuleOptimizer,
-    optim_d: &ModuleOptimizer,
-    state: &InpainterState,
-    path: &Path,
-) -> Result<()> {
-    InpainterCheckpoint {
-        state: state.clone(),
-        generator,
-        critics: model_to_bytes(critics)?,
-        optim_g: optim_bytes(optim_g)?,
-        optim_d: optim_bytes(optim_d)?,
-    }
-    .save(path)
 }

@@ -8,6 +8,7 @@ use super::config::InpainterTrainConfig;
 use super::masks::{Square, paint, validation_square};
 use crate::error::{Result, TrainError};
 use crate::source::{SampleSource, Skipped, load_batch};
+use crate::tensors::tensor_values;
 
 /// PSNR reported for a perfect reconstruction (MSE 0), dB.
 const PSNR_CAP: f64 = 100.0;
@@ -108,7 +109,7 @@ pub fn validate_inpainter(
                 Tensor::<4>::from_data(TensorData::new(images.clone(), [n, 1, size, size]), device);
             let m =
                 Tensor::<4>::from_data(TensorData::new(masks.clone(), [n, 1, size, size]), device);
-            let out = to_vec(g.forward(x, m))?;
+            let out = tensor_values(g.forward(x, m))?;
             for (k, square) in squares.iter().enumerate() {
                 let range = k * plane..(k + 1) * plane;
                 let (truth, mask, pred) =
@@ -154,13 +155,6 @@ pub fn validate_inpainter(
     ))
 }
 
-pub(crate) fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
-    t.into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| TrainError::Config(format!("cannot read tensor: {e:?}")))
-}
-
 /// The sample grid as an 8-bit grey PNG: one row per sample, columns input | masked input
 /// (square white) | G's output | residual |x − G(x)| × 4.
 pub fn sample_grid_png(rows: &[SampleRow], size: usize) -> Result<Vec<u8>> {
@@ -183,7 +177,10 @@ pub fn sample_grid_png(rows: &[SampleRow], size: usize) -> Result<Vec<u8>> {
         }
     }
     fracdet_eval::html::encode_png(w as u32, h as u32, fracdet_eval::html::PngColor::Grey, &px)
-        .map_err(|e| TrainError::Config(format!("cannot encode sample grid: {e}")))
+        .map_err(|e| TrainError::Encode {
+            what: "sample grid",
+            reason: e.to_string(),
+        })
 }
 
 #[cfg(test)]

@@ -86,7 +86,7 @@ impl MprData {
             ..LoaderConfig::default()
         };
         let loader =
-            Loader::new(labelled, config).map_err(|e| TrainError::Config(e.to_string()))?;
+            Loader::new(labelled, config).map_err(|e| TrainError::Dataset(e.to_string()))?;
         Ok(Self {
             loader,
             augment,
@@ -263,8 +263,10 @@ pub fn dequantise(bytes: &[u8]) -> Vec<f32> {
 /// Cache file: magic, u64 header length, JSON header, then per sample one flag byte (1 =
 /// maps follow, 0 = none) and its maps.
 fn write_cache(header: &CacheHeader, maps: &[Result<Vec<u8>, String>]) -> Result<Vec<u8>> {
-    let json = serde_json::to_vec(header)
-        .map_err(|e| TrainError::Config(format!("cannot serialise cache header: {e}")))?;
+    let json = serde_json::to_vec(header).map_err(|e| TrainError::Serialise {
+        what: "residual cache header",
+        reason: e.to_string(),
+    })?;
     let mut out = Vec::new();
     out.extend_from_slice(CACHE_MAGIC);
     out.extend_from_slice(&(json.len() as u64).to_le_bytes());

@@ -18,6 +18,7 @@ use crate::mpr::data::MprItem;
 use crate::mpr::residuals::ResidualSource;
 use crate::mpr::state::MprCheckpoint;
 use crate::mpr::trainer::input_tensor;
+use crate::tensors::tensor_values;
 use crate::weights::model_from_bytes;
 
 /// What the detector says about one canvas.
@@ -125,7 +126,7 @@ impl MprPredictor {
         let maps = self.residuals.residuals(canvases, self.config.size)?;
         let want = self.config.residual_scales.len() * side * side;
         if maps.len() != canvases.len() || maps.iter().any(|m| m.len() != want) {
-            return Err(TrainError::Config(
+            return Err(TrainError::Shape(
                 "residual source returned maps of the wrong size".into(),
             ));
         }
@@ -152,8 +153,8 @@ impl MprPredictor {
         let (cells, image) = self
             .model
             .forward(input_tensor(&items, &self.config, device));
-        let logits = read(cells.into_data())?;
-        let image = read(image.into_data())?;
+        let logits = tensor_values(cells)?;
+        let image = tensor_values(image)?;
         let g = self.grid * self.grid;
         Ok(image
             .iter()
@@ -170,10 +171,4 @@ impl MprPredictor {
 
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
-}
-
-fn read(data: burn::tensor::TensorData) -> Result<Vec<f32>> {
-    data.convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| TrainError::Config(format!("cannot read tensor: {e:?}")))
 }

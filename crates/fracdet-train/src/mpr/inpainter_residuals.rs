@@ -71,7 +71,7 @@ impl ResidualSource for InpainterResiduals {
             return Ok(Vec::new());
         }
         if canvases.iter().any(|c| c.len() != plane) {
-            return Err(TrainError::Config(format!(
+            return Err(TrainError::Input(format!(
                 "a canvas is not {side}x{side} for the residual maps"
             )));
         }
@@ -81,11 +81,7 @@ impl ResidualSource for InpainterResiduals {
             &self.device,
         );
         let maps = residual_maps(&self.g, x, &self.scales)?;
-        let values = maps
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .map_err(|e| TrainError::Config(format!("cannot read residual maps: {e:?}")))?;
+        let values = crate::tensors::tensor_values(maps)?;
         let per = self.scales.len() * plane;
         Ok(values.chunks(per).map(<[f32]>::to_vec).collect())
     }

@@ -29,4 +29,4 @@ pub use data::{MprData, MprItem, MprSource};
 pub use inference::{MprPrediction, MprPredictor};
 pub use residuals::{NoResiduals, ResidualSource};
 pub use state::{MprCheckpoint, MprEpochMetrics, MprState};
-pub use trainer::{MprObserver, MprOutcome, train_mpr};
+pub use trainer::{MprOutcome, train_mpr};

@@ -8,12 +8,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{CheckpointState, EpochMetrics, ModelCheckpoint, StopReason};
+use crate::engine::exact;
 
 const MAGIC: &[u8] = b"FRACDET-MPR-CKPT 1\n";
 
 /// One row of an MPR run's metrics.csv: the classifier's columns, then the detector's.
 ///
-/// Floats are stored as decimal strings (see `exact_f64`): serde_json's default float
+/// Floats are stored as decimal strings (see `engine::exact`): serde_json's default float
 /// parser can be one ulp off, and a resumed run's history must equal the uninterrupted
 /// run's bit for bit (a NaN loss also survives, which JSON numbers cannot hold).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,34 +22,34 @@ pub struct MprEpochMetrics {
     /// 0-based epoch index.
     pub epoch: u64,
     /// Learning rate of the epoch's last step.
-    #[serde(with = "exact_f64")]
+    #[serde(with = "exact::float")]
     pub lr: f64,
     /// Mean total loss over the epoch's training batches, and its cell and image terms.
-    #[serde(with = "exact_f64")]
+    #[serde(with = "exact::float")]
     pub train_loss: f64,
-    #[serde(with = "exact_f64")]
+    #[serde(with = "exact::float")]
     pub train_cell_loss: f64,
-    #[serde(with = "exact_f64")]
+    #[serde(with = "exact::float")]
     pub train_image_loss: f64,
-    #[serde(with = "exact_f64")]
+    #[serde(with = "exact::float")]
     pub val_loss: f64,
     /// Image AUROC on validation.
-    #[serde(with = "exact_opt_f64")]
+    #[serde(with = "exact::opt_float")]
     pub val_auroc: Option<f64>,
     /// AUROC of all cells of validation images with cell targets, pooled.
-    #[serde(with = "exact_opt_f64")]
+    #[serde(with = "exact::opt_float")]
     pub val_cell_auroc: Option<f64>,
     /// Fraction of validation images with boxes whose highest cell lies in a box.
-    #[serde(with = "exact_opt_f64")]
+    #[serde(with = "exact::opt_float")]
     pub val_hit_rate: Option<f64>,
     /// Fraction of validation boxes found (IoU >= 0.3) by a region of cells at or above
     /// the run's region threshold.
-    #[serde(with = "exact_opt_f64")]
+    #[serde(with = "exact::opt_float")]
     pub val_box_recall: Option<f64>,
     /// Wall-clock seconds of the epoch (training and validation).
-    #[serde(with = "exact_f64")]
+    #[serde(with = "exact::float")]
     pub seconds: f64,
-    #[serde(with = "exact_f64")]
+    #[serde(with = "exact::float")]
     pub train_images_per_second: f64,
     /// Images skipped because they could not be used (training and validation).
     pub skipped: u64,
@@ -78,11 +79,11 @@ pub struct MprPartial {
     /// Sums of per-batch mean losses × images, and images, so far. Stored as decimal
     /// strings: serde_json's default float parser can be one ulp off, and a resumed
     /// epoch's mean must equal the uninterrupted one bit for bit.
-    #[serde(with = "exact_f64")]
+    #[serde(with = "exact::float")]
     pub loss_sum: f64,
-    #[serde(with = "exact_f64")]
+    #[serde(with = "exact::float")]
     pub cell_loss_sum: f64,
-    #[serde(with = "exact_f64")]
+    #[serde(with = "exact::float")]
     pub image_loss_sum: f64,
     pub loss_images: u64,
     pub skipped: u64,
@@ -101,7 +102,7 @@ pub struct MprState {
     pub image_pos_weight: f32,
     pub cell_pos_weight: f32,
     /// Best validation image AUROC and its epoch.
-    #[serde(with = "exact_opt_f64")]
+    #[serde(with = "exact::opt_float")]
     pub best_auroc: Option<f64>,
     pub best_epoch: Option<u64>,
     pub epochs_without_improvement: u64,
@@ -117,38 +118,6 @@ impl CheckpointState for MprState {
 
 /// An MPR checkpoint in memory.
 pub type MprCheckpoint = ModelCheckpoint<MprState>;
-
-/// An f64 as its shortest round-trip decimal string (Rust's `Display` / `parse` pair).
-mod exact_f64 {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&v.to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// [`exact_f64`] for an optional value (`null` when absent).
-mod exact_opt_f64 {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(x) => s.serialize_some(&x.to_string()),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|t| t.parse().map_err(serde::de::Error::custom))
-            .transpose()
-    }
-}
 
 fn opt(v: Option<f64>) -> String {
     v.map(|x| format!("{x}")).unwrap_or_default()

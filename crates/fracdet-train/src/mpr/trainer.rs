@@ -1,61 +1,32 @@
-//! The MPR detector's training loop: the classifier loop's structure (AdamW, warm-up +
-//! cosine, validation every epoch, early stopping, atomic best/last checkpoints, exact
-//! resume, Ctrl-C between steps) with cell targets and the cell + image loss.
+//! The MPR detector as a [`TrainKind`]: the classifier's recipe (AdamW, warm-up + cosine,
+//! AUROC selection, early stopping) with cell targets and the cell + image loss.
 
-use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use fracdet_eval::cell_regions::{CellGrid, cell_regions};
 use fracdet_eval::localisation::{DEFAULT_IOU, LocalisationCase, localisation_metrics};
 use fracdet_model::grid_detector::GridDetector;
 use rayon::prelude::*;
 
-use crate::atomic::write_atomic;
-use crate::checkpoint::{BEST_FILE, LAST_FILE, METRICS_FILE, StopReason};
-use crate::control::{LogObserver, StopFlag, TrainObserver};
+use crate::control::{StopFlag, TrainObserver};
+use crate::engine::{
+    Batch, EpochTotals, Outcome, Partial, Plan, RunConfig, RunState, Slot, Start, StepDone,
+    Stepped, TrainKind, Validated, train,
+};
 use crate::error::{Result, TrainError};
 use crate::mpr::config::MprConfig;
 use crate::mpr::data::{MprItem, MprSource};
 use crate::mpr::loss::{LossWeights, mpr_loss};
-use crate::mpr::state::{MprCheckpoint, MprEpochMetrics, MprState, mpr_metrics_csv};
+use crate::mpr::state::{MprEpochMetrics, MprPartial, MprState, mpr_metrics_csv};
 use crate::mpr::targets::{ImageTargets, cell_pos_weight, count_cells, image_targets};
-use crate::order::{DEVICE, augment_seed, derive_seed, epoch_order};
-use crate::schedule::WarmupCosine;
 use crate::source::Skipped;
-use crate::trainer::Start;
-use crate::weights::{model_from_bytes, model_to_bytes};
-
-/// Callbacks of the MPR loop: the classifier's, plus the detector's epoch metrics.
-pub trait MprObserver: TrainObserver {
-    /// The epoch's full row of metrics.csv (after [`TrainObserver::epoch_finished`]).
-    fn mpr_epoch_finished(&mut self, _metrics: &MprEpochMetrics) {}
-}
-
-impl MprObserver for LogObserver {
-    fn mpr_epoch_finished(&mut self, m: &MprEpochMetrics) {
-        tracing::info!(
-            "epoch {} cell_auroc {:?} hit_rate {:?} box_recall {:?}",
-            m.epoch,
-            m.val_cell_auroc,
-            m.val_hit_rate,
-            m.val_box_recall
-        );
-    }
-}
+use crate::supervised::{Recipe, Supervised, check_auroc_sets};
+use crate::tensors::tensor_values;
 
 /// How a call to [`train_mpr`] ended.
-#[derive(Debug)]
-pub struct MprOutcome {
-    pub stop: StopReason,
-    /// State as saved in `last.ckpt`.
-    pub state: MprState,
-    /// Images left out in this call (each named once).
-    pub skipped: Vec<Skipped>,
-}
+pub type MprOutcome = Outcome<MprState>;
 
 /// A batch as the network and the loss take it.
 struct Loaded {
@@ -172,298 +143,227 @@ fn loss_weights(config: &MprConfig, train: &dyn MprSource, grid: usize) -> Resul
 }
 
 /// Train `model` (built on `device` with `config.detector()`, pretrained weights already
-/// in it) as the run in `run_dir` describes; see the classifier's `train_classifier` for
-/// the checkpoint and resume contract, which is the same.
+/// in it) as the run in `run_dir` describes; the checkpoint and resume contract is the
+/// engine's ([`crate::engine::train`]).
 #[allow(clippy::too_many_arguments)]
 pub fn train_mpr(
     model: GridDetector,
     config: &MprConfig,
-    train: &dyn MprSource,
+    train_set: &dyn MprSource,
     val: &dyn MprSource,
     run_dir: &Path,
     start: Start,
     device: &Device,
-    observer: &mut dyn MprObserver,
+    observer: &mut dyn TrainObserver<f64, MprEpochMetrics>,
     stop: &StopFlag,
 ) -> Result<MprOutcome> {
-    config.validate()?;
-    if train.is_empty() {
-        return Err(TrainError::Data("training set is empty".into()));
+    let mut kind = MprKind::new(model, config, train_set, val, device)?;
+    train(&mut kind, run_dir, start, observer, stop)
+}
+
+/// An MPR detector run in progress.
+struct MprKind<'a> {
+    net: Supervised<GridDetector>,
+    config: &'a MprConfig,
+    train: &'a dyn MprSource,
+    val: &'a dyn MprSource,
+    device: Device,
+    autodiff: Device,
+    /// Side of the cell grid.
+    grid: usize,
+    /// Computed at a fresh start unless the config fixes them; saved in the state.
+    weights: LossWeights,
+}
+
+impl RunConfig for MprConfig {
+    fn check(&self) -> Result<()> {
+        self.validate()
     }
-    let n_val_pos = (0..val.len()).filter(|&i| val.label(i)).count();
-    if n_val_pos == 0 || n_val_pos == val.len() {
-        return Err(TrainError::Data(format!(
-            "validation set needs both classes for AUROC, has {n_val_pos} positive of {}",
-            val.len()
-        )));
+}
+
+impl<'a> MprKind<'a> {
+    fn new(
+        model: GridDetector,
+        config: &'a MprConfig,
+        train: &'a dyn MprSource,
+        val: &'a dyn MprSource,
+        device: &Device,
+    ) -> Result<Self> {
+        config.validate()?;
+        check_auroc_sets(train.len(), (0..val.len()).map(|i| val.label(i)))?;
+        let autodiff = device.clone().autodiff();
+        Ok(Self {
+            net: Supervised::new(model, &autodiff, &config.into(), train.len()),
+            config,
+            train,
+            val,
+            device: device.clone(),
+            autodiff,
+            grid: config.detector().grid_side(config.size as usize),
+            weights: LossWeights {
+                cell_pos_weight: 1.0,
+                image_pos_weight: 1.0,
+                image_weight: config.image_loss_weight,
+            },
+        })
     }
-    let grid = config.detector().grid_side(config.size as usize);
+}
 
-    let ad = device.clone().autodiff();
-    let mut model = model.fork(&ad).train();
-    let optim_config = AdamWConfig::new().with_weight_decay(config.weight_decay);
-    let mut optim: ModuleOptimizer = optim_config.init();
-    let last_path = run_dir.join(LAST_FILE);
+impl TrainKind for MprKind<'_> {
+    type Config = MprConfig;
+    type Losses = f64;
+    type Valid = Validation;
+    type Row = MprEpochMetrics;
+    type State = MprState;
 
-    let mut state = match start {
-        Start::Fresh => {
-            if last_path.exists() {
-                return Err(TrainError::Config(format!(
-                    "{} already holds a run; resume it or choose another directory",
-                    run_dir.display()
-                )));
-            }
-            std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
-            let (image_pos_weight, cell_pos_weight) = loss_weights(config, train, grid)?;
-            config.save(run_dir)?;
-            let state = MprState {
-                epoch: 0,
-                global_step: 0,
-                seed: config.seed,
-                image_pos_weight,
-                cell_pos_weight,
-                best_auroc: None,
-                best_epoch: None,
-                epochs_without_improvement: 0,
-                history: Vec::new(),
-                finished: None,
-                partial: None,
-            };
-            MprCheckpoint {
-                state: state.clone(),
-                model: model_to_bytes(&model)?,
-                optimizer: Vec::new(),
-            }
-            .save(&last_path)?;
-            write_atomic(&run_dir.join(METRICS_FILE), mpr_metrics_csv(&[]).as_bytes())?;
-            state
-        }
-        Start::Resume => {
-            let saved = MprConfig::load(run_dir)?;
-            if &saved != config {
-                return Err(TrainError::Config(format!(
-                    "the configuration differs from {}",
-                    run_dir.join(crate::config::CONFIG_FILE).display()
-                )));
-            }
-            let ckpt = MprCheckpoint::load(&last_path)?;
-            model = model_from_bytes(model, ckpt.model, &last_path)?;
-            if !ckpt.optimizer.is_empty() {
-                optim = optim
-                    .from_bytes(Bytes::from_bytes_vec(ckpt.optimizer))
-                    .map_err(|e| {
-                        TrainError::format(&last_path, format!("bad optimizer state: {e}"))
-                    })?;
-            }
-            ckpt.state
-        }
-    };
-    let weights = LossWeights {
-        cell_pos_weight: state.cell_pos_weight,
-        image_pos_weight: state.image_pos_weight,
-        image_weight: config.image_loss_weight,
-    };
-
-    let mut reported: BTreeSet<(bool, usize)> = BTreeSet::new();
-    let mut skipped_all = Vec::new();
-    if let Some(reason) = state.finished {
-        return Ok(MprOutcome {
-            stop: reason,
-            state,
-            skipped: skipped_all,
-        });
+    fn config(&self) -> &MprConfig {
+        self.config
     }
 
-    let n_train = train.len();
-    let steps_per_epoch = n_train.div_ceil(config.batch_size) as u64;
-    let schedule = WarmupCosine {
-        base_lr: config.lr,
-        min_lr: config.min_lr,
-        warmup_steps: config.warmup_epochs * steps_per_epoch,
-        total_steps: config.epochs * steps_per_epoch,
-    };
+    fn plan(&self) -> Plan {
+        Recipe::from(self.config).plan(self.train.len(), self.val.len(), &self.autodiff)
+    }
 
-    for epoch in state.epoch..config.epochs {
-        let started = Instant::now();
-        let order = epoch_order(config.seed, epoch, n_train);
-        observer.epoch_started(epoch, config.epochs, steps_per_epoch as usize);
-        let resumed = state.partial.take().unwrap_or_default();
-        let mut p = resumed.clone();
-        let mut lr = schedule.lr(epoch * steps_per_epoch);
-        for (b, chunk) in order
-            .chunks(config.batch_size)
-            .enumerate()
-            .skip(resumed.batches_done as usize)
-        {
-            if stop.is_requested() {
-                p.batches_done = b as u64;
-                p.seconds = resumed.seconds + started.elapsed().as_secs_f64();
-                state.partial = Some(p);
-                save_last(model_to_bytes(&model)?, &optim, &state, &last_path)?;
-                return Ok(MprOutcome {
-                    stop: StopReason::Interrupted,
-                    state,
-                    skipped: skipped_all,
-                });
-            }
-            ad.seed(derive_seed(config.seed, &[DEVICE, epoch, b as u64]));
-            let step_started = Instant::now();
-            let seed = config.seed;
-            let batch = load_items(
-                train,
-                chunk,
-                |i| {
-                    config
-                        .augment
-                        .is_some()
-                        .then(|| augment_seed(seed, epoch, i))
-                },
-                config,
-            );
-            for s in batch.skipped {
-                p.skipped += 1;
-                if reported.insert((true, s.index)) {
-                    observer.skipped(&s);
-                    skipped_all.push(s);
-                }
-            }
-            let step = epoch * steps_per_epoch + b as u64;
-            lr = schedule.lr(step);
-            state.global_step = step + 1;
-            // BatchNorm cannot estimate a variance from one image.
-            if batch.items.len() < 2 {
-                continue;
-            }
-            let n = batch.items.len();
-            let targets = targets_of(&batch.items, config, grid);
-            let (cells, image) = model.forward(input_tensor(&batch.items, config, &ad));
-            let loss = mpr_loss(cells, image, &targets, &weights).ok_or_else(|| {
-                TrainError::Config("detector output does not fit the cell grid".into())
-            })?;
-            let (cell_v, image_v): (f32, f32) = (
-                loss.cell.clone().into_scalar(),
-                loss.image.clone().into_scalar(),
-            );
-            let loss_value: f32 = loss.total.clone().into_scalar();
-            let grads = GradientsParams::from_grads(loss.total.backward(), &model);
-            model = optim.step(lr, model, grads);
-            p.loss_sum += loss_value as f64 * n as f64;
-            p.cell_loss_sum += cell_v as f64 * n as f64;
-            p.image_loss_sum += image_v as f64 * n as f64;
-            p.loss_images += n as u64;
-            p.train_seconds += step_started.elapsed().as_secs_f64();
-            observer.step_finished(loss_value as f64, n);
-        }
-        if p.loss_images == 0 {
-            return Err(TrainError::Data(format!(
-                "no training image of epoch {} could be used ({} skipped)",
-                epoch + 1,
-                p.skipped
-            )));
-        }
+    fn fresh(&mut self) -> Result<()> {
+        let (image, cell) = loss_weights(self.config, self.train, self.grid)?;
+        self.weights.image_pos_weight = image;
+        self.weights.cell_pos_weight = cell;
+        Ok(())
+    }
 
-        observer.validating(val.len());
-        let v = validate(&model.valid(), config, val, device, grid, &weights)?;
-        for s in v.skipped {
-            p.skipped += 1;
-            if reported.insert((false, s.index)) {
-                observer.skipped(&s);
-                skipped_all.push(s);
-            }
+    fn lr(&self, step: u64) -> f64 {
+        self.net.lr(step)
+    }
+
+    fn step(&mut self, batch: &Batch) -> Result<Stepped<f64>> {
+        let loaded = load_items(
+            self.train,
+            batch.indices,
+            |i| batch.augment_seed(i),
+            self.config,
+        );
+        // BatchNorm cannot estimate a variance from one image.
+        if loaded.items.len() < 2 {
+            return Ok(Stepped {
+                skipped: loaded.skipped,
+                done: None,
+            });
         }
-        let improved = match (v.auroc, state.best_auroc) {
-            (Some(a), Some(best)) => a > best,
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
-        if improved {
-            state.best_auroc = v.auroc;
-            state.best_epoch = Some(epoch);
-            state.epochs_without_improvement = 0;
-        } else {
-            state.epochs_without_improvement += 1;
-        }
-        let images = p.loss_images as f64;
-        let metrics = MprEpochMetrics {
-            epoch,
-            lr,
-            train_loss: p.loss_sum / images,
-            train_cell_loss: p.cell_loss_sum / images,
-            train_image_loss: p.image_loss_sum / images,
+        let n = loaded.items.len();
+        let targets = targets_of(&loaded.items, self.config, self.grid);
+        let input = input_tensor(&loaded.items, self.config, &self.autodiff);
+        let (cells, image) = self.net.model.forward(input);
+        let loss = mpr_loss(cells, image, &targets, &self.weights).ok_or_else(grid_misfit)?;
+        let (cell_v, image_v): (f32, f32) = (
+            loss.cell.clone().into_scalar(),
+            loss.image.clone().into_scalar(),
+        );
+        let loss_value: f32 = loss.total.clone().into_scalar();
+        self.net.update(loss.total, batch.step);
+        Ok(Stepped {
+            skipped: loaded.skipped,
+            done: Some(StepDone {
+                images: n,
+                means: vec![loss_value as f64, cell_v as f64, image_v as f64],
+                report: loss_value as f64,
+            }),
+        })
+    }
+
+    fn validate(&mut self, _epoch: u64, _run_dir: &Path) -> Result<Validated<Validation>> {
+        let mut v = validate(
+            &self.net.model.valid(),
+            self.config,
+            self.val,
+            &self.device,
+            self.grid,
+            &self.weights,
+        )?;
+        Ok(Validated {
+            score: v.auroc,
+            skipped: std::mem::take(&mut v.skipped),
+            measured: v,
+        })
+    }
+
+    fn row(&self, t: EpochTotals, v: Validation) -> MprEpochMetrics {
+        MprEpochMetrics {
+            epoch: t.epoch,
+            lr: t.lr,
+            train_loss: t.mean(0),
+            train_cell_loss: t.mean(1),
+            train_image_loss: t.mean(2),
             val_loss: v.loss,
             val_auroc: v.auroc,
             val_cell_auroc: v.cell_auroc,
             val_hit_rate: v.hit_rate,
             val_box_recall: v.box_recall,
-            seconds: resumed.seconds + started.elapsed().as_secs_f64(),
-            train_images_per_second: if p.train_seconds > 0.0 {
-                images / p.train_seconds
-            } else {
-                0.0
-            },
-            skipped: p.skipped,
-        };
-        state.history.push(metrics.clone());
-        state.epoch = epoch + 1;
-        if config
-            .patience
-            .is_some_and(|p| state.epochs_without_improvement >= p)
-        {
-            state.finished = Some(StopReason::EarlyStopped);
-        } else if state.epoch >= config.epochs {
-            state.finished = Some(StopReason::Completed);
-        }
-
-        // best before last: a crash in between redoes this epoch and rewrites the same best.
-        let model_bytes = model_to_bytes(&model)?;
-        if improved {
-            MprCheckpoint {
-                state: state.clone(),
-                model: model_bytes.clone(),
-                optimizer: Vec::new(),
-            }
-            .save(&run_dir.join(BEST_FILE))?;
-        }
-        save_last(model_bytes, &optim, &state, &last_path)?;
-        write_atomic(
-            &run_dir.join(METRICS_FILE),
-            mpr_metrics_csv(&state.history).as_bytes(),
-        )?;
-        observer.epoch_finished(&metrics.base(), improved);
-        observer.mpr_epoch_finished(&metrics);
-
-        if let Some(reason) = state.finished {
-            return Ok(MprOutcome {
-                stop: reason,
-                state,
-                skipped: skipped_all,
-            });
-        }
-        if stop.is_requested() {
-            return Ok(MprOutcome {
-                stop: StopReason::Interrupted,
-                state,
-                skipped: skipped_all,
-            });
+            seconds: t.seconds,
+            train_images_per_second: t.images_per_second,
+            skipped: t.skipped,
         }
     }
-    Ok(MprOutcome {
-        stop: StopReason::Completed,
-        state,
-        skipped: skipped_all,
-    })
+
+    fn metrics_csv(history: &[MprEpochMetrics]) -> String {
+        mpr_metrics_csv(history)
+    }
+
+    fn state(&self, run: &RunState<MprEpochMetrics>) -> MprState {
+        MprState {
+            epoch: run.epoch,
+            global_step: run.global_step,
+            seed: run.seed,
+            image_pos_weight: self.weights.image_pos_weight,
+            cell_pos_weight: self.weights.cell_pos_weight,
+            best_auroc: run.best_score,
+            best_epoch: run.best_epoch,
+            epochs_without_improvement: run.epochs_without_improvement,
+            history: run.history.clone(),
+            finished: run.finished,
+            partial: run.partial.as_ref().map(|p| MprPartial {
+                batches_done: p.batches_done,
+                loss_sum: p.sum(0),
+                cell_loss_sum: p.sum(1),
+                image_loss_sum: p.sum(2),
+                loss_images: p.images,
+                skipped: p.skipped,
+                train_seconds: p.train_seconds,
+                seconds: p.seconds,
+            }),
+        }
+    }
+
+    fn save(&self, state: &MprState, slot: Slot, path: &Path) -> Result<()> {
+        self.net.save(state, slot, path)
+    }
+
+    fn restore(&mut self, path: &Path) -> Result<RunState<MprEpochMetrics>> {
+        let s: MprState = self.net.restore(path)?;
+        self.weights.image_pos_weight = s.image_pos_weight;
+        self.weights.cell_pos_weight = s.cell_pos_weight;
+        Ok(RunState {
+            epoch: s.epoch,
+            global_step: s.global_step,
+            seed: s.seed,
+            best_score: s.best_auroc,
+            best_epoch: s.best_epoch,
+            epochs_without_improvement: s.epochs_without_improvement,
+            history: s.history,
+            finished: s.finished,
+            partial: s.partial.map(|p| Partial {
+                batches_done: p.batches_done,
+                sums: vec![p.loss_sum, p.cell_loss_sum, p.image_loss_sum],
+                images: p.loss_images,
+                skipped: p.skipped,
+                train_seconds: p.train_seconds,
+                seconds: p.seconds,
+            }),
+        })
+    }
 }
 
-fn save_last(model: Vec<u8>, optim: &ModuleOptimizer, state: &MprState, path: &Path) -> Result<()> {
-    let optimizer = optim
-        .into_bytes()
-        .map_err(|e| TrainError::Config(format!("cannot serialise optimizer state: {e}")))?;
-    MprCheckpoint {
-        state: state.clone(),
-        model,
-        optimizer: optimizer.to_vec(),
-    }
-    .save(path)
+fn grid_misfit() -> TrainError {
+    TrainError::Shape("detector output does not fit the cell grid".into())
 }
 
 /// Validation results of one epoch.
@@ -502,13 +402,12 @@ pub fn validate(
         let n = batch.items.len();
         let targets = targets_of(&batch.items, config, grid);
         let (cells, image) = model.forward(input_tensor(&batch.items, config, device));
-        let loss = mpr_loss(cells.clone(), image.clone(), &targets, weights).ok_or_else(|| {
-            TrainError::Config("detector output does not fit the cell grid".into())
-        })?;
+        let loss =
+            mpr_loss(cells.clone(), image.clone(), &targets, weights).ok_or_else(grid_misfit)?;
         let l: f32 = loss.total.into_scalar();
         loss_sum += l as f64 * n as f64;
-        let image = to_vec(image.into_data())?;
-        let cells = to_vec(cells.into_data())?;
+        let image = tensor_values(image)?;
+        let cells = tensor_values(cells)?;
         let g = grid * grid;
         for ((item, t), (logit, z)) in batch
             .items
@@ -524,7 +423,7 @@ pub fn validate(
             }
             let probs: Vec<f32> = z.iter().map(|&v| 1.0 / (1.0 + (-v).exp())).collect();
             let cell_grid = CellGrid::new(&probs, grid, grid, config.size)
-                .map_err(|e| TrainError::Config(e.to_string()))?;
+                .map_err(|e| TrainError::Shape(e.to_string()))?;
             cases.push(LocalisationCase {
                 truth: if item.label {
                     item.boxes.clone()
@@ -549,10 +448,4 @@ pub fn validate(
         box_recall: loc.as_ref().and_then(|m| m.box_recall.value),
         skipped,
     })
-}
-
-fn to_vec(data: TensorData) -> Result<Vec<f32>> {
-    data.convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| TrainError::Config(format!("cannot read tensor: {e:?}")))
 }

@@ -195,3 +195,4 @@ pub fn optimizer_contents(bytes: &[u8]) -> (Vec<(String, Vec<u8>)>, String) {
     tensors.sort();
     (tensors, format!("{:?}", reader.scalars()))
 }
+pub mod resume;
