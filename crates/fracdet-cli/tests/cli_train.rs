@@ -136,6 +136,26 @@ fn train_then_predict_then_resume_finished_run() {
     );
     assert_eq!(std::fs::read(run.join("last.ckpt")).unwrap(), before);
 
+    // --epochs with --resume: the run's own count is accepted; another one is refused with
+    // a one-line reason, never ignored, and the run is left as it was.
+    let out = fracdet(&["train", "classifier", "--resume", run_s, "--epochs", "3"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // (A backtrace may follow when RUST_BACKTRACE asks for one.)
+    let reason = stderr.lines().next().unwrap_or_default();
+    assert!(
+        reason.starts_with("error: --epochs 3: ") && reason.contains("planned for 2 epoch(s)"),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("finished"));
+    assert_eq!(std::fs::read(run.join("last.ckpt")).unwrap(), before);
+    let out = fracdet(&["train", "classifier", "--resume", run_s, "--epochs", "2"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // A second fresh run into the same directory is refused.
     let out = fracdet(&[
         "train",

@@ -47,8 +47,10 @@ pub struct ClassifierArgs {
     /// Input side in pixels (images are letterboxed to size x size).
     #[arg(long, default_value_t = 224)]
     pub size: u32,
-    #[arg(long, default_value_t = 30)]
-    pub epochs: u64,
+    /// Epochs to train (default 30). With --resume only the run's own count is accepted:
+    /// the count fixes the learning-rate schedule, so a run is neither extended nor cut.
+    #[arg(long)]
+    pub epochs: Option<u64>,
     /// Images per optimiser step.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
@@ -99,7 +101,7 @@ fn config_from_args(args: &ClassifierArgs) -> anyhow::Result<ClassifierConfig> {
     let mut c = ClassifierConfig::new(kind.name(), InputSpec::imagenet(args.size));
     c.pretrained = args.pretrained.clone();
     c.data = args.data.clone();
-    c.epochs = args.epochs;
+    c.epochs = args.epochs.unwrap_or(30);
     c.batch_size = args.batch;
     c.lr = args.lr;
     c.min_lr = args.lr * 1e-3;
@@ -122,7 +124,11 @@ fn run_classifier(
 ) -> anyhow::Result<ExitCode> {
     set_workers(args.workers)?;
     let (config, run_dir, start) = match &args.resume {
-        Some(dir) => (ClassifierConfig::load(dir)?, dir.clone(), Start::Resume),
+        Some(dir) => {
+            let config = ClassifierConfig::load(dir)?;
+            check_resume_epochs(args.epochs, config.epochs, dir)?;
+            (config, dir.clone(), Start::Resume)
+        }
         None => {
             let out = args.out.clone().context("--out is required")?;
             (config_from_args(&args)?, out, Start::Fresh)
@@ -211,6 +217,24 @@ pub(crate) fn open_dataset(data: &Option<PathBuf>) -> anyhow::Result<(PathBuf, D
     let dataset =
         Dataset::open(&data).with_context(|| format!("cannot index dataset {}", data.display()))?;
     Ok((data, dataset))
+}
+
+/// `--epochs N` with `--resume`: the run's epoch count fixes its learning-rate schedule
+/// (the cosine ends at the last epoch), so only that count is accepted; any other is refused
+/// with one line rather than ignored.
+pub(crate) fn check_resume_epochs(
+    given: Option<u64>,
+    planned: u64,
+    run_dir: &Path,
+) -> anyhow::Result<()> {
+    match given {
+        Some(n) if n != planned => bail!(
+            "--epochs {n}: {} was planned for {planned} epoch(s) and its learning-rate \
+             schedule ends there; a run cannot be extended or cut short, start a new run instead",
+            run_dir.display()
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// Lists the images a run could not read.

@@ -15,7 +15,10 @@ use fracdet_train::inpainter::{
 use fracdet_train::{DatasetSource, Skipped, Start, StopFlag, StopReason, TrainObserver};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::train::{install_ctrl_c, open_dataset, report_interrupted, report_skipped, set_workers};
+use super::train::{
+    check_resume_epochs, install_ctrl_c, open_dataset, report_interrupted, report_skipped,
+    set_workers,
+};
 
 #[derive(Debug, Args)]
 pub struct InpainterArgs {
@@ -29,8 +32,10 @@ pub struct InpainterArgs {
     /// Sides of the masked squares in pixels, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "32,64")]
     pub scales: Vec<usize>,
-    #[arg(long, default_value_t = 20)]
-    pub epochs: u64,
+    /// Epochs to train (default 20). With --resume only the run's own count is accepted:
+    /// the count fixes the learning-rate schedule, so a run is neither extended nor cut.
+    #[arg(long)]
+    pub epochs: Option<u64>,
     /// Images per optimiser step.
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
@@ -69,7 +74,7 @@ fn config_from_args(args: &InpainterArgs) -> anyhow::Result<InpainterTrainConfig
     let mut c = InpainterTrainConfig::new(args.size);
     c.scales = args.scales.clone();
     c.data = args.data.clone();
-    c.epochs = args.epochs;
+    c.epochs = args.epochs.unwrap_or(20);
     c.batch_size = args.batch;
     c.adv_weight = args.adv_weight;
     c.lr_g = args.lr;
@@ -87,7 +92,11 @@ fn config_from_args(args: &InpainterArgs) -> anyhow::Result<InpainterTrainConfig
 pub fn run(args: InpainterArgs, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
     set_workers(args.workers)?;
     let (config, run_dir, start) = match &args.resume {
-        Some(dir) => (InpainterTrainConfig::load(dir)?, dir.clone(), Start::Resume),
+        Some(dir) => {
+            let config = InpainterTrainConfig::load(dir)?;
+            check_resume_epochs(args.epochs, config.epochs, dir)?;
+            (config, dir.clone(), Start::Resume)
+        }
         None => {
             let out = args.out.clone().context("--out is required")?;
             (config_from_args(&args)?, out, Start::Fresh)

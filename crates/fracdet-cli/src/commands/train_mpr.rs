@@ -11,7 +11,8 @@ use fracdet_train::mpr::{MprConfig, MprData, MprEpochMetrics, MprSource, train_m
 use fracdet_train::{Skipped, Start, StopFlag, TrainObserver};
 
 use super::train::{
-    Progress, install_ctrl_c, open_dataset, report_auroc_run, report_skipped, set_workers,
+    Progress, check_resume_epochs, install_ctrl_c, open_dataset, report_auroc_run, report_skipped,
+    set_workers,
 };
 
 #[derive(Debug, Args)]
@@ -39,8 +40,10 @@ pub struct MprArgs {
     /// a one-level feature pyramid) or 32.
     #[arg(long, default_value_t = 16)]
     pub stride: usize,
-    #[arg(long, default_value_t = 20)]
-    pub epochs: u64,
+    /// Epochs to train (default 20). With --resume only the run's own count is accepted:
+    /// the count fixes the learning-rate schedule, so a run is neither extended nor cut.
+    #[arg(long)]
+    pub epochs: Option<u64>,
     /// Images per optimiser step.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
@@ -94,7 +97,7 @@ fn config_from_args(args: &MprArgs) -> anyhow::Result<MprConfig> {
     c.inpainter = args.inpainter.clone();
     c.data = args.data.clone();
     c.stride = args.stride;
-    c.epochs = args.epochs;
+    c.epochs = args.epochs.unwrap_or(20);
     c.batch_size = args.batch;
     c.lr = args.lr;
     c.min_lr = args.lr * 1e-3;
@@ -116,7 +119,11 @@ fn config_from_args(args: &MprArgs) -> anyhow::Result<MprConfig> {
 pub fn run(args: MprArgs, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
     set_workers(args.workers)?;
     let (config, run_dir, start) = match &args.resume {
-        Some(dir) => (MprConfig::load(dir)?, dir.clone(), Start::Resume),
+        Some(dir) => {
+            let config = MprConfig::load(dir)?;
+            check_resume_epochs(args.epochs, config.epochs, dir)?;
+            (config, dir.clone(), Start::Resume)
+        }
         None => {
             let out = args.out.clone().context("--out is required")?;
             if out.join(fracdet_train::checkpoint::LAST_FILE).exists() {
