@@ -34,6 +34,15 @@ pub enum IoError {
         pixels: u64,
         limit: u64,
     },
+    /// Decoding would need more memory than [`ReadOptions`](crate::ReadOptions) allows:
+    /// refused before the allocation, so the file is too costly, not necessarily corrupt.
+    #[error("{path}: {what} (limit {limit} bytes, ReadOptions::{option})")]
+    OverBudget {
+        path: PathBuf,
+        what: String,
+        limit: u64,
+        option: &'static str,
+    },
     #[error("{path}: unsupported DICOM transfer syntax {uid} ({name})")]
     UnsupportedTransferSyntax {
         path: PathBuf,

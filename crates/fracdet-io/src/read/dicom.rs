@@ -14,11 +14,13 @@ use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, FileMetaTable, InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::PixelDecoder;
 
-use super::dicom_scan;
+use flate2::read::DeflateDecoder;
+
 use super::lut::{Lut, SampleLayout, WindowFunction, min_max_window};
 use super::transfer_syntax::{self, KnownSyntax};
+use super::{dicom_scan, jpeg_scan, quiet, rle};
 use crate::radiograph::{Format, Metadata, Photometric, Radiograph, Window};
-use crate::read::{ReadOptions, check_pixels};
+use crate::read::{ReadOptions, check_decoded, check_pixels};
 use crate::{IoError, Result};
 
 const LABEL: &str = "DICOM";
@@ -30,9 +32,22 @@ pub(crate) fn read(bytes: &[u8], name: &Path, options: &ReadOptions) -> Result<R
         header,
         transfer_syntax: ts_uid,
         syntax,
-    } = read_header(bytes, name, true)?;
+    } = read_header_with(bytes, name, true, options)?;
     let h = Header::parse(&header, name)?;
     check_pixels(name, u64::from(h.columns), u64::from(h.rows), options)?;
+    let frame_bytes =
+        h.pixels() as u64 * u64::from(h.samples_per_pixel) * u64::from(h.bits_allocated / 8);
+    check_decoded(
+        name,
+        || {
+            format!(
+                "a {}x{} frame of {} x {}-bit samples",
+                h.columns, h.rows, h.samples_per_pixel, h.bits_allocated
+            )
+        },
+        frame_bytes,
+        options,
+    )?;
     drop(header);
 
     // 3. The whole object, then the first frame's stored samples.
@@ -42,6 +57,11 @@ pub(crate) fn read(bytes: &[u8], name: &Path, options: &ReadOptions) -> Result<R
         .map_err(|e| corrupt(name, &e))?;
     if syntax.jpeg {
         check_jpeg_frame(&obj, &h, name)?;
+    } else if syntax.uid == transfer_syntax::RLE_LOSSLESS {
+        let bad = |reason| corrupt_because(name, reason);
+        let fragment = first_fragment(&obj, name)?;
+        let planes = usize::from(h.samples_per_pixel) * usize::from(h.bits_allocated / 8);
+        rle::check_frame(fragment, planes, h.pixels()).map_err(bad)?;
     }
     let decoded = obj
         .decode_pixel_data_frame(0)
@@ -95,8 +115,22 @@ fn split_preamble(bytes: &[u8]) -> (ReadPreamble, &[u8]) {
 /// Parse everything before the pixel data, after checking every declared length against
 /// the bytes present. With `decode_pixels`, transfer syntaxes whose pixel data fracdet
 /// cannot decode are refused first; without, any syntax whose data set encoding is known
-/// will do (a result writer needs only the header).
+/// will do (a result writer needs only the header). Default memory budget; decoder panics
+/// become [`IoError::Corrupt`], silently.
 pub(crate) fn read_header(bytes: &[u8], name: &Path, decode_pixels: bool) -> Result<DicomHeader> {
+    let options = ReadOptions::default();
+    quiet::catch(|| read_header_with(bytes, name, decode_pixels, &options))
+        .unwrap_or_else(|what| Err(corrupt_because(name, format!("decoder panicked: {what}"))))
+}
+
+/// [`read_header`] within `options`' budget: the data set (inflated, when deflated) must fit
+/// in [`ReadOptions::max_decoded_bytes`].
+fn read_header_with(
+    bytes: &[u8],
+    name: &Path,
+    decode_pixels: bool,
+    options: &ReadOptions,
+) -> Result<DicomHeader> {
     let (preamble, from_magic) = split_preamble(bytes);
 
     // 1. File meta only: refuse transfer syntaxes we cannot handle before parsing further.
@@ -104,7 +138,20 @@ pub(crate) fn read_header(bytes: &[u8], name: &Path, decode_pixels: bool) -> Res
     let after_magic = from_magic.get(4..).unwrap_or_default();
     let meta_end = 4 + dicom_scan::check_lengths(after_magic, dicom_scan::META, true)
         .map_err(|reason| corrupt_because(name, reason))?;
-    let meta = FileMetaTable::from_reader(from_magic).map_err(|e| corrupt(name, &e))?;
+    // The meta parser reads as far as the group length (0002,0000) says, and the data set
+    // parser starts where it stopped: both must be where the walk found the group's end,
+    // or the data set walk below would check different elements than the parser reads.
+    let mut meta_bytes = from_magic.get(..meta_end).unwrap_or(from_magic);
+    let meta = FileMetaTable::from_reader(&mut meta_bytes).map_err(|e| corrupt(name, &e))?;
+    if !meta_bytes.is_empty() {
+        return Err(corrupt_because(
+            name,
+            format!(
+                "file meta group length (0002,0000) disagrees with the group's elements ({} bytes left unread)",
+                meta_bytes.len()
+            ),
+        ));
+    }
     let ts_uid = transfer_syntax::trim_uid(meta.transfer_syntax()).to_string();
     let syntax = if decode_pixels {
         supported_syntax(name, &ts_uid)?
@@ -115,11 +162,24 @@ pub(crate) fn read_header(bytes: &[u8], name: &Path, decode_pixels: bool) -> Res
             name: "unknown transfer syntax".to_string(),
         })?
     };
-    if let Some(encoding) = syntax.encoding() {
-        let dataset = from_magic.get(meta_end..).unwrap_or_default();
-        dicom_scan::check_lengths(dataset, encoding, false)
-            .map_err(|reason| corrupt_because(name, reason))?;
-    }
+    let stored = from_magic.get(meta_end..).unwrap_or_default();
+    // Deflated: the parser would inflate as it goes and trust every length it meets, so the
+    // data set is inflated here first, through a bounded reader, and walked like any other.
+    let inflated = match syntax.encoding() {
+        Some(_) => None,
+        None => Some(inflate_bounded(stored, name, options)?),
+    };
+    let dataset = inflated.as_deref().unwrap_or(stored);
+    check_decoded(
+        name,
+        || "the DICOM data set".to_string(),
+        dataset.len() as u64,
+        options,
+    )?;
+    let encoding = syntax.encoding().unwrap_or(dicom_scan::META);
+    dicom_scan::check_lengths(dataset, encoding, false)
+        .map_err(|reason| corrupt_because(name, reason))?;
+    drop(inflated);
 
     let header = OpenFileOptions::new()
         .read_preamble(preamble)
@@ -131,6 +191,30 @@ pub(crate) fn read_header(bytes: &[u8], name: &Path, decode_pixels: bool) -> Res
         transfer_syntax: ts_uid,
         syntax,
     })
+}
+
+/// A raw deflate stream (PS3.5 A.5) inflated, refused once it passes the budget. Counted
+/// first so that a bomb costs no memory, then inflated into a buffer of the exact size.
+fn inflate_bounded(stored: &[u8], name: &Path, options: &ReadOptions) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let limit = options.max_decoded_bytes;
+    let bad = |e: std::io::Error| corrupt_because(name, format!("deflated data set: {e}"));
+    let mut counter = DeflateDecoder::new(stored).take(limit.saturating_add(1));
+    let size = std::io::copy(&mut counter, &mut std::io::sink()).map_err(bad)?;
+    if size > limit {
+        return Err(IoError::OverBudget {
+            path: name.to_path_buf(),
+            what: "the deflated DICOM data set inflates past the limit".to_string(),
+            limit,
+            option: "max_decoded_bytes",
+        });
+    }
+    let mut inflated = Vec::with_capacity(size as usize);
+    DeflateDecoder::new(stored)
+        .take(size)
+        .read_to_end(&mut inflated)
+        .map_err(bad)?;
+    Ok(inflated)
 }
 
 fn supported_syntax(name: &Path, uid: &str) -> Result<KnownSyntax> {
@@ -396,18 +480,7 @@ fn check_jpeg_frame(obj: &DefaultDicomObject, h: &Header, name: &Path) -> Result
         format: LABEL,
         reason,
     };
-    let element = obj
-        .element(tags::PIXEL_DATA)
-        .map_err(|_| missing(name, "PixelData"))?;
-    let DicomValue::PixelSequence(seq) = element.value() else {
-        return Err(bad(
-            "compressed transfer syntax but pixel data is not encapsulated".into(),
-        ));
-    };
-    let first = seq
-        .fragments()
-        .first()
-        .ok_or_else(|| bad("encapsulated pixel data has no fragments".into()))?;
+    let first = first_fragment(obj, name)?;
     let sof = jpeg_frame_header(first)
         .ok_or_else(|| bad("no JPEG frame header in the first fragment".into()))?;
     if (sof.width, sof.height) != (h.columns, h.rows)
@@ -426,7 +499,45 @@ fn check_jpeg_frame(obj: &DefaultDicomObject, h: &Header, name: &Path) -> Result
             h.bits_allocated
         )));
     }
-    Ok(())
+    // The codec fills a short bitstream with made-up data; prove it is whole. A single
+    // frame may be split over several fragments, which the codec joins.
+    let frames = obj
+        .get(tags::NUMBER_OF_FRAMES)
+        .and_then(|e| e.to_int::<u32>().ok())
+        .unwrap_or(1);
+    let joined;
+    let stream = match pixel_fragments(obj) {
+        Some(all) if frames <= 1 && all.len() > 1 => {
+            joined = all.concat();
+            &joined[..]
+        }
+        _ => first,
+    };
+    jpeg_scan::check_complete(stream).map_err(|e| bad(format!("JPEG frame: {e}")))
+}
+
+fn pixel_fragments(obj: &DefaultDicomObject) -> Option<&[Vec<u8>]> {
+    match obj.element(tags::PIXEL_DATA).ok()?.value() {
+        DicomValue::PixelSequence(seq) => Some(seq.fragments()),
+        _ => None,
+    }
+}
+
+/// The first fragment of encapsulated pixel data: the first frame's for JPEG and RLE.
+fn first_fragment<'a>(obj: &'a DefaultDicomObject, name: &Path) -> Result<&'a [u8]> {
+    let bad = |reason: &str| corrupt_because(name, reason.to_string());
+    let element = obj
+        .element(tags::PIXEL_DATA)
+        .map_err(|_| missing(name, "PixelData"))?;
+    let DicomValue::PixelSequence(seq) = element.value() else {
+        return Err(bad(
+            "compressed transfer syntax but pixel data is not encapsulated",
+        ));
+    };
+    seq.fragments()
+        .first()
+        .map(|f| &f[..])
+        .ok_or_else(|| bad("encapsulated pixel data has no fragments"))
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -581,6 +692,92 @@ fn first_lut(obj: &InMemDicomObject, sequence: Tag, signed: bool) -> Option<Lut>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fuzz target for the header path (element-length walk, meta and data set parsing up
+    /// to the pixel data), which the result writer uses without decoding pixels: bounded
+    /// mutations of a small file, each answered without a panic, caught or not. Run longer
+    /// with `FRACDET_FUZZ_SECONDS`.
+    #[test]
+    fn header_scan_survives_mutations() {
+        use dicom_core::{DataElement, PrimitiveValue, VR};
+        use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+        let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
+        let text = |tag, vr, v: &str| DataElement::new(tag, vr, PrimitiveValue::from(v));
+        let mut seeds = Vec::new();
+        for ts in [
+            "1.2.840.10008.1.2",
+            "1.2.840.10008.1.2.1",
+            "1.2.840.10008.1.2.2",
+            "1.2.840.10008.1.2.1.99",
+        ] {
+            let obj = InMemDicomObject::from_element_iter([
+                text(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.1.1"),
+                text(tags::SOP_INSTANCE_UID, VR::UI, "1.2.3.4"),
+                text(tags::PATIENT_NAME, VR::PN, "Doe^Jane"),
+                us(tags::ROWS, 4),
+                us(tags::COLUMNS, 4),
+                us(tags::BITS_ALLOCATED, 16),
+                DataElement::new(
+                    tags::PIXEL_DATA,
+                    VR::OW,
+                    PrimitiveValue::U16(vec![7u16; 16].into()),
+                ),
+            ]);
+            let mut out = Vec::new();
+            obj.with_meta(FileMetaTableBuilder::new().transfer_syntax(ts))
+                .unwrap()
+                .write_all(&mut out)
+                .unwrap();
+            assert!(read_header(&out, Path::new("seed"), false).is_ok(), "{ts}");
+            seeds.push(out);
+        }
+        let seconds: f64 = std::env::var("FRACDET_FUZZ_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1.0);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(seconds);
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        };
+        let mut runs = 0u32;
+        while runs < 2000 || std::time::Instant::now() < deadline {
+            let mut b = seeds[next() as usize % seeds.len()].clone();
+            for _ in 0..1 + next() % 3 {
+                if b.is_empty() {
+                    break;
+                }
+                let i = next() as usize % b.len();
+                match next() % 3 {
+                    0 => b[i] = next() as u8,
+                    1 => {
+                        let v = [0u8, 0xFF, 0x7F][next() as usize % 3];
+                        let end = (i + 4).min(b.len());
+                        b[i..end].fill(v);
+                    }
+                    _ => b.truncate(i),
+                }
+            }
+            if let Err(e) = read_header(&b, Path::new("fuzz"), false) {
+                let text = e.to_string();
+                assert!(!text.contains("panicked"), "mutation {runs}: {text}");
+            }
+            let (_, from_magic) = split_preamble(&b);
+            for (explicit_vr, big_endian) in [(true, false), (false, false), (true, true)] {
+                let enc = dicom_scan::Encoding {
+                    explicit_vr,
+                    big_endian,
+                };
+                if let Ok(end) = dicom_scan::check_lengths(from_magic, enc, false) {
+                    assert!(end <= from_magic.len());
+                }
+            }
+            runs += 1;
+        }
+    }
 
     #[test]
     fn finds_sof_after_other_segments() {

@@ -25,8 +25,15 @@ const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
 /// Walk `data`. With `meta_only`, stop at the first element outside group 0002 and return
 /// its offset (the end of the file meta group); otherwise walk to the end and return
 /// `data.len()`. Errors say which element over-claims.
+///
+/// The walk must read the data exactly as dicom-parser will, or it checks other bytes than
+/// the parser reads: so a numeric value whose length is no multiple of its size is
+/// refused (the parser would read the whole values only and lose its place), and UN of
+/// undefined length is walked as implicit VR little endian up to its delimiter, as the
+/// parser reads it (PS3.5 6.2.2).
 pub(crate) fn check_lengths(data: &[u8], enc: Encoding, meta_only: bool) -> Result<usize, String> {
-    let u16_at = |p: usize| -> Option<u16> {
+    let mut enc = enc;
+    let u16_at = |p: usize, enc: Encoding| -> Option<u16> {
         let b = [*data.get(p)?, *data.get(p + 1)?];
         Some(if enc.big_endian {
             u16::from_be_bytes(b)
@@ -34,7 +41,7 @@ pub(crate) fn check_lengths(data: &[u8], enc: Encoding, meta_only: bool) -> Resu
             u16::from_le_bytes(b)
         })
     };
-    let u32_at = |p: usize| -> Option<u32> {
+    let u32_at = |p: usize, enc: Encoding| -> Option<u32> {
         let b = [
             *data.get(p)?,
             *data.get(p + 1)?,
@@ -52,8 +59,12 @@ pub(crate) fn check_lengths(data: &[u8], enc: Encoding, meta_only: bool) -> Resu
     let mut pos = 0usize;
     // Inside encapsulated pixel data, items are opaque fragments.
     let mut in_fragments = false;
+    // Open containers of undefined length (sequences, items), and for each UN among them
+    // the encoding to return to when it closes.
+    let mut depth = 0u32;
+    let mut restore: Vec<(u32, Encoding)> = Vec::new();
     while pos + 8 <= data.len() {
-        let (Some(group), Some(element)) = (u16_at(pos), u16_at(pos + 2)) else {
+        let (Some(group), Some(element)) = (u16_at(pos, enc), u16_at(pos + 2, enc)) else {
             break;
         };
         if meta_only && group != 0x0002 {
@@ -61,7 +72,7 @@ pub(crate) fn check_lengths(data: &[u8], enc: Encoding, meta_only: bool) -> Resu
         }
         let remaining = |header: usize| data.len() - (pos + header).min(data.len());
         if group == 0xFFFE {
-            let len = u32_at(pos + 4).unwrap_or(0);
+            let len = u32_at(pos + 4, enc).unwrap_or(0);
             let rest = remaining(8);
             match element {
                 0xE000 if in_fragments || len != UNDEFINED => {
@@ -74,8 +85,22 @@ pub(crate) fn check_lengths(data: &[u8], enc: Encoding, meta_only: bool) -> Resu
                     // its elements are checked as well.
                     pos += 8 + if in_fragments { len as usize } else { 0 };
                 }
-                0xE0DD => {
+                0xE000 => {
+                    depth += 1;
+                    pos += 8;
+                }
+                0xE0DD if in_fragments => {
                     in_fragments = false;
+                    pos += 8;
+                }
+                0xE0DD | 0xE00D => {
+                    if let Some(&(d, previous)) = restore.last()
+                        && d == depth
+                    {
+                        enc = previous;
+                        restore.pop();
+                    }
+                    depth = depth.saturating_sub(1);
                     pos += 8;
                 }
                 _ => pos += 8,
@@ -110,24 +135,27 @@ pub(crate) fn check_lengths(data: &[u8], enc: Encoding, meta_only: bool) -> Resu
                     | b"UL"
                     | b"US"
             ) {
-                let Some(len) = u32_at(pos + 8) else { break };
+                let Some(len) = u32_at(pos + 8, enc) else {
+                    break;
+                };
                 (len, 12, Some(vr))
             } else {
-                (u32::from(u16_at(pos + 6).unwrap_or(0)), 8, Some(vr))
+                (u32::from(u16_at(pos + 6, enc).unwrap_or(0)), 8, Some(vr))
             }
         } else {
-            (u32_at(pos + 4).unwrap_or(0), 8, None)
+            (u32_at(pos + 4, enc).unwrap_or(0), 8, None)
         };
         pos += header;
         if len == UNDEFINED {
-            // UN of undefined length holds a sequence in implicit VR (PS3.5 6.2.2), which
-            // this walk would misread; stop checking rather than refuse a valid file.
-            if vr.as_ref() == Some(b"UN") {
-                return Ok(if meta_only { pos } else { data.len() });
-            }
-            // Undefined length: a sequence (walk into it) or encapsulated pixel data.
             if (group, element) == PIXEL_DATA && vr.as_ref() != Some(b"SQ") {
                 in_fragments = true;
+            } else {
+                // A sequence (or UN holding one): walk into it.
+                depth += 1;
+                if vr.as_ref() == Some(b"UN") {
+                    restore.push((depth, enc));
+                    enc = IMPLICIT_LE;
+                }
             }
             continue;
         }
@@ -137,12 +165,23 @@ pub(crate) fn check_lengths(data: &[u8], enc: Encoding, meta_only: bool) -> Resu
                 "element ({group:04X},{element:04X}) claims {len} bytes, {rest} remain"
             ));
         }
+        let size = match vr {
+            Some(vr) => value_size(vr),
+            None => implicit_value_size(group, element),
+        };
+        if !(len as usize).is_multiple_of(size) {
+            return Err(format!(
+                "element ({group:04X},{element:04X}) has {len} bytes, not a whole number of {size}-byte values"
+            ));
+        }
         // Defined-length sequences are walked into; in implicit VR a sequence is recognised
         // by its value starting with an item tag.
         let is_sequence = match vr {
             Some(vr) => &vr == b"SQ",
             None => {
-                len >= 8 && u16_at(pos) == Some(0xFFFE) && matches!(u16_at(pos + 2), Some(0xE000))
+                len >= 8
+                    && u16_at(pos, enc) == Some(0xFFFE)
+                    && matches!(u16_at(pos + 2, enc), Some(0xE000))
             }
         };
         if !is_sequence {
@@ -150,6 +189,34 @@ pub(crate) fn check_lengths(data: &[u8], enc: Encoding, meta_only: bool) -> Resu
         }
     }
     Ok(if meta_only { pos } else { data.len() })
+}
+
+const IMPLICIT_LE: Encoding = Encoding {
+    explicit_vr: false,
+    big_endian: false,
+};
+
+/// Bytes per value of a numeric VR (1 for strings and bytes).
+fn value_size(vr: [u8; 2]) -> usize {
+    match &vr {
+        b"US" | b"SS" | b"OW" => 2,
+        b"UL" | b"SL" | b"FL" | b"OL" | b"OF" | b"AT" => 4,
+        b"FD" | b"OD" | b"SV" | b"UV" | b"OV" => 8,
+        _ => 1,
+    }
+}
+
+/// In implicit VR the parser takes the VR from the dictionary: so does this walk.
+fn implicit_value_size(group: u16, element: u16) -> usize {
+    use dicom_core::dictionary::{DataDictionary, VirtualVr};
+    let entry =
+        dicom_dictionary_std::StandardDataDictionary.by_tag(dicom_core::Tag(group, element));
+    match entry.map(|e| e.vr) {
+        Some(VirtualVr::Exact(vr)) => value_size(vr.to_bytes()),
+        // US or SS, OB or OW, US or OW: read as 16-bit values when not bytes.
+        Some(VirtualVr::Xs | VirtualVr::Ox | VirtualVr::Px | VirtualVr::Lt) => 2,
+        _ => 1,
+    }
 }
 
 #[cfg(test)]
@@ -224,6 +291,41 @@ mod tests {
         let end = d.len();
         d.extend(le_element(0x0008, 0x0016, b"UI", 0xFFFF, false));
         assert_eq!(check_lengths(&d, META, true), Ok(end));
+    }
+
+    #[test]
+    fn odd_numeric_length_is_refused_as_the_parser_would_lose_its_place() {
+        let mut d = le_element(0x0028, 0x0010, b"US", 3, false);
+        d.extend_from_slice(&[4, 0, 0]);
+        let err = check_lengths(&d, EXPLICIT_LE, false).unwrap_err();
+        assert!(err.contains("(0028,0010)"), "{err}");
+        // Implicit VR: Rows is US by the dictionary.
+        let mut d = vec![0x28, 0x00, 0x10, 0x00, 3, 0, 0, 0, 4, 0, 0];
+        assert!(check_lengths(&d, IMPLICIT_LE, false).is_err());
+        d[4] = 2;
+        d.pop();
+        assert_eq!(check_lengths(&d, IMPLICIT_LE, false), Ok(d.len()));
+    }
+
+    #[test]
+    fn un_of_undefined_length_is_walked_as_implicit_vr() {
+        // UN (undefined) > item (undefined) > implicit element claiming 1 GiB.
+        let mut d = le_element(0x0009, 0x1010, b"UN", UNDEFINED, true);
+        d.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        d.extend_from_slice(&[0x09, 0x00, 0x20, 0x10]);
+        d.extend_from_slice(&(1u32 << 30).to_le_bytes());
+        assert!(check_lengths(&d, EXPLICIT_LE, false).is_err());
+        // Honest content, then the delimiters, then explicit VR again.
+        let mut d = le_element(0x0009, 0x1010, b"UN", UNDEFINED, true);
+        d.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        d.extend_from_slice(&[0x09, 0x00, 0x20, 0x10, 2, 0, 0, 0, b'A', b'B']);
+        d.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+        d.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+        let after = d.len();
+        d.extend(le_element(0x0009, 0x1030, b"OB", 0x7FFF_0000, true));
+        let err = check_lengths(&d, EXPLICIT_LE, false).unwrap_err();
+        assert!(err.contains("(0009,1030)"), "{err}");
+        assert_eq!(check_lengths(&d[..after], EXPLICIT_LE, false), Ok(after));
     }
 
     #[test]

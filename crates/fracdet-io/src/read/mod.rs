@@ -1,18 +1,23 @@
 //! Decoding radiographs from PNG, JPEG and DICOM files.
 //!
 //! The format is sniffed from the first bytes, never trusted from the extension. Every
-//! reader checks the image size in the header against [`ReadOptions::max_pixels`] before it
-//! allocates for pixels, and no input makes a reader panic: third-party decoders run under
-//! `catch_unwind` as a last line of defence, and a panic there becomes
+//! reader checks what the file declares — image size, element lengths, inflated sizes —
+//! against the memory budget in [`ReadOptions`] before it allocates, and proves that the
+//! file holds every pixel it declares before any is scored (see `jpeg_scan`, `png_scan`,
+//! `rle`). No input makes a reader panic: third-party decoders run under `catch_unwind` as
+//! a last line of defence, silently (see `quiet`), and a panic there becomes
 //! [`IoError::Corrupt`].
 
 mod dicom;
 mod dicom_scan;
+mod jpeg_scan;
 mod lut;
+mod png_scan;
+mod quiet;
 mod raster;
+mod rle;
 mod transfer_syntax;
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
 use crate::radiograph::{Format, Radiograph, Window};
@@ -25,13 +30,44 @@ pub(crate) use dicom::{DicomHeader, read_header as read_dicom_header};
 /// cannot make us allocate gigabytes.
 pub const DEFAULT_MAX_PIXELS: u64 = 64 * 1024 * 1024;
 
-/// How to read a file.
+/// Default budget of decoded data per input: 512 MiB, what the largest allowed image
+/// ([`DEFAULT_MAX_PIXELS`]) needs as 16-bit RGBA.
+pub const DEFAULT_MAX_DECODED_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Default limit on compressed metadata once inflated (PNG iCCP, zTXt, iTXt): 8 MiB, over
+/// any ICC profile seen in practice (a few hundred KiB at most for display profiles).
+pub const DEFAULT_MAX_METADATA_BYTES: u64 = 8 * 1024 * 1024;
+
+/// How to read a file, including the memory budget of one read.
+///
+/// Every limit is enforced from what the file *declares*, before the allocation it would
+/// cause, for every format and DICOM transfer syntax:
+///
+/// - **pixels**: width x height from the PNG IHDR, the JPEG frame header or DICOM
+///   Rows/Columns against [`max_pixels`](Self::max_pixels);
+/// - **decoded data**: the decoder's output buffer (width x height x samples x bytes per
+///   sample), the inflated data set of a Deflated DICOM (inflated through a bounded reader),
+///   and the sum of all DICOM element value lengths (checked by a pre-scan of element
+///   headers, also on the inflated data set) against
+///   [`max_decoded_bytes`](Self::max_decoded_bytes);
+/// - **metadata**: each compressed PNG iCCP/zTXt/iTXt chunk is inflated into a counter,
+///   never further than [`max_metadata_bytes`](Self::max_metadata_bytes);
+/// - **file**: [`read_radiograph`] reads no file over [`max_file_bytes`].
+///
+/// Peak memory of one read is the file, the decoded buffer, and fracdet's working copies
+/// (about 4 bytes per sample for the raw samples and 4 per pixel for the result), so with
+/// the defaults a read stays under about 1.5 GiB whatever the input. Going over a budget is
+/// [`IoError::OverBudget`](crate::IoError::OverBudget) (pixels: `TooLarge`).
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
     /// DICOM only: use this window (LINEAR, modality units) instead of the file's first one.
     pub window: Option<Window>,
     /// Refuse any image with more pixels than this before allocating for it.
     pub max_pixels: u64,
+    /// Refuse any input whose decoded data (see above) would exceed this many bytes.
+    pub max_decoded_bytes: u64,
+    /// Refuse any compressed metadata chunk that inflates past this many bytes.
+    pub max_metadata_bytes: u64,
 }
 
 impl Default for ReadOptions {
@@ -39,6 +75,8 @@ impl Default for ReadOptions {
         Self {
             window: None,
             max_pixels: DEFAULT_MAX_PIXELS,
+            max_decoded_bytes: DEFAULT_MAX_DECODED_BYTES,
+            max_metadata_bytes: DEFAULT_MAX_METADATA_BYTES,
         }
     }
 }
@@ -113,21 +151,13 @@ pub fn read_radiograph_bytes(
         Format::Png | Format::Jpeg => raster::read(bytes, name, format, options),
         Format::Dicom => dicom::read(bytes, name, options),
     };
-    match catch_unwind(AssertUnwindSafe(decode)) {
-        Ok(result) => result,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown".to_string());
-            Err(IoError::Corrupt {
-                path: name.to_path_buf(),
-                format: format_label(format),
-                reason: format!("decoder panicked: {what}"),
-            })
-        }
-    }
+    quiet::catch(decode).unwrap_or_else(|what| {
+        Err(IoError::Corrupt {
+            path: name.to_path_buf(),
+            format: format_label(format),
+            reason: format!("decoder panicked: {what}"),
+        })
+    })
 }
 
 /// The name of a DICOM transfer syntax UID, when fracdet knows it.
@@ -180,6 +210,24 @@ pub(crate) fn check_pixels(
             path: name.to_path_buf(),
             format: "image",
             reason: format!("image is {width}x{height}"),
+        });
+    }
+    Ok(())
+}
+
+/// Refuse a decoded buffer (or inflated data) of `bytes` over the budget.
+pub(crate) fn check_decoded(
+    name: &Path,
+    what: impl FnOnce() -> String,
+    bytes: u64,
+    options: &ReadOptions,
+) -> Result<()> {
+    if bytes > options.max_decoded_bytes {
+        return Err(IoError::OverBudget {
+            path: name.to_path_buf(),
+            what: format!("{} needs {bytes} bytes", what()),
+            limit: options.max_decoded_bytes,
+            option: "max_decoded_bytes",
         });
     }
     Ok(())

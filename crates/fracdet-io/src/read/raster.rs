@@ -4,10 +4,13 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use image::{DynamicImage, ImageFormat, ImageReader, Limits};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
+use super::dicom::jpeg_frame_header;
+use super::jpeg_scan;
+use super::png_scan::{self, PngProblem};
 use crate::radiograph::{Format, Metadata, Photometric, Radiograph};
-use crate::read::{ReadOptions, check_pixels};
+use crate::read::{ReadOptions, check_decoded, check_pixels};
 use crate::{IoError, Result};
 
 /// Rec. 709 luma weights, the same the `image` crate uses for its own grey conversion.
@@ -28,42 +31,64 @@ pub(crate) fn read(
             });
         }
     };
-    let corrupt = |e: image::ImageError| IoError::Corrupt {
-        path: name.to_path_buf(),
-        format: label,
-        reason: e.to_string(),
-    };
-
-    if format == Format::Jpeg && !jpeg_has_end(bytes) {
-        return Err(IoError::Corrupt {
+    let corrupt = |e: image::ImageError| match e {
+        image::ImageError::Limits(_) => IoError::OverBudget {
+            path: name.to_path_buf(),
+            what: format!("decoding this {label} image ({e})"),
+            limit: options.max_decoded_bytes,
+            option: "max_decoded_bytes",
+        },
+        e => IoError::Corrupt {
             path: name.to_path_buf(),
             format: label,
-            reason: "truncated: no end-of-image marker after the last scan".to_string(),
-        });
-    }
+            reason: e.to_string(),
+        },
+    };
 
-    // Header only: refuse oversize images before the decoder allocates anything. The PNG
-    // IHDR is read directly first, so a forged size is refused whatever follows it.
-    if let Some((w, h)) = png_ihdr_size(bytes) {
+    // Header only: refuse oversize images before anything allocates for pixels. The PNG
+    // IHDR and the JPEG frame header are read directly first, so a forged size is refused
+    // whatever follows it (the JPEG walk below allocates per block).
+    let declared = match format {
+        Format::Png => png_ihdr_size(bytes),
+        _ => jpeg_frame_header(bytes).map(|f| (u32::from(f.width), u32::from(f.height))),
+    };
+    if let Some((w, h)) = declared {
         check_pixels(name, u64::from(w), u64::from(h), options)?;
     }
-    let (width, height) = ImageReader::with_format(Cursor::new(bytes), image_format)
-        .into_dimensions()
-        .map_err(corrupt)?;
-    check_pixels(name, u64::from(width), u64::from(height), options)?;
+    // Then prove the file holds what it declares: the decoders make up missing data.
+    let incomplete = |reason: String| IoError::Corrupt {
+        path: name.to_path_buf(),
+        format: label,
+        reason,
+    };
+    match format {
+        Format::Png => png_scan::check(bytes, options.max_metadata_bytes).map_err(|p| match p {
+            PngProblem::MetadataTooLarge(kind) => IoError::OverBudget {
+                path: name.to_path_buf(),
+                what: format!("a compressed {kind} chunk inflates past the limit"),
+                limit: options.max_metadata_bytes,
+                option: "max_metadata_bytes",
+            },
+            PngProblem::Corrupt(reason) => incomplete(reason),
+        })?,
+        _ => jpeg_scan::check_complete(bytes).map_err(incomplete)?,
+    }
 
     let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
     let mut limits = Limits::default();
-    limits.max_image_width = Some(width);
-    limits.max_image_height = Some(height);
-    // Worst case RGBA16 plus one working copy.
-    limits.max_alloc = Some(
-        (u64::from(width) * u64::from(height))
-            .saturating_mul(16)
-            .max(1 << 20),
-    );
+    // Bounds every allocation of the decoder, not only the output buffer.
+    limits.max_alloc = Some(options.max_decoded_bytes);
     reader.limits(limits);
-    let image = reader.decode().map_err(corrupt)?;
+    let decoder = reader.into_decoder().map_err(corrupt)?;
+    let (width, height) = decoder.dimensions();
+    check_pixels(name, u64::from(width), u64::from(height), options)?;
+    check_decoded(
+        name,
+        || format!("a {width}x{height} {label} image"),
+        decoder.total_bytes(),
+        options,
+    )?;
+    let image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
     to_radiograph(image, name, format)
 }
 
@@ -171,18 +196,6 @@ fn png_ihdr_size(bytes: &[u8]) -> Option<(u32, u32)> {
         Some(u32::from_be_bytes(bytes.get(r)?.try_into().ok()?))
     };
     Some((be(16..20)?, be(20..24)?))
-}
-
-/// Whether an end-of-image marker follows the last start-of-scan. The JPEG decoder pads a
-/// truncated scan with grey and reports success; a radiograph with its lower half made up
-/// must be an error instead. Neither marker can occur inside entropy-coded data (0xFF is
-/// stuffed there), and an EXIF thumbnail's own markers come before the main scan.
-fn jpeg_has_end(bytes: &[u8]) -> bool {
-    let last = |m: u8| bytes.windows(2).rposition(|w| w == [0xFF, m]);
-    match (last(0xDA), last(0xD9)) {
-        (Some(sos), Some(eoi)) => eoi > sos,
-        _ => false,
-    }
 }
 
 /// Luminance of an RGB triple in stored units; exact for grey stored as R = G = B.

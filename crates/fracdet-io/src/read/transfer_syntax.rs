@@ -36,6 +36,8 @@ impl KnownSyntax {
     }
 }
 
+pub(crate) const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+
 const fn ts(uid: &'static str, name: &'static str, supported: bool, jpeg: bool) -> KnownSyntax {
     KnownSyntax {
         uid,
