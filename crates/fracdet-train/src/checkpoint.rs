@@ -199,6 +199,24 @@ mod tests {
     }
 
     #[test]
+    fn reads_states_written_before_the_engine() {
+        // Plain JSON numbers (and NaN as null), as the classifier loop wrote them.
+        let old = r#"{"epoch":1,"global_step":4,"seed":7,"pos_weight":1.5,
+            "best_auroc":0.75,"best_epoch":0,"epochs_without_improvement":0,
+            "history":[{"epoch":0,"lr":0.01,"train_loss":0.6875,"val_loss":null,
+              "val_auroc":0.75,"seconds":1.5,"train_images_per_second":10.0,
+              "skipped":0,"frozen":true}],
+            "finished":null,
+            "partial":{"batches_done":2,"loss_sum":5.5,"loss_images":8,"skipped":0,
+              "train_seconds":0.5,"seconds":0.7}}"#;
+        let state: TrainState = serde_json::from_str(old).unwrap();
+        assert_eq!(state.best_auroc, Some(0.75));
+        assert_eq!(state.history[0].train_loss, 0.6875);
+        assert!(state.history[0].val_loss.is_nan());
+        assert_eq!(state.partial.unwrap().loss_sum, 5.5);
+    }
+
+    #[test]
     fn round_trip_and_truncation_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(LAST_FILE);

@@ -173,6 +173,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reads_states_written_before_the_engine() {
+        // Plain numbers and no epochs_without_improvement, as the inpainter loop wrote them.
+        let old = r#"{"epoch":1,"global_step":3,"seed":5,"best_val_l1":0.05,"best_epoch":0,
+            "history":[{"epoch":0,"lr_g":0.01,"train_l1":0.1,"train_adv":-0.2,"train_d":1.9,
+              "val_l1":0.05,"val_psnr":25.0,"blur_l1":0.06,"blur_psnr":24.0,"seconds":1.0,
+              "train_images_per_second":9.0,"skipped":0}],
+            "finished":null,
+            "partial":{"batches_done":1,"l1_sum":0.4,"adv_sum":-0.8,"d_sum":7.6,"images":4,
+              "skipped":0,"train_seconds":0.2,"seconds":0.3}}"#;
+        let state: InpainterState = serde_json::from_str(old).unwrap();
+        assert_eq!(state.best_val_l1, Some(0.05));
+        assert_eq!(state.epochs_without_improvement, 0);
+        assert_eq!(state.history[0].train_adv, -0.2);
+        assert_eq!(state.partial.unwrap().d_sum, 7.6);
+    }
+
+    #[test]
     fn round_trip_and_truncation_is_an_error() {
         let p = Path::new("x.ckpt");
         let ckpt = InpainterCheckpoint {
