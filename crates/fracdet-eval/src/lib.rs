@@ -25,6 +25,7 @@ mod ranking;
 pub mod report;
 pub mod stored_points;
 pub mod subgroup;
+pub mod temperature;
 pub mod training_log;
 
 pub use auroc::{auroc, auroc_with_ci};
@@ -43,5 +44,6 @@ pub use paired::{AurocComparison, compare_auroc};
 pub use report::{AtOperatingPoint, MetricsReport};
 pub use stored_points::{OPERATING_POINTS_FILE, StoredOperatingPoints};
 pub use subgroup::{SubgroupAnalysis, SubgroupMetrics, subgroup_analysis};
+pub use temperature::{CalibratedReport, Temperature, fit_temperature};
 pub use training_log::TrainingLog;
 pub mod plot;

@@ -12,6 +12,7 @@ use crate::estimate::Estimate;
 use crate::localisation::LocalisationMetrics;
 use crate::operating::OperatingPoints;
 use crate::subgroup::SubgroupAnalysis;
+use crate::temperature::CalibratedReport;
 
 /// Bumped whenever a field changes meaning or is removed.
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
@@ -43,6 +44,10 @@ pub struct MetricsReport {
     pub subgroups: Vec<SubgroupAnalysis>,
     #[serde(default)]
     pub localisation: Option<LocalisationMetrics>,
+    /// ECE and reliability after the model's stored temperature (`calibration` above is
+    /// before it); `None` for a model without one.
+    #[serde(default)]
+    pub calibrated: Option<CalibratedReport>,
 }
 
 impl MetricsReport {
@@ -86,6 +91,7 @@ impl MetricsReport {
             at_operating_points: at,
             subgroups: Vec::new(),
             localisation: None,
+            calibrated: None,
         })
     }
 

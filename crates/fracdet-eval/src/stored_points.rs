@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{EvalError, Result};
 use crate::operating::OperatingPoints;
+use crate::temperature::Temperature;
 
 /// File in a model directory holding the validation-chosen thresholds.
 pub const OPERATING_POINTS_FILE: &str = "operating_points.json";
@@ -23,6 +24,11 @@ pub struct StoredOperatingPoints {
     /// Always "val": thresholds are never chosen on the split they are tested on.
     pub split: String,
     pub points: OperatingPoints,
+    /// Temperature fitted on the same validation split; the thresholds in `points` stay on
+    /// the uncalibrated score (the decisions are the same either way). Absent from files
+    /// written before calibration existed: such a model is shown as uncalibrated (T = 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Temperature>,
 }
 
 impl StoredOperatingPoints {
@@ -32,7 +38,14 @@ impl StoredOperatingPoints {
             data,
             split: split.into(),
             points,
+            calibration: None,
         }
+    }
+
+    /// The same record with `temperature` stored beside the points.
+    pub fn with_calibration(mut self, temperature: Option<Temperature>) -> Self {
+        self.calibration = temperature;
+        self
     }
 
     /// The points stored in `model_dir`, `None` when it has none.
@@ -84,6 +97,18 @@ mod tests {
         v["version"] = 7.into();
         let err = StoredOperatingPoints::from_json(v.to_string().as_bytes()).unwrap_err();
         assert!(err.to_string().contains("version 7"), "{err}");
+        // Older files have no calibration; a fitted temperature round-trips.
+        assert_eq!(stored.calibration, None);
+        assert!(!String::from_utf8_lossy(&json).contains("calibration"));
+        let labels = [true, false, true, false];
+        let t = crate::fit_temperature(&labels, &[2.0, -1.0, 0.5, 1.0], "val").unwrap();
+        let calibrated = stored.clone().with_calibration(Some(t.clone()));
+        let back = StoredOperatingPoints::from_json(&calibrated.to_json().unwrap()).unwrap();
+        // serde_json's float parsing may differ in the last bit.
+        let got = back.calibration.unwrap();
+        assert!((got.temperature - t.temperature).abs() < 1e-12 * t.temperature);
+        assert_eq!((got.n, got.split.as_str()), (4, "val"));
+        assert_eq!(back.points, stored.points);
         let dir = tempfile::tempdir().unwrap();
         assert!(StoredOperatingPoints::load(dir.path()).unwrap().is_none());
         std::fs::write(dir.path().join(OPERATING_POINTS_FILE), b"{").unwrap();

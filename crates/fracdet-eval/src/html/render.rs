@@ -109,6 +109,31 @@ fn card(out: &mut String, label: &str, e: &Estimate, percent: bool, help: &str) 
     );
 }
 
+/// Which probabilities the report's calibration figures are on, and whether "after" is
+/// in-sample.
+fn calibration_note(out: &mut String, m: &crate::report::MetricsReport) {
+    let text = match &m.calibrated {
+        None => "Probabilities are uncalibrated (the model stores no temperature): the Brier \
+                 score, ECE and reliability diagram are of the model's raw output."
+            .to_string(),
+        Some(c) => {
+            let mut t = format!(
+                "Calibration: the model stores {}; the figures \u{201c}after calibration\u{201d} \
+                 divide each logit by it (rankings and decisions are unchanged).",
+                c.temperature.describe()
+            );
+            if c.in_sample {
+                t.push_str(
+                    " This is the split the temperature was fitted on, so the after-calibration \
+                     figures are in-sample (optimistic).",
+                );
+            }
+            t
+        }
+    };
+    let _ = writeln!(out, "<p class=\"small\">{}</p>", esc(&text));
+}
+
 fn point_label(name: &str) -> &str {
     match name {
         "fixed" => "fixed threshold",
@@ -187,7 +212,24 @@ pub fn render_html(r: &HtmlReport<'_>) -> String {
         false,
         "expected calibration error (10 bins); lower is better",
     );
+    if let Some(c) = &m.calibrated {
+        card(
+            &mut out,
+            "ECE after calibration",
+            &c.after.ece,
+            false,
+            "the same, after the model's stored temperature",
+        );
+        card(
+            &mut out,
+            "Brier after calibration",
+            &c.after.brier,
+            false,
+            "the same, after the model's stored temperature",
+        );
+    }
     out.push_str("</div>\n");
+    calibration_note(&mut out, m);
 
     out.push_str("<h2>Operating points</h2>\n");
     let _ = writeln!(out, "<p>{}</p>", esc(&r.operating_point_origin));
