@@ -141,3 +141,30 @@ fn rle_run_longer_than_its_data_is_an_error_not_a_panic() {
     assert!(err.contains("RLE segment 2"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The committed progressive and restart-marker JPEGs (tests/fuzz_corpus, made by cjpeg):
+/// the completeness walk accepts them whole and refuses each cut inside its last scan.
+#[test]
+fn progressive_and_restart_jpegs_read_whole_and_are_refused_cut() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_corpus");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("jpg") {
+            continue;
+        }
+        let full = std::fs::read(&path).unwrap();
+        let r = read(&full).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(r.width > 0 && r.height > 0);
+        for fraction in [0.3, 0.7] {
+            let err = error_text(&jpeg_cut_with_eoi(&full, fraction));
+            assert!(
+                err.contains("ends before the last block") || err.contains("restart marker"),
+                "{} cut at {fraction}: {err}",
+                path.display()
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 3);
+}

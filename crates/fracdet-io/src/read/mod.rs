@@ -54,10 +54,12 @@ pub const DEFAULT_MAX_METADATA_BYTES: u64 = 8 * 1024 * 1024;
 ///   never further than [`max_metadata_bytes`](Self::max_metadata_bytes);
 /// - **file**: [`read_radiograph`] reads no file over [`max_file_bytes`].
 ///
-/// Peak memory of one read is the file, the decoded buffer, and fracdet's working copies
-/// (about 4 bytes per sample for the raw samples and 4 per pixel for the result), so with
-/// the defaults a read stays under about 1.5 GiB whatever the input. Going over a budget is
-/// [`IoError::OverBudget`](crate::IoError::OverBudget) (pixels: `TooLarge`).
+/// Peak memory of one read is then bounded by the file itself, the parsed data set and the
+/// decoded buffer (each within `max_decoded_bytes`), and fracdet's working copies (up to
+/// 12 bytes per pixel: raw samples or a grey intermediate, and the `f32` result). Going
+/// over a budget is [`IoError::OverBudget`] (over
+/// `max_pixels`: [`IoError::TooLarge`]). The limits, and what
+/// the fuzz tests cover, are in `docs/security.md`, section "Readers".
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
     /// DICOM only: use this window (LINEAR, modality units) instead of the file's first one.
