@@ -11,8 +11,8 @@ use crate::checkpoint::{EpochMetrics, PartialEpoch, TrainState, metrics_csv};
 use crate::config::ClassifierConfig;
 use crate::control::{StopFlag, TrainObserver};
 use crate::engine::{
-    Batch, EpochTotals, Outcome, Partial, Plan, RunConfig, RunState, Slot, Start, StepDone,
-    Stepped, TrainKind, Validated, train,
+    Batch, EpochTotals, Outcome, Partial, Plan, RunConfig, RunState, Slot, Start, Stepped,
+    TrainKind, Validated, train,
 };
 use crate::error::{Result, TrainError};
 use crate::loss::weighted_bce_with_logits;
@@ -156,10 +156,7 @@ impl<M: BinaryClassifier> TrainKind for ClassifierKind<'_, M> {
         );
         // BatchNorm cannot estimate a variance from one image.
         if loaded.canvases.len() < 2 {
-            return Ok(Stepped {
-                skipped: loaded.skipped,
-                done: None,
-            });
+            return Ok(Stepped::nothing(loaded.skipped));
         }
         let n = loaded.canvases.len();
         let (images, targets) = to_tensors(
@@ -173,14 +170,12 @@ impl<M: BinaryClassifier> TrainKind for ClassifierKind<'_, M> {
         let loss_value: f32 = loss.clone().into_scalar();
         self.net.update(loss, batch.step);
         let loss_value = loss_value as f64;
-        Ok(Stepped {
-            skipped: loaded.skipped,
-            done: Some(StepDone {
-                images: n,
-                means: vec![loss_value],
-                report: loss_value,
-            }),
-        })
+        Ok(Stepped::done(
+            loaded.skipped,
+            n,
+            vec![loss_value],
+            loss_value,
+        ))
     }
 
     fn validate(&mut self, _epoch: u64, _run_dir: &Path) -> Result<Validated<ClassifierValid>> {

@@ -102,6 +102,28 @@ pub struct Stepped<L> {
     pub done: Option<StepDone<L>>,
 }
 
+impl<L> Stepped<L> {
+    /// A step that updated nothing (no usable images, or too few).
+    pub fn nothing(skipped: Vec<Skipped>) -> Self {
+        Self {
+            skipped,
+            done: None,
+        }
+    }
+
+    /// A step on `images` images with mean loss terms `means`, showing `report`.
+    pub fn done(skipped: Vec<Skipped>, images: usize, means: Vec<f64>, report: L) -> Self {
+        Self {
+            skipped,
+            done: Some(StepDone {
+                images,
+                means,
+                report,
+            }),
+        }
+    }
+}
+
 /// A step that updated the model.
 pub struct StepDone<L> {
     /// Images in the step.
@@ -192,8 +214,7 @@ pub enum Slot {
 ///             / batch.indices.len() as f64;
 ///         let loss = (self.w - target).powi(2);
 ///         self.w -= self.lr(batch.step) * 2.0 * (self.w - target);
-///         let done = StepDone { images: batch.indices.len(), means: vec![loss], report: loss };
-///         Ok(Stepped { skipped: vec![], done: Some(done) })
+///         Ok(Stepped::done(vec![], batch.indices.len(), vec![loss], loss))
 ///     }
 ///     fn validate(&mut self, _epoch: u64, _run: &Path) -> fracdet_train::Result<Validated<f64>> {
 ///         let d = (self.w - 0.5).abs();

@@ -21,8 +21,8 @@ use super::validate::{InpaintScores, sample_grid_png, validate_inpainter};
 use crate::atomic::write_atomic;
 use crate::control::{StopFlag, TrainObserver};
 use crate::engine::{
-    Batch, EpochTotals, Outcome, Partial, Plan, RunConfig, RunState, Slot, Start, StepDone,
-    Stepped, TrainKind, Validated, train,
+    Batch, EpochTotals, Outcome, Partial, Plan, RunConfig, RunState, Slot, Start, Stepped,
+    TrainKind, Validated, train,
 };
 use crate::error::{Result, TrainError};
 use crate::optim::{load_optimizer, optimizer_bytes};
@@ -263,10 +263,7 @@ impl TrainKind for InpainterKind<'_> {
             size * size,
         );
         if loaded.canvases.is_empty() {
-            return Ok(Stepped {
-                skipped: loaded.skipped,
-                done: None,
-            });
+            return Ok(Stepped::nothing(loaded.skipped));
         }
         // Which sample each loaded canvas is (load_batch keeps request order).
         let samples: Vec<usize> = batch
@@ -276,14 +273,13 @@ impl TrainKind for InpainterKind<'_> {
             .filter(|i| !loaded.skipped.iter().any(|s| s.index == *i))
             .collect();
         let losses = self.update(&loaded.canvases, &samples, batch);
-        Ok(Stepped {
-            skipped: loaded.skipped,
-            done: Some(StepDone {
-                images: loaded.canvases.len(),
-                means: vec![losses.l1, losses.adv, losses.d],
-                report: losses,
-            }),
-        })
+        let means = vec![losses.l1, losses.adv, losses.d];
+        Ok(Stepped::done(
+            loaded.skipped,
+            loaded.canvases.len(),
+            means,
+            losses,
+        ))
     }
 
     fn validate(&mut self, epoch: u64, run_dir: &Path) -> Result<Validated<InpaintScores>> {

@@ -12,8 +12,8 @@ use rayon::prelude::*;
 
 use crate::control::{StopFlag, TrainObserver};
 use crate::engine::{
-    Batch, EpochTotals, Outcome, Partial, Plan, RunConfig, RunState, Slot, Start, StepDone,
-    Stepped, TrainKind, Validated, train,
+    Batch, EpochTotals, Outcome, Partial, Plan, RunConfig, RunState, Slot, Start, Stepped,
+    TrainKind, Validated, train,
 };
 use crate::error::{Result, TrainError};
 use crate::mpr::config::MprConfig;
@@ -244,10 +244,7 @@ impl TrainKind for MprKind<'_> {
         );
         // BatchNorm cannot estimate a variance from one image.
         if loaded.items.len() < 2 {
-            return Ok(Stepped {
-                skipped: loaded.skipped,
-                done: None,
-            });
+            return Ok(Stepped::nothing(loaded.skipped));
         }
         let n = loaded.items.len();
         let targets = targets_of(&loaded.items, self.config, self.grid);
@@ -260,14 +257,8 @@ impl TrainKind for MprKind<'_> {
         );
         let loss_value: f32 = loss.total.clone().into_scalar();
         self.net.update(loss.total, batch.step);
-        Ok(Stepped {
-            skipped: loaded.skipped,
-            done: Some(StepDone {
-                images: n,
-                means: vec![loss_value as f64, cell_v as f64, image_v as f64],
-                report: loss_value as f64,
-            }),
-        })
+        let means = vec![loss_value as f64, cell_v as f64, image_v as f64];
+        Ok(Stepped::done(loaded.skipped, n, means, loss_value as f64))
     }
 
     fn validate(&mut self, _epoch: u64, _run_dir: &Path) -> Result<Validated<Validation>> {
