@@ -44,6 +44,6 @@ pub use paired::{AurocComparison, compare_auroc};
 pub use report::{AtOperatingPoint, MetricsReport};
 pub use stored_points::{OPERATING_POINTS_FILE, StoredOperatingPoints};
 pub use subgroup::{SubgroupAnalysis, SubgroupMetrics, subgroup_analysis};
-pub use temperature::{CalibratedReport, Temperature, fit_temperature};
+pub use temperature::{CalibratedReport, Temperature, fit_calibration, fit_platt, fit_temperature};
 pub use training_log::TrainingLog;
 pub mod plot;

@@ -3,6 +3,11 @@
 //! validation split. `T > 1` softens an over-confident model, `T < 1` sharpens an
 //! under-confident one; `T = 1` is the model as trained ("uncalibrated").
 //!
+//! Platt scaling (Platt 1999) adds a bias, `p = sigmoid(z / T + b)`, both fitted the same
+//! way. A model trained with a positive-class weight `w` in its BCE has logits shifted by
+//! about `ln w` (every probability too high); a temperature alone cannot undo a shift, the
+//! bias can. [`fit_calibration`] fits Platt and falls back to the temperature alone.
+//!
 //! Dividing by a positive constant is strictly monotone, so rankings (AUROC, ROC, PR) and
 //! every threshold decision are unchanged; only the probability numbers and the numbers a
 //! threshold is stated as change. ECE and the reliability diagram are
@@ -24,9 +29,13 @@ pub const T_MAX: f64 = 100.0;
 /// A fitted temperature and where it came from. Stored with a model's operating points.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Temperature {
-    /// "temperature": `p = sigmoid(logit / temperature)`.
+    /// "temperature": `p = sigmoid(logit / temperature)`; "platt": `p = sigmoid(logit /
+    /// temperature + bias)`.
     pub method: String,
     pub temperature: f64,
+    /// Added to the scaled logit (0 for "temperature").
+    #[serde(default)]
+    pub bias: f64,
     /// Split it was fitted on: always "val" for a stored one.
     pub split: String,
     /// Images it was fitted on.
@@ -76,7 +85,7 @@ pub fn nll(labels: &[bool], logits: &[f64], t: f64) -> f64 {
 impl Temperature {
     /// The probability for logit `z`.
     pub fn probability_of_logit(&self, z: f64) -> f64 {
-        sigmoid(z / self.temperature)
+        sigmoid(z / self.temperature + self.bias)
     }
 
     /// The calibrated value of an uncalibrated probability `p`.
@@ -86,8 +95,13 @@ impl Temperature {
 
     /// One line for reports, e.g. "temperature 1.52, fitted on val (488 images)".
     pub fn describe(&self) -> String {
+        let bias = if self.method == "platt" {
+            format!(" and bias {:+.3} (Platt scaling)", self.bias)
+        } else {
+            String::new()
+        };
         format!(
-            "temperature {:.3}, fitted on {} ({} images)",
+            "temperature {:.3}{bias}, fitted on {} ({} images)",
             self.temperature, self.split, self.n
         )
     }
@@ -136,23 +150,109 @@ pub fn fit_temperature(labels: &[bool], logits: &[f64], split: &str) -> Result<T
         }
     }
     let t = ((a + b) / 2.0).exp();
-    let before = probabilities(logits, 1.0);
-    let after = probabilities(logits, t);
+    finish(labels, logits, split, "temperature", t, 0.0)
+}
+
+fn finish(
+    labels: &[bool],
+    logits: &[f64],
+    split: &str,
+    method: &str,
+    t: f64,
+    bias: f64,
+) -> Result<Temperature> {
+    let before = probabilities(logits, 1.0, 0.0);
+    let after = probabilities(logits, t, bias);
     Ok(Temperature {
-        method: "temperature".into(),
+        method: method.into(),
         temperature: t,
+        bias,
         split: split.into(),
         n: labels.len(),
-        nll_before: nll(labels, logits, 1.0),
-        nll_after: nll(labels, logits, t),
+        nll_before: nll_platt(labels, logits, 1.0, 0.0),
+        nll_after: nll_platt(labels, logits, 1.0 / t, bias),
         ece_before: calibration(labels, &before)?.ece.value,
         ece_after: calibration(labels, &after)?.ece.value,
     })
 }
 
-/// `sigmoid(z / t)` of each logit, as the f32 probabilities [`calibration`] takes.
-pub fn probabilities(logits: &[f64], t: f64) -> Vec<f32> {
-    logits.iter().map(|&z| sigmoid(z / t) as f32).collect()
+/// Mean NLL of `labels` under `sigmoid(a * z + b)`.
+fn nll_platt(labels: &[bool], logits: &[f64], a: f64, b: f64) -> f64 {
+    if labels.is_empty() {
+        return 0.0;
+    }
+    labels
+        .iter()
+        .zip(logits)
+        .map(|(&y, &z)| nll_one(y, a * z + b))
+        .sum::<f64>()
+        / labels.len() as f64
+}
+
+/// Platt scaling: `sigmoid(a * z + b)` by Newton's method on the (convex) NLL, from the
+/// identity, with a halving line search. Reported as `T = 1 / a`, bias `b`. `None` when the
+/// fit leaves `T` in [[`T_MIN`], [`T_MAX`]] (separable data) or does not converge.
+pub fn fit_platt(labels: &[bool], logits: &[f64], split: &str) -> Result<Option<Temperature>> {
+    // Same input checks as the temperature fit.
+    fit_temperature(labels, logits, split)?;
+    let (mut a, mut b) = (1.0f64, 0.0f64);
+    let mut f = nll_platt(labels, logits, a, b);
+    let n = labels.len() as f64;
+    for _ in 0..100 {
+        let (mut ga, mut gb, mut haa, mut hab, mut hbb) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for (&y, &z) in labels.iter().zip(logits) {
+            let p = sigmoid(a * z + b);
+            let r = p - if y { 1.0 } else { 0.0 };
+            let w = p * (1.0 - p);
+            ga += r * z / n;
+            gb += r / n;
+            haa += w * z * z / n;
+            hab += w * z / n;
+            hbb += w / n;
+        }
+        let det = haa * hbb - hab * hab;
+        if !(det.is_finite() && det > 1e-300) {
+            return Ok(None);
+        }
+        let (da, db) = ((hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det);
+        let mut step = 1.0;
+        let mut improved = false;
+        for _ in 0..40 {
+            let (na, nb) = (a - step * da, b - step * db);
+            let nf = nll_platt(labels, logits, na, nb);
+            if nf <= f {
+                (a, b, f) = (na, nb, nf);
+                improved = true;
+                break;
+            }
+            step /= 2.0;
+        }
+        if !improved || (da.abs() + db.abs()) * step < 1e-12 {
+            break;
+        }
+    }
+    let t = 1.0 / a;
+    if !(a.is_finite() && b.is_finite() && (T_MIN..=T_MAX).contains(&t)) {
+        return Ok(None);
+    }
+    finish(labels, logits, split, "platt", t, b).map(Some)
+}
+
+/// What `fracdet evaluate` stores: Platt scaling, or the temperature alone when Platt
+/// cannot be fitted (see [`fit_platt`]).
+pub fn fit_calibration(labels: &[bool], logits: &[f64], split: &str) -> Result<Temperature> {
+    match fit_platt(labels, logits, split)? {
+        Some(p) => Ok(p),
+        None => fit_temperature(labels, logits, split),
+    }
+}
+
+/// `sigmoid(z / t + bias)` of each logit, as the f32 probabilities [`calibration`] takes.
+pub fn probabilities(logits: &[f64], t: f64, bias: f64) -> Vec<f32> {
+    logits
+        .iter()
+        .map(|&z| sigmoid(z / t + bias) as f32)
+        .collect()
 }
 
 /// What an evaluation reports about a temperature: which one, and ECE / reliability
@@ -177,7 +277,10 @@ impl CalibratedReport {
         Ok(Self {
             temperature: temperature.clone(),
             in_sample,
-            after: calibration(labels, &probabilities(logits, temperature.temperature))?,
+            after: calibration(
+                labels,
+                &probabilities(logits, temperature.temperature, temperature.bias),
+            )?,
         })
     }
 }
@@ -238,6 +341,7 @@ mod tests {
         let t = Temperature {
             method: "temperature".into(),
             temperature: 2.5,
+            bias: 0.0,
             split: "val".into(),
             n: 0,
             nll_before: 0.0,
@@ -256,6 +360,37 @@ mod tests {
             ..t
         };
         assert!((one.calibrate(0.3) - 0.3).abs() < 1e-12);
+    }
+
+    #[test]
+    fn platt_undoes_a_shift_that_a_temperature_cannot() {
+        // Over-confident and shifted, as a positive-class weight of e^1.5 ~ 4.5 makes it.
+        let (labels, logits) = synthetic(20_000, 1.0, 5);
+        let shifted: Vec<f64> = logits.iter().map(|z| 2.0 * z + 1.5).collect();
+        let p = fit_platt(&labels, &shifted, "val").unwrap().unwrap();
+        // sigmoid(z) = sigmoid((2z + 1.5) / 2 - 0.75)
+        assert!((p.temperature - 2.0).abs() < 0.1, "{p:?}");
+        assert!((p.bias + 0.75).abs() < 0.06, "{p:?}");
+        let t = fit_temperature(&labels, &shifted, "val").unwrap();
+        assert!(p.nll_after < t.nll_after);
+        assert!(p.ece_after.unwrap() < 0.02, "{p:?}");
+        assert!(
+            t.ece_after.unwrap() > p.ece_after.unwrap() + 0.02,
+            "{t:?} {p:?}"
+        );
+        assert_eq!(fit_calibration(&labels, &shifted, "val").unwrap(), p);
+        // Still strictly increasing in the logit.
+        assert!(p.probability_of_logit(-1.0) < p.probability_of_logit(1.0));
+        // Separable data: no Platt fit, the temperature alone stands in.
+        assert_eq!(
+            fit_platt(&[true, false], &[5.0, -5.0], "val").unwrap(),
+            None
+        );
+        let fallback = fit_calibration(&[true, false], &[5.0, -5.0], "val").unwrap();
+        assert_eq!(
+            (fallback.method.as_str(), fallback.bias),
+            ("temperature", 0.0)
+        );
     }
 
     #[test]
