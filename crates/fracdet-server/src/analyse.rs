@@ -83,7 +83,8 @@ pub(crate) fn analyse(
 ) -> Result<DetectResponse, ApiError> {
     let image = read_radiograph_bytes(bytes, Path::new(UPLOAD_NAME), read).map_err(|e| {
         let status = match e {
-            IoError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            // Over the pixel limit or the decoded-memory budget: too large, not malformed.
+            IoError::TooLarge { .. } | IoError::OverBudget { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError::new(status, e.to_string())
