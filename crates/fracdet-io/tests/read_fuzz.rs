@@ -4,8 +4,9 @@
 //! answered with a value or an error — never a panic, not even one the reader catches —
 //! and no read may allocate beyond its budget (a counting allocator measures each one).
 //!
-//! Longer runs: `FRACDET_FUZZ_SECONDS=600 FRACDET_FUZZ_SEED=7 cargo test --release -p
-//! fracdet-io --test read_fuzz -- --nocapture` (seconds per reader; default 3).
+//! By default 60,000 mutations per reader from a fixed seed (the same inputs on every
+//! machine). Longer runs: `FRACDET_FUZZ_SECONDS=600 FRACDET_FUZZ_SEED=7 cargo test
+//! --release -p fracdet-io --test read_fuzz -- --nocapture` (seconds per reader).
 
 mod common;
 
@@ -230,11 +231,16 @@ fn mutate(rng: &mut Rng, seed: &[u8], other: &[u8]) -> Vec<u8> {
     b
 }
 
-fn fuzz_seconds() -> f64 {
+/// By default a fixed number of mutations per reader (about 3 s each on the 2-core
+/// development machine), so that every run of the suite, on any machine, tries the same
+/// inputs: a failure reproduces, a pass means the same everywhere. `FRACDET_FUZZ_SECONDS`
+/// turns it into a time-bounded search instead (with `FRACDET_FUZZ_SEED`, a new one).
+const DEFAULT_MUTATIONS: u64 = 60_000;
+
+fn fuzz_seconds() -> Option<f64> {
     std::env::var("FRACDET_FUZZ_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3.0)
 }
 
 fn fuzz(kind: &str, salt: u64) {
@@ -250,10 +256,14 @@ fn fuzz(kind: &str, salt: u64) {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x9E37_79B9_7F4A_7C15u64);
     let mut rng = Rng(seed ^ salt);
-    let deadline = Instant::now() + Duration::from_secs_f64(fuzz_seconds());
+    let deadline = fuzz_seconds().map(|s| Instant::now() + Duration::from_secs_f64(s));
     let (mut runs, mut ok, mut max_peak) = (0u64, 0u64, 0usize);
-    // At least 300 mutations per reader, however slow the machine.
-    while runs < 300 || Instant::now() < deadline {
+    let more = |runs: u64| match deadline {
+        // At least 300 mutations per reader, however slow the machine.
+        Some(deadline) => runs < 300 || Instant::now() < deadline,
+        None => runs < DEFAULT_MUTATIONS,
+    };
+    while more(runs) {
         let a = &seeds[rng.below(seeds.len())];
         let b = &seeds[rng.below(seeds.len())];
         let input = mutate(&mut rng, a, b);
@@ -286,6 +296,23 @@ fn jpeg_mutations_never_panic_and_stay_within_budget() {
 #[test]
 fn dicom_mutations_never_panic_and_stay_within_budget() {
     fuzz("dicom", 3);
+}
+
+/// Inputs that once broke a reader (`fuzz_corpus/regressions/`, named for what they
+/// broke): each must now be an error, within the budget, without a panic.
+#[test]
+fn past_failures_are_errors_within_budget() {
+    let _guard = serial();
+    let dir = corpus_dir().join("regressions");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let (_, result) = read_checked(&std::fs::read(&path).unwrap(), &name);
+        assert!(result.is_err(), "{name} read as an image");
+        n += 1;
+    }
+    assert!(n > 0, "no regression inputs in {}", dir.display());
 }
 
 #[test]

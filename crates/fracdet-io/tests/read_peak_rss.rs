@@ -73,7 +73,8 @@ fn no_input_peaks_over_1_gib_or_prints_a_panic() {
         ),
     ];
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_corpus");
-    for entry in std::fs::read_dir(corpus).unwrap() {
+    let regressions = std::fs::read_dir(corpus.join("regressions")).unwrap();
+    for entry in std::fs::read_dir(&corpus).unwrap().chain(regressions) {
         let path = entry.unwrap().path();
         if matches!(
             path.extension().and_then(|e| e.to_str()),

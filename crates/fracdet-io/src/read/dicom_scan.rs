@@ -59,11 +59,27 @@ pub(crate) fn check_lengths(data: &[u8], enc: Encoding, meta_only: bool) -> Resu
     let mut pos = 0usize;
     // Inside encapsulated pixel data, items are opaque fragments.
     let mut in_fragments = false;
-    // Open containers of undefined length (sequences, items), and for each UN among them
-    // the encoding to return to when it closes.
-    let mut depth = 0u32;
-    let mut restore: Vec<(u32, Encoding)> = Vec::new();
+    // The open sequences and items, innermost last: an item may only stand in a sequence,
+    // an element only in an item or at the top, and each delimiter only closes its own
+    // kind. Anything else would be read by the parser in some way of its own (a stray
+    // item at the top level once made it claim 3.8 GB), so it is refused.
+    let mut open: Vec<Open> = Vec::new();
     while pos + 8 <= data.len() {
+        // Close the defined-length containers that end here.
+        while let Some(o) = open.last()
+            && o.end.is_some_and(|end| pos >= end)
+        {
+            if o.end != Some(pos) {
+                return Err(format!(
+                    "an element at byte {pos} runs past the end of its {}",
+                    o.kind.name()
+                ));
+            }
+            if let Some(previous) = o.restore {
+                enc = previous;
+            }
+            open.pop();
+        }
         let (Some(group), Some(element)) = (u16_at(pos, enc), u16_at(pos + 2, enc)) else {
             break;
         };
@@ -71,41 +87,80 @@ pub(crate) fn check_lengths(data: &[u8], enc: Encoding, meta_only: bool) -> Resu
             return Ok(pos);
         }
         let remaining = |header: usize| data.len() - (pos + header).min(data.len());
+        let innermost = open.last().map(|o| o.kind);
         if group == 0xFFFE {
             let len = u32_at(pos + 4, enc).unwrap_or(0);
             let rest = remaining(8);
             match element {
-                0xE000 if in_fragments || len != UNDEFINED => {
-                    if len as usize > rest {
+                // A delimiter's length must be zero (PS3.5 7.5). The parser reads a
+                // nonzero one as a value length — a stray delimiter claiming 4 GiB cost
+                // 4 GiB — and would then stand elsewhere than this walk, so it is refused.
+                0xE0DD | 0xE00D if len != 0 => {
+                    return Err(format!(
+                        "delimiter (FFFE,{element:04X}) at byte {pos} claims {len} bytes, not 0"
+                    ));
+                }
+                0xE000 if in_fragments => {
+                    if len == UNDEFINED || len as usize > rest {
                         return Err(format!(
-                            "item at byte {pos} claims {len} bytes, {rest} remain"
+                            "pixel data fragment at byte {pos} claims {len} bytes, {rest} remain"
                         ));
                     }
-                    // A fragment is skipped; a defined-length item is descended into so
-                    // its elements are checked as well.
-                    pos += 8 + if in_fragments { len as usize } else { 0 };
-                }
-                0xE000 => {
-                    depth += 1;
-                    pos += 8;
+                    pos += 8 + len as usize;
                 }
                 0xE0DD if in_fragments => {
                     in_fragments = false;
                     pos += 8;
                 }
-                0xE0DD | 0xE00D => {
-                    if let Some(&(d, previous)) = restore.last()
-                        && d == depth
-                    {
-                        enc = previous;
-                        restore.pop();
+                0xE000 if innermost == Some(Kind::Sequence) => {
+                    if len != UNDEFINED && len as usize > rest {
+                        return Err(format!(
+                            "item at byte {pos} claims {len} bytes, {rest} remain"
+                        ));
                     }
-                    depth = depth.saturating_sub(1);
+                    pos += 8;
+                    // Descended into, so that its elements are checked as well.
+                    open.push(Open::new(Kind::Item, pos, len));
+                }
+                0xE00D | 0xE0DD => {
+                    let kind = if element == 0xE00D {
+                        Kind::Item
+                    } else {
+                        Kind::Sequence
+                    };
+                    match open.last() {
+                        Some(o) if o.kind == kind && o.end.is_none() => {
+                            if let Some(previous) = o.restore {
+                                enc = previous;
+                            }
+                            open.pop();
+                        }
+                        _ => {
+                            return Err(format!(
+                                "{} delimiter at byte {pos} outside an open {} of undefined length",
+                                kind.name(),
+                                kind.name()
+                            ));
+                        }
+                    }
                     pos += 8;
                 }
-                _ => pos += 8,
+                0xE000 => {
+                    return Err(format!("item at byte {pos} outside a sequence"));
+                }
+                // No other (FFFE,xxxx) exists; the parser would read its length as well.
+                _ => {
+                    return Err(format!(
+                        "unknown item tag (FFFE,{element:04X}) at byte {pos}"
+                    ));
+                }
             }
             continue;
+        }
+        if innermost == Some(Kind::Sequence) || in_fragments {
+            return Err(format!(
+                "element ({group:04X},{element:04X}) at byte {pos} stands in a sequence, not in an item"
+            ));
         }
         let (len, header, vr) = if enc.explicit_vr {
             let vr = [data[pos + 4], data[pos + 5]];
@@ -151,11 +206,12 @@ pub(crate) fn check_lengths(data: &[u8], enc: Encoding, meta_only: bool) -> Resu
                 in_fragments = true;
             } else {
                 // A sequence (or UN holding one): walk into it.
-                depth += 1;
+                let mut sequence = Open::new(Kind::Sequence, pos, len);
                 if vr.as_ref() == Some(b"UN") {
-                    restore.push((depth, enc));
+                    sequence.restore = Some(enc);
                     enc = IMPLICIT_LE;
                 }
+                open.push(sequence);
             }
             continue;
         }
@@ -174,17 +230,15 @@ pub(crate) fn check_lengths(data: &[u8], enc: Encoding, meta_only: bool) -> Resu
                 "element ({group:04X},{element:04X}) has {len} bytes, not a whole number of {size}-byte values"
             ));
         }
-        // Defined-length sequences are walked into; in implicit VR a sequence is recognised
-        // by its value starting with an item tag.
+        // Defined-length sequences are walked into; in implicit VR the parser takes SQ from
+        // the dictionary, and so does this walk.
         let is_sequence = match vr {
             Some(vr) => &vr == b"SQ",
-            None => {
-                len >= 8
-                    && u16_at(pos, enc) == Some(0xFFFE)
-                    && matches!(u16_at(pos + 2, enc), Some(0xE000))
-            }
+            None => implicit_is_sequence(group, element),
         };
-        if !is_sequence {
+        if is_sequence {
+            open.push(Open::new(Kind::Sequence, pos, len));
+        } else {
             pos += len as usize;
         }
     }
@@ -196,6 +250,40 @@ const IMPLICIT_LE: Encoding = Encoding {
     big_endian: false,
 };
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Sequence,
+    Item,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Sequence => "sequence",
+            Self::Item => "item",
+        }
+    }
+}
+
+/// An open sequence or item: where it ends when its length is defined, and for a UN of
+/// undefined length (read as implicit VR) the encoding to return to when it closes.
+#[derive(Debug)]
+struct Open {
+    kind: Kind,
+    end: Option<usize>,
+    restore: Option<Encoding>,
+}
+
+impl Open {
+    fn new(kind: Kind, value_start: usize, len: u32) -> Self {
+        Self {
+            kind,
+            end: (len != UNDEFINED).then(|| value_start + len as usize),
+            restore: None,
+        }
+    }
+}
+
 /// Bytes per value of a numeric VR (1 for strings and bytes).
 fn value_size(vr: [u8; 2]) -> usize {
     match &vr {
@@ -204,6 +292,17 @@ fn value_size(vr: [u8; 2]) -> usize {
         b"FD" | b"OD" | b"SV" | b"UV" | b"OV" => 8,
         _ => 1,
     }
+}
+
+/// Whether the dictionary makes (group,element) a sequence in implicit VR.
+fn implicit_is_sequence(group: u16, element: u16) -> bool {
+    use dicom_core::dictionary::{DataDictionary, VirtualVr};
+    let entry =
+        dicom_dictionary_std::StandardDataDictionary.by_tag(dicom_core::Tag(group, element));
+    matches!(
+        entry.map(|e| e.vr),
+        Some(VirtualVr::Exact(dicom_core::VR::SQ))
+    )
 }
 
 /// In implicit VR the parser takes the VR from the dictionary: so does this walk.
@@ -282,6 +381,72 @@ mod tests {
         let n = d.len();
         d[n - 16..n - 12].copy_from_slice(&0x7FFF_FFFFu32.to_le_bytes());
         assert!(check_lengths(&d[..n - 8], EXPLICIT_LE, false).is_err());
+    }
+
+    #[test]
+    fn delimiter_with_a_length_is_refused() {
+        // Fuzz mutant: a stray sequence delimiter claiming 0xFF000000 bytes made the parser
+        // allocate 4.28 GB (tests/fuzz_corpus/stray_delimiter_4gib.dcm).
+        for (element, len) in [(0xE0DDu16, 0xFF00_0000u32), (0xE00D, 4), (0xE0DD, 1)] {
+            let mut d = vec![0xFE, 0xFF];
+            d.extend_from_slice(&element.to_le_bytes());
+            d.extend_from_slice(&len.to_le_bytes());
+            d.extend_from_slice(&[0; 8]);
+            let err = check_lengths(&d, EXPLICIT_LE, false).unwrap_err();
+            assert!(err.contains("not 0"), "{err}");
+        }
+        let mut d = vec![0xFE, 0xFF, 0x10, 0xE0, 0, 0, 0, 0];
+        d.extend_from_slice(&[0; 8]);
+        assert!(check_lengths(&d, EXPLICIT_LE, false).is_err());
+    }
+
+    #[test]
+    fn items_and_elements_must_stand_where_the_standard_puts_them() {
+        // Fuzz mutant: the pixel data header lost, its offset-table item left at the top
+        // level (tests/fuzz_corpus/regressions/item_at_top_level_3gib.dcm).
+        let mut d = vec![0xFE, 0xFF, 0x00, 0xE0, 4, 0, 0, 0];
+        d.extend_from_slice(&[0; 12]);
+        assert!(
+            check_lengths(&d, EXPLICIT_LE, false)
+                .unwrap_err()
+                .contains("outside a sequence")
+        );
+        // An element directly in a sequence, not in an item.
+        let mut d = le_element(0x0028, 0x3010, b"SQ", UNDEFINED, true);
+        d.extend(le_element(0x0028, 0x3006, b"US", 2, false));
+        d.extend_from_slice(&[0, 0]);
+        assert!(
+            check_lengths(&d, EXPLICIT_LE, false)
+                .unwrap_err()
+                .contains("not in an item")
+        );
+        // An item delimiter closing a sequence.
+        let mut d = le_element(0x0028, 0x3010, b"SQ", UNDEFINED, true);
+        d.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+        assert!(check_lengths(&d, EXPLICIT_LE, false).is_err());
+        // An element running past the end of its defined-length item.
+        let mut d = le_element(0x0028, 0x3010, b"SQ", 18, true);
+        d.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 6, 0, 0, 0]);
+        d.extend(le_element(0x0028, 0x3006, b"US", 2, false));
+        d.extend_from_slice(&[0, 0]);
+        d.extend(le_element(0x0028, 0x0010, b"US", 2, false));
+        d.extend_from_slice(&[4, 0]);
+        assert!(
+            check_lengths(&d, EXPLICIT_LE, false)
+                .unwrap_err()
+                .contains("past the end")
+        );
+        // Well nested, defined and undefined lengths mixed: fine, and the walk is back at
+        // the top level after it.
+        let mut d = le_element(0x0028, 0x3010, b"SQ", 34, true);
+        d.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 10, 0, 0, 0]);
+        d.extend(le_element(0x0028, 0x3006, b"US", 2, false));
+        d.extend_from_slice(&[0, 0]);
+        d.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        d.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+        d.extend(le_element(0x0028, 0x0010, b"US", 2, false));
+        d.extend_from_slice(&[4, 0]);
+        assert_eq!(check_lengths(&d, EXPLICIT_LE, false), Ok(d.len()));
     }
 
     #[test]
