@@ -209,6 +209,30 @@ fn detect_matches_predict_and_survives_export() {
         val_s,
     ]);
     assert!(o.status.success(), "{}", show(&o));
+    // Evaluating val stored a temperature beside the thresholds: the run now shows
+    // calibrated probabilities, in the same order as before, and so must its bundle.
+    let out3 = tmp.path().join("out3");
+    let o = fracdet(&[
+        "detect",
+        val_s,
+        "--model",
+        run_s,
+        "--out",
+        out3.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let calibrated = probabilities_by_file(&jsonl(&out3.join("results.jsonl")));
+    let mut pairs: Vec<(f64, f64)> = detected
+        .iter()
+        .zip(&calibrated)
+        .map(|((_, raw), (_, cal))| (*raw, *cal))
+        .collect();
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert!(
+        pairs.windows(2).all(|w| w[0].1 <= w[1].1 + 1e-6),
+        "calibration reordered images: {pairs:?}"
+    );
+    let detected = calibrated;
     let out2 = tmp.path().join("out2");
     let o = fracdet(&[
         "detect",

@@ -143,6 +143,16 @@ fn evaluate_val_stores_thresholds_and_test_reuses_them() {
     assert_eq!(stored["split"], "val");
     assert_eq!(stored["points"]["target_sensitivity"], 0.8);
     assert_eq!(stored["points"]["n_validation"], 14);
+    // A temperature fitted on the same val predictions is stored beside the thresholds.
+    let temperature = finite(&stored["calibration"]["temperature"], "temperature");
+    let bias = finite(&stored["calibration"]["bias"], "bias");
+    assert!(temperature > 0.0);
+    assert_eq!(stored["calibration"]["split"], "val");
+    assert_eq!(stored["calibration"]["n"], 14);
+    assert!(
+        finite(&stored["calibration"]["nll_after"], "nll after")
+            <= finite(&stored["calibration"]["nll_before"], "nll before") + 1e-12
+    );
 
     let m = json(&val_out.join("metrics.json"));
     assert_eq!(m["n"], 14);
@@ -154,6 +164,10 @@ fn evaluate_val_stores_thresholds_and_test_reuses_them() {
     let brier = finite(&m["calibration"]["brier"]["value"], "brier");
     assert!((0.0..=1.0).contains(&brier));
     finite(&m["calibration"]["ece"]["value"], "ECE");
+    // Evaluated on the split it was fitted on: the after figures are in-sample, and say so.
+    assert_eq!(m["calibrated"]["in_sample"], true);
+    assert_eq!(m["calibrated"]["temperature"]["temperature"], temperature);
+    finite(&m["calibrated"]["after"]["ece"]["value"], "ECE after");
     let names: Vec<&str> = m["at_operating_points"]
         .as_array()
         .unwrap()
@@ -218,7 +232,8 @@ fn evaluate_val_stores_thresholds_and_test_reuses_them() {
     let mut lines = preds.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "image,label,probability,decision_fixed,decision_target_sensitivity,decision_youden"
+        "image,label,probability,decision_fixed,decision_target_sensitivity,decision_youden,\
+         calibrated_probability"
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 14);
@@ -237,11 +252,27 @@ fn evaluate_val_stores_thresholds_and_test_reuses_them() {
                 "{r:?} vs {target_threshold}"
             );
         }
+        // The calibrated column is sigmoid(logit(p) / T + bias) of the raw one.
+        let c: f64 = r[6].parse().unwrap();
+        let z = (p.clamp(1e-7, 1.0 - 1e-7) / (1.0 - p.clamp(1e-7, 1.0 - 1e-7))).ln();
+        let expected = 1.0 / (1.0 + (-z / temperature - bias).exp());
+        assert!((c - expected).abs() < 1e-4, "{r:?}: {c} vs {expected}");
     }
+    // Same order (a monotone map), so ranks and decisions cannot change.
+    let mut by_raw: Vec<(f64, f64)> = rows
+        .iter()
+        .map(|r| (r[2].parse().unwrap(), r[6].parse().unwrap()))
+        .collect();
+    by_raw.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert!(
+        by_raw.windows(2).all(|w| w[0].1 <= w[1].1 + 1e-6),
+        "{by_raw:?}"
+    );
 
     let html = std::fs::read_to_string(val_out.join("report.html")).unwrap();
     assert_self_contained(&html);
     assert!(html.contains("Subgroups") && html.contains("AUROC"));
+    assert!(html.contains("ECE after calibration") && html.contains("in-sample"));
     for png in [
         "roc.png",
         "pr.png",
@@ -249,6 +280,7 @@ fn evaluate_val_stores_thresholds_and_test_reuses_them() {
         "confusion.png",
         "scores.png",
         "training.png",
+        "reliability_calibrated.png",
     ] {
         let bytes = std::fs::read(val_out.join(png)).unwrap_or_else(|_| panic!("{png} missing"));
         assert_eq!(&bytes[..4], b"\x89PNG", "{png}");
@@ -276,6 +308,11 @@ fn evaluate_val_stores_thresholds_and_test_reuses_them() {
     );
     let t = json(&test_out.join("metrics.json"));
     assert_eq!(t["n"], 12);
+    // The val temperature, applied unchanged, and not in-sample here.
+    assert_eq!(t["calibrated"]["temperature"], stored["calibration"]);
+    assert_eq!(t["calibrated"]["in_sample"], false);
+    let test_html = std::fs::read_to_string(test_out.join("report.html")).unwrap();
+    assert!(test_html.contains("ECE after calibration") && !test_html.contains("in-sample"));
     assert_eq!(t["operating_points"], stored["points"]);
     for (i, name) in ["fixed", "target_sensitivity", "youden"].iter().enumerate() {
         let key = match *name {
@@ -313,6 +350,94 @@ fn evaluate_val_stores_thresholds_and_test_reuses_them() {
         "0.3",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+
+    // The bundle carries the temperature; evaluating it uses it as stored, and `detect`
+    // shows calibrated probabilities with the same decisions as the raw scores made.
+    let bundle = tmp.path().join("bundle");
+    let o = fracdet(&[
+        "export",
+        "--model",
+        run_s,
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("probabilities calibrated"));
+    let manifest = json(&bundle.join("model.json"));
+    assert_eq!(
+        manifest["operating_points"]["calibration"],
+        stored["calibration"]
+    );
+    let bundle_out = tmp.path().join("report-bundle");
+    let o = fracdet(&[
+        "evaluate",
+        "--model",
+        bundle.to_str().unwrap(),
+        "--data",
+        data_s,
+        "--split",
+        "test",
+        "--out",
+        bundle_out.to_str().unwrap(),
+        "--bootstrap",
+        "50",
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let b = json(&bundle_out.join("metrics.json"));
+    assert_eq!(b["calibrated"]["temperature"], stored["calibration"]);
+    assert_eq!(b["operating_points"], stored["points"]);
+    let test_rows = std::fs::read_to_string(test_out.join("predictions.csv")).unwrap();
+    let detect_out = tmp.path().join("detect");
+    let test_images: Vec<String> = test_rows
+        .lines()
+        .skip(1)
+        .map(|l| {
+            data.join(l.split(',').next().unwrap())
+                .display()
+                .to_string()
+        })
+        .collect();
+    let mut args = vec!["detect", "--model", bundle.to_str().unwrap(), "--out"];
+    args.push(detect_out.to_str().unwrap());
+    args.extend(test_images.iter().map(String::as_str));
+    let o = fracdet(&args);
+    assert!(o.status.success(), "{}", show(&o));
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(detect_out.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 12);
+    let raw_spec = stored["points"]["at_target_specificity"]["threshold"]
+        .as_f64()
+        .unwrap();
+    let raw_sens = stored["points"]["at_target_sensitivity"]["threshold"]
+        .as_f64()
+        .unwrap();
+    for (line, r) in test_rows.lines().skip(1).zip(&records) {
+        let cols: Vec<&str> = line.split(',').collect();
+        let (raw, calibrated): (f64, f64) = (cols[2].parse().unwrap(), cols[6].parse().unwrap());
+        let p = r["probability"].as_f64().unwrap();
+        // f16 weights: close to evaluate's calibrated number, not to the raw one's scale.
+        assert!((p - calibrated).abs() < 0.01, "{r}: {p} vs {calibrated}");
+        let d = &r["decisions"];
+        assert_eq!(d["probability_scale"], "calibrated");
+        assert_eq!(d["temperature"], stored["calibration"]["temperature"]);
+        let (sens, spec) = (&d["high_sensitivity"], &d["high_specificity"]);
+        if (raw - raw_sens).abs() > 1e-3 {
+            assert_eq!(sens["positive"], raw >= raw_sens, "{r}");
+        }
+        if (raw - raw_spec).abs() > 1e-3 {
+            assert_eq!(spec["positive"], raw >= raw_spec, "{r}");
+        }
+        // Thresholds re-stated on the calibrated scale.
+        let restated = |t: f64| {
+            let z = (t.clamp(1e-7, 1.0 - 1e-7) / (1.0 - t.clamp(1e-7, 1.0 - 1e-7))).ln();
+            1.0 / (1.0 + (-z / temperature - bias).exp())
+        };
+        let shown = sens["threshold"].as_f64().unwrap();
+        assert!((shown - restated(raw_sens)).abs() < 1e-9, "{shown}");
+    }
 
     // compare: a report against itself differs by exactly 0; val vs test share no image.
     let cmp = tmp.path().join("cmp");

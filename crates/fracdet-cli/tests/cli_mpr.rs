@@ -147,7 +147,15 @@ fn mpr_run_in_predict_evaluate_and_detect() {
     let html = std::fs::read_to_string(report.join("report.html")).unwrap();
     assert!(html.contains("cell probabilities") && html.contains("image logit"));
     let preds = std::fs::read_to_string(report.join("predictions.csv")).unwrap();
-    assert!(preds.lines().next().unwrap().ends_with(",logit"), "{preds}");
+    // The logit the decisions use, then the probability after the val temperature.
+    assert!(
+        preds
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",logit,calibrated_probability"),
+        "{preds}"
+    );
     assert_eq!(preds.lines().count(), 11);
     let stored = json(&run.join("operating_points.json"));
     let target = stored["points"]["at_target_sensitivity"]["threshold"]
@@ -202,7 +210,20 @@ fn mpr_run_in_predict_evaluate_and_detect() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let detected = probabilities_by_file(&records);
+    // detect shows the calibrated probability (evaluate stored a temperature) and keeps
+    // the network's own beside it: that one is predict's.
+    assert!(
+        records
+            .iter()
+            .all(|r| r["decisions"]["probability_scale"] == "calibrated")
+    );
+    let model_probabilities: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| {
+            serde_json::json!({"file": r["file"], "probability": r["uncalibrated_probability"]})
+        })
+        .collect();
+    let detected = probabilities_by_file(&model_probabilities);
     assert_eq!(detected.len(), predicted.len());
     for ((fa, pa), (fb, pb)) in detected.iter().zip(&predicted) {
         assert_eq!(fa, fb);
@@ -219,7 +240,7 @@ fn mpr_run_in_predict_evaluate_and_detect() {
     for (file, p) in &predicted {
         let image = read_radiograph(Path::new(file), &ReadOptions::default()).unwrap();
         let d = detector.detect(&image, &device).unwrap();
-        assert!((f64::from(d.probability) - p).abs() < 1e-6, "{file}");
+        assert!((f64::from(d.model_probability) - p).abs() < 1e-6, "{file}");
         assert_eq!((d.width, d.height), (W, H));
         let h = d
             .heatmap

@@ -30,12 +30,18 @@ pub enum ModelKind {
 }
 
 /// A probability recorded at export time with the full-precision weights, so the f16
-/// bundle can be checked against it (`fracdet-detect`'s tests do, on `samples/`).
+/// bundle can be checked against it (`fracdet detect`'s and the server's tests do, on
+/// `samples/`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReferenceScore {
     /// File name (no directory).
     pub file: String,
+    /// The probability `detect` shows: after the bundle's temperature, when it has one.
     pub probability: f32,
+    /// The network's own probability before the temperature; absent in uncalibrated
+    /// bundles (there it equals `probability`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncalibrated: Option<f32>,
 }
 
 /// `model.json`.

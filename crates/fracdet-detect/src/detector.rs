@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use burn::tensor::Device;
-use fracdet_eval::{OperatingPoints, ScoredBox, StoredOperatingPoints};
+use fracdet_eval::{OperatingPoints, ScoredBox, StoredOperatingPoints, Temperature};
 use fracdet_io::Radiograph;
 use fracdet_io::preprocess::{LetterboxTransform, letterbox};
 use serde::Serialize;
@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::bundle::{Manifest, ModelSource, classifier_from_bundle, read_bundle};
 use crate::cam::CamModel;
 use crate::error::{DetectError, Result};
-use crate::scorer::{Scored, Scorer};
+use crate::scorer::{ScoreKind, Scored, Scorer};
 
 /// A model ready to examine radiographs: network, input recipe and stored thresholds.
 /// Classifier runs and bundles, and MPR grid-detector runs (bundles hold classifiers only).
@@ -19,6 +19,8 @@ pub struct Detector {
     scorer: Scorer,
     name: String,
     points: Option<OperatingPoints>,
+    /// Fitted on validation with the points; `None`: probabilities shown uncalibrated.
+    calibration: Option<Temperature>,
 }
 
 /// A decision at one stored operating point.
@@ -26,9 +28,11 @@ pub struct Detector {
 pub struct Decision {
     /// `true`: fracture suspected at this point.
     pub positive: bool,
-    /// The point's threshold as a probability. For an MPR model the stored threshold is
-    /// on the image logit and `positive` compares logits (f32 probabilities saturate at
-    /// 1.0); this is its probability, computed in f64.
+    /// The point's threshold as a probability, on the same (calibrated, when the model
+    /// stores a temperature) scale as the probability shown. `positive` compares the
+    /// model's uncalibrated score with the stored threshold (for an MPR model the image
+    /// logit: f32 probabilities saturate at 1.0); calibration is strictly monotone, so
+    /// this is the same decision as `probability >= threshold`, up to f32 rounding.
     pub threshold: f64,
     /// Validation sensitivity and specificity of the point.
     pub sensitivity: Option<f64>,
@@ -41,6 +45,11 @@ pub struct Decision {
 pub struct Decisions {
     pub high_sensitivity: Option<Decision>,
     pub high_specificity: Option<Decision>,
+    /// The temperature the probability and thresholds were calibrated with; `None` when
+    /// the model stores none (then `probability_scale` says "uncalibrated").
+    pub temperature: Option<f64>,
+    /// "calibrated" or "uncalibrated".
+    pub probability_scale: &'static str,
 }
 
 impl Decisions {
@@ -90,8 +99,12 @@ impl Heatmap {
 /// What the model says about one radiograph.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Detection {
-    /// Fracture probability, [0, 1].
+    /// Fracture probability, [0, 1]: after the model's validation-fitted temperature when
+    /// it stores one (see [`Decisions::probability_scale`]).
     pub probability: f32,
+    /// The network's own probability, before any temperature (what `fracdet predict`
+    /// prints); equal to `probability` for an uncalibrated model.
+    pub model_probability: f32,
     pub decisions: Decisions,
     /// Suspected fracture regions in original pixels, only when the image is flagged at a
     /// stored operating point (boxes on an image the model calls negative would mislead).
@@ -128,6 +141,10 @@ impl Detector {
                 backbone: manifest.classifier.backbone.clone(),
             },
             name: manifest.name.clone(),
+            calibration: manifest
+                .operating_points
+                .as_ref()
+                .and_then(|s| s.calibration.clone()),
             points: manifest.operating_points.map(|s| s.points),
         })
     }
@@ -146,7 +163,9 @@ impl Detector {
                  `fracdet evaluate`, as an ablation)",
             ));
         }
-        let points = StoredOperatingPoints::load(dir)?.map(|s| s.points);
+        let stored = StoredOperatingPoints::load(dir)?;
+        let calibration = stored.as_ref().and_then(|s| s.calibration.clone());
+        let points = stored.map(|s| s.points);
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -155,6 +174,7 @@ impl Detector {
             scorer,
             name,
             points,
+            calibration,
         })
     }
 
@@ -172,8 +192,15 @@ impl Detector {
         self.scorer.input_size()
     }
 
+    /// Thresholds on the model's uncalibrated score (see [`Decision::threshold`] for them
+    /// as shown).
     pub fn operating_points(&self) -> Option<&OperatingPoints> {
         self.points.as_ref()
+    }
+
+    /// The temperature applied to every probability shown; `None`: uncalibrated.
+    pub fn calibration(&self) -> Option<&Temperature> {
+        self.calibration.as_ref()
     }
 
     /// Findings for each radiograph, in order, from one batched forward pass.
@@ -196,21 +223,12 @@ impl Detector {
     }
 
     fn finding(&self, scored: &Scored, t: LetterboxTransform) -> Detection {
-        let probability = scored.probability;
-        let kind = self.scorer.score_kind();
-        // Stored thresholds are on the model's score (the logit for MPR), so decide there.
-        let decide = |p: Option<fracdet_eval::OperatingPoint>| {
-            p.map(|p| Decision {
-                positive: f64::from(scored.score) >= p.threshold,
-                threshold: kind.to_probability(p.threshold),
-                sensitivity: p.sensitivity,
-                specificity: p.specificity,
-            })
-        };
-        let decisions = Decisions {
-            high_sensitivity: decide(self.points.as_ref().and_then(|p| p.at_target_sensitivity)),
-            high_specificity: decide(self.points.as_ref().and_then(|p| p.at_target_specificity)),
-        };
+        let (probability, decisions) = decide(
+            self.scorer.score_kind(),
+            scored,
+            self.points.as_ref(),
+            self.calibration.as_ref(),
+        );
         let boxes = if decisions.flagged(probability) {
             self.scorer.boxes(scored, &t)
         } else {
@@ -219,11 +237,128 @@ impl Detector {
         let heatmap = self.scorer.heatmap(scored, t);
         Detection {
             probability,
+            model_probability: scored.probability,
             decisions,
             boxes,
             heatmap,
             width: t.src_width,
             height: t.src_height,
+        }
+    }
+}
+
+/// The probability shown and the decisions for one scored image. Stored thresholds are on
+/// the model's uncalibrated score (the logit for MPR), so the decision is made there; the
+/// probability and the thresholds are then both stated after the temperature.
+fn decide(
+    kind: ScoreKind,
+    scored: &Scored,
+    points: Option<&OperatingPoints>,
+    temperature: Option<&Temperature>,
+) -> (f32, Decisions) {
+    let probability = match (kind, temperature) {
+        // The residual is never scaled; without a temperature the model's own f32 stands.
+        (ScoreKind::Residual, _) | (_, None) => scored.probability,
+        (kind, Some(_)) => kind.calibrated_probability(f64::from(scored.score), temperature) as f32,
+    };
+    let decide = |p: Option<fracdet_eval::OperatingPoint>| {
+        p.map(|p| Decision {
+            positive: f64::from(scored.score) >= p.threshold,
+            threshold: kind.calibrated_probability(p.threshold, temperature),
+            sensitivity: p.sensitivity,
+            specificity: p.specificity,
+        })
+    };
+    let decisions = Decisions {
+        high_sensitivity: decide(points.and_then(|p| p.at_target_sensitivity)),
+        high_specificity: decide(points.and_then(|p| p.at_target_specificity)),
+        temperature: temperature.map(|t| t.temperature),
+        probability_scale: if temperature.is_some() {
+            "calibrated"
+        } else {
+            "uncalibrated"
+        },
+    };
+    (probability, decisions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn points(labels: &[bool], scores: &[f32]) -> OperatingPoints {
+        fracdet_eval::choose_operating_points(labels, scores, 0.5, 0.9).unwrap()
+    }
+
+    #[test]
+    fn calibration_changes_the_numbers_not_the_decisions() {
+        // An over-confident classifier: validation probabilities pushed towards 0 and 1.
+        let labels: Vec<bool> = (0..200).map(|i| i % 3 == 0 || i % 7 == 0).collect();
+        let scores: Vec<f32> = (0..200)
+            .map(|i| {
+                let z = if labels[i] { 2.0 } else { -2.0 } + ((i * 37 % 100) as f64 - 50.0) / 12.0;
+                (1.0 / (1.0 + (-3.0 * z).exp())) as f32
+            })
+            .collect();
+        let points = points(&labels, &scores);
+        let logits: Vec<f64> = scores
+            .iter()
+            .map(|&p| fracdet_eval::temperature::logit(f64::from(p)))
+            .collect();
+        let t = fracdet_eval::fit_temperature(&labels, &logits, "val").unwrap();
+        assert!(t.temperature > 1.5, "{t:?}");
+        let mut changed = 0;
+        for &p in &scores {
+            let scored = Scored {
+                probability: p,
+                score: p,
+                map: None,
+            };
+            let (raw_p, raw) = decide(ScoreKind::Probability, &scored, Some(&points), None);
+            let (cal_p, cal) = decide(ScoreKind::Probability, &scored, Some(&points), Some(&t));
+            assert_eq!(raw_p, p);
+            assert_eq!(raw.level(), cal.level(), "{p}");
+            assert_eq!(raw.flagged(raw_p), cal.flagged(cal_p), "{p}");
+            for (a, b) in [
+                (raw.high_sensitivity, cal.high_sensitivity),
+                (raw.high_specificity, cal.high_specificity),
+            ] {
+                let (a, b) = (a.unwrap(), b.unwrap());
+                assert_eq!(a.positive, b.positive);
+                assert_ne!(a.threshold, b.threshold);
+                // The calibrated threshold is on the calibrated probability's scale.
+                assert_eq!(b.positive, f64::from(cal_p) >= b.threshold - 1e-6);
+            }
+            changed += usize::from((cal_p - raw_p).abs() > 1e-3);
+            assert_eq!(
+                (raw.probability_scale, raw.temperature),
+                ("uncalibrated", None)
+            );
+            assert_eq!(cal.probability_scale, "calibrated");
+            assert_eq!(cal.temperature, Some(t.temperature));
+        }
+        assert!(changed > 150, "{changed}");
+    }
+
+    #[test]
+    fn mpr_logits_are_calibrated_and_decided_on_the_logit() {
+        let labels = [true, false, true, false, true, false];
+        let logits = [30.0f32, -30.0, 40.0, 20.0, -10.0, -40.0];
+        let points = points(&labels, &logits);
+        let z: Vec<f64> = logits.iter().map(|&z| f64::from(z)).collect();
+        let t = fracdet_eval::fit_temperature(&labels, &z, "val").unwrap();
+        for &z in &logits {
+            let scored = Scored {
+                probability: 1.0 / (1.0 + (-z).exp()),
+                score: z,
+                map: None,
+            };
+            let (_, raw) = decide(ScoreKind::Logit, &scored, Some(&points), None);
+            let (p, cal) = decide(ScoreKind::Logit, &scored, Some(&points), Some(&t));
+            assert_eq!(raw.level(), cal.level());
+            assert!(
+                (f64::from(p) - 1.0 / (1.0 + (-f64::from(z) / t.temperature).exp())).abs() < 1e-6
+            );
         }
     }
 }

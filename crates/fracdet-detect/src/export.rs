@@ -29,7 +29,9 @@ pub struct ExportOptions {
 
 /// Writes `out_dir/model.json` + `model.safetensors` (f16) from the run in `run_dir`. The
 /// run must hold `operating_points.json` (from `fracdet evaluate --split val`): a shipped
-/// model without validation thresholds cannot make `detect`'s decisions.
+/// model without validation thresholds cannot make `detect`'s decisions. The temperature
+/// `evaluate` fitted on the same validation predictions travels inside them (absent for a
+/// run evaluated before calibration existed: its bundle is shown as uncalibrated).
 pub fn export_run(
     run_dir: &Path,
     out_dir: &Path,
@@ -60,7 +62,16 @@ pub fn export_run(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        reference.push(ReferenceScore { file, probability });
+        // What `detect` will show: the bundle's temperature applied, as in the detector.
+        let shown = match &points.calibration {
+            Some(t) => t.calibrate(f64::from(probability)) as f32,
+            None => probability,
+        };
+        reference.push(ReferenceScore {
+            file,
+            probability: shown,
+            uncalibrated: points.calibration.is_some().then_some(probability),
+        });
     }
     let name = options
         .name

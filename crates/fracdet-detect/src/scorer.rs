@@ -15,7 +15,7 @@
 use std::path::Path;
 
 use burn::tensor::Device;
-use fracdet_eval::{LocalisationCase, ScoredBox};
+use fracdet_eval::{LocalisationCase, ScoredBox, Temperature};
 use fracdet_io::BBox;
 use fracdet_io::preprocess::LetterboxTransform;
 use fracdet_train::ClassifierConfig;
@@ -53,6 +53,28 @@ impl ScoreKind {
         match self {
             Self::Probability | Self::Residual => s,
             Self::Logit => 1.0 / (1.0 + (-s).exp()),
+        }
+    }
+
+    /// The probability shown for score `s`: [`ScoreKind::to_probability`] after the model's
+    /// temperature, if it has one (the residual is no probability and is never scaled).
+    /// Strictly increasing in `s` for a positive temperature, so thresholds on the score
+    /// decide exactly as before; only the numbers they are stated as change.
+    pub fn calibrated_probability(self, s: f64, temperature: Option<&Temperature>) -> f64 {
+        match (self, temperature) {
+            (Self::Residual, _) | (_, None) => self.to_probability(s),
+            (Self::Probability, Some(t)) => t.calibrate(s),
+            (Self::Logit, Some(t)) => t.probability_of_logit(s),
+        }
+    }
+
+    /// The model's logit for score `s` (the probability's logit, clamped, for a
+    /// classifier): what a temperature is fitted on. `None` for the residual.
+    pub fn logit(self, s: f64) -> Option<f64> {
+        match self {
+            Self::Probability => Some(fracdet_eval::temperature::logit(s)),
+            Self::Logit => Some(s),
+            Self::Residual => None,
         }
     }
 
@@ -113,6 +135,23 @@ impl Scorer {
             )?),
             backbone: config.backbone,
         })
+    }
+
+    /// A bundle directory (`model.json` + `model.safetensors`, classifiers only) and its
+    /// manifest, which holds the operating points and temperature it ships with.
+    pub fn open_bundle(dir: &Path, device: &Device) -> Result<(Self, crate::bundle::Manifest)> {
+        let (manifest, weights) = crate::bundle::read_bundle(dir)?;
+        let model = crate::bundle::classifier_from_bundle(
+            &manifest,
+            weights,
+            &dir.display().to_string(),
+            device,
+        )?;
+        let scorer = Self::Classifier {
+            cam: Box::new(CamModel::new(model, manifest.classifier.input.clone())),
+            backbone: manifest.classifier.backbone.clone(),
+        };
+        Ok((scorer, manifest))
     }
 
     pub fn score_kind(&self) -> ScoreKind {
@@ -349,5 +388,37 @@ mod tests {
         let c = ScoreKind::Probability;
         assert_eq!(c.from_probability(0.3), 0.3);
         assert_eq!(c.to_probability(0.3), 0.3);
+    }
+
+    #[test]
+    fn calibration_changes_probabilities_not_their_order() {
+        let t = fracdet_eval::fit_temperature(
+            &[true, false, true, false, true, false],
+            &[4.0, -4.0, 6.0, 3.0, -2.0, -6.0],
+            "val",
+        )
+        .unwrap();
+        assert!(t.temperature > 1.5, "{t:?}");
+        for kind in [ScoreKind::Probability, ScoreKind::Logit] {
+            let scores: Vec<f64> = match kind {
+                ScoreKind::Logit => vec![-8.0, -1.0, 0.2, 3.0, 9.0],
+                _ => vec![0.001, 0.2, 0.55, 0.9, 0.999],
+            };
+            let raw: Vec<f64> = scores.iter().map(|&s| kind.to_probability(s)).collect();
+            let cal: Vec<f64> = scores
+                .iter()
+                .map(|&s| kind.calibrated_probability(s, Some(&t)))
+                .collect();
+            assert!(cal.windows(2).all(|w| w[0] < w[1]), "{kind:?} {cal:?}");
+            // Softened towards 0.5 at both ends.
+            assert!(
+                cal[0] > raw[0] && cal[4] < raw[4],
+                "{kind:?} {raw:?} {cal:?}"
+            );
+            assert_eq!(kind.calibrated_probability(scores[1], None), raw[1]);
+        }
+        let r = ScoreKind::Residual;
+        assert_eq!(r.calibrated_probability(0.3, Some(&t)), 0.3);
+        assert_eq!(r.logit(0.3), None);
     }
 }

@@ -72,6 +72,10 @@ struct Record {
     file: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     probability: Option<f32>,
+    /// The network's own probability before the model's temperature; only for a
+    /// calibrated model (otherwise it is `probability`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uncalibrated_probability: Option<f32>,
     /// "likely", "possible", "negative" ("unknown" without stored thresholds).
     #[serde(skip_serializing_if = "Option::is_none")]
     finding: Option<&'static str>,
@@ -336,6 +340,7 @@ impl Outputs {
         let mut record = Record {
             file: name.clone(),
             probability: Some(d.probability),
+            uncalibrated_probability: d.decisions.temperature.map(|_| d.model_probability),
             finding: Some(d.decisions.level()),
             decisions: Some(d.decisions),
             boxes: d
@@ -431,6 +436,7 @@ impl Record {
         Self {
             file,
             probability: None,
+            uncalibrated_probability: None,
             finding: None,
             decisions: None,
             boxes: Vec::new(),

@@ -28,9 +28,9 @@ use fracdet_eval::plot::{
     plot_score_histograms, plot_training_curves,
 };
 use fracdet_eval::{
-    BootstrapConfig, MetricsReport, OPERATING_POINTS_FILE, OperatingPoint, OperatingPoints,
-    StoredOperatingPoints, TrainingLog, calibration, choose_operating_points, pr_curve, roc_band,
-    roc_curve, subgroup_analysis,
+    BootstrapConfig, CalibratedReport, MetricsReport, OPERATING_POINTS_FILE, OperatingPoint,
+    OperatingPoints, StoredOperatingPoints, Temperature, TrainingLog, calibration,
+    choose_operating_points, pr_curve, roc_band, roc_curve, subgroup_analysis,
 };
 use fracdet_io::dataset::{Dataset, Sample, Split, View};
 use fracdet_io::preprocess::{LetterboxTransform, letterbox};
@@ -132,8 +132,28 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
     }
 
     // Decide up front whether thresholds come from storage, so a test-split run fails
-    // before spending minutes on inference.
-    let stored = StoredOperatingPoints::load(&args.model)?;
+    // before spending minutes on inference. A bundle carries its own and is never
+    // written to (`fracdet export` makes bundles).
+    let bundle = matches!(
+        fracdet_detect::ModelSource::detect(&args.model),
+        Ok(fracdet_detect::ModelSource::Bundle(_))
+    );
+    let stored = if bundle {
+        let (manifest, _) = fracdet_detect::bundle::read_bundle(&args.model)?;
+        let Some(points) = manifest.operating_points else {
+            bail!(
+                "bundle {} holds no operating points: evaluate the training run it was \
+                 exported from instead",
+                args.model.display()
+            );
+        };
+        if args.reselect {
+            bail!("--reselect rewrites stored thresholds; a bundle's are fixed at export");
+        }
+        Some(points)
+    } else {
+        StoredOperatingPoints::load(&args.model)?
+    };
     let choose_here = match (&stored, split) {
         (None, Split::Val) => true,
         (Some(_), Split::Val) => args.reselect,
@@ -155,8 +175,12 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
     }
 
     let device = &crate::device::select(device)?;
-    let mut scorer = Scorer::open_run(&args.model, device)
-        .with_context(|| format!("cannot open model {}", args.model.display()))?;
+    let mut scorer = if bundle {
+        Scorer::open_bundle(&args.model, device).map(|(s, _)| s)
+    } else {
+        Scorer::open_run(&args.model, device)
+    }
+    .with_context(|| format!("cannot open model {}", args.model.display()))?;
     if let Some(given) = &args.region_threshold {
         let Some(calibrated) = scorer.calibrated_region_threshold() else {
             bail!("--region-threshold applies to MPR detector runs only");
@@ -182,7 +206,7 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
     let scores: Vec<f32> = scored.iter().map(|s| s.score).collect();
     let probabilities: Vec<f32> = scored.iter().map(|s| s.probability).collect();
 
-    let (points, origin) = if choose_here {
+    let (points, origin, record) = if choose_here {
         // The fixed threshold is given as a probability; the points are on the score.
         let points = choose_operating_points(
             &labels,
@@ -196,10 +220,6 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
         )?;
         let record =
             StoredOperatingPoints::new(args.data.clone(), split.to_string(), points.clone());
-        fracdet_train::atomic::write_atomic(
-            &args.model.join(OPERATING_POINTS_FILE),
-            &record.to_json()?,
-        )?;
         eprintln!(
             "operating points chosen on this validation split and stored in {}",
             args.model.join(OPERATING_POINTS_FILE).display()
@@ -209,7 +229,7 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
              on this split the threshold metrics are therefore optimistic.",
             points.n_validation
         );
-        (points, origin)
+        (points, origin, record)
     } else {
         let s = stored.context("stored operating points vanished")?;
         let origin = format!(
@@ -219,8 +239,29 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
             s.data.display(),
             s.points.n_validation
         );
-        (s.points, origin)
+        (s.points.clone(), origin, s)
     };
+    let logits: Option<Vec<f64>> = scores.iter().map(|&s| kind.logit(f64::from(s))).collect();
+    let (record, fitted_here) = calibrate(record, choose_here, split, logits.as_deref(), &labels);
+    if choose_here || (fitted_here && !bundle) {
+        fracdet_train::atomic::write_atomic(
+            &args.model.join(OPERATING_POINTS_FILE),
+            &record.to_json()?,
+        )?;
+    }
+    if let (true, Some(t)) = (fitted_here, &record.calibration) {
+        eprintln!(
+            "calibration: {}; validation ECE {} -> {}{}",
+            t.describe(),
+            t.ece_before.map_or("n/a".into(), |e| format!("{e:.4}")),
+            t.ece_after.map_or("n/a".into(), |e| format!("{e:.4}")),
+            if bundle {
+                " (not written: a bundle is fixed at export; this is the value to store)"
+            } else {
+                ""
+            }
+        );
+    }
 
     let cfg = BootstrapConfig {
         n_resamples: args.bootstrap.max(1),
@@ -232,6 +273,11 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
         // the monotone map, so only this part is recomputed).
         report.calibration = calibration(&labels, &probabilities)?;
     }
+    if let (Some(t), Some(z)) = (&record.calibration, &logits) {
+        // Fitted on a val split: evaluating val is then in-sample for the "after" figures.
+        let in_sample = split == Split::Val;
+        report.calibrated = Some(CalibratedReport::compute(&labels, z, t, in_sample)?);
+    }
     let primary = primary_point(&points);
     report.subgroups = subgroups(&scored, &labels, &scores, primary.1.threshold, &cfg)?;
     report.localisation = localisation(&scored, &scorer, cfg.level)?;
@@ -241,7 +287,7 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
     write_file(&args.out.join("metrics.json"), report.to_json()?.as_bytes())?;
     write_file(
         &args.out.join("predictions.csv"),
-        predictions_csv(&scored, &points, kind).as_bytes(),
+        predictions_csv(&scored, &points, kind, record.calibration.as_ref()).as_bytes(),
     )?;
     let figures = plots(
         &args.out,
@@ -340,6 +386,31 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
             eprintln!("  {name}: {why}");
         }
         Ok(ExitCode::FAILURE)
+    }
+}
+
+/// The record with its calibration (Platt scaling, or a temperature alone when that
+/// cannot be fitted): fitted on this split when thresholds are chosen here,
+/// or when it is a val split and the record has none yet (runs evaluated before
+/// calibration existed); otherwise the stored one. The bool says whether it was fitted
+/// here. A residual score (no logit) or a one-class split gets none.
+fn calibrate(
+    record: StoredOperatingPoints,
+    choose_here: bool,
+    split: Split,
+    logits: Option<&[f64]>,
+    labels: &[bool],
+) -> (StoredOperatingPoints, bool) {
+    let refit = choose_here || (split == Split::Val && record.calibration.is_none());
+    let Some(logits) = logits.filter(|_| refit) else {
+        return (record, false);
+    };
+    match fracdet_eval::fit_calibration(labels, logits, &split.to_string()) {
+        Ok(t) => (record.with_calibration(Some(t)), true),
+        Err(e) => {
+            eprintln!("warning: no temperature fitted, probabilities stay uncalibrated: {e}");
+            (record.with_calibration(None), false)
+        }
     }
 }
 
@@ -534,7 +605,14 @@ fn subgroups(
 /// `image,label,probability,decision_fixed,decision_target_sensitivity,decision_youden`;
 /// a decision is 1 (flagged) / 0, empty where that operating point does not exist.
 /// MPR runs add a last column, `logit`: the score the decisions and AUROC use.
-fn predictions_csv(scored: &[Scored], points: &OperatingPoints, kind: ScoreKind) -> String {
+/// With a temperature, a last column `calibrated_probability` (the probability `detect`
+/// shows); `probability` stays the model's own, which the temperature is fitted on.
+fn predictions_csv(
+    scored: &[Scored],
+    points: &OperatingPoints,
+    kind: ScoreKind,
+    temperature: Option<&Temperature>,
+) -> String {
     let cols: [Option<OperatingPoint>; 3] = [
         Some(points.fixed),
         points.at_target_sensitivity,
@@ -544,7 +622,12 @@ fn predictions_csv(scored: &[Scored], points: &OperatingPoints, kind: ScoreKind)
         "image,label,probability,decision_fixed,decision_target_sensitivity,decision_youden",
     );
     let logit = kind == ScoreKind::Logit;
-    out.push_str(if logit { ",logit\n" } else { "\n" });
+    out.push_str(if logit { ",logit" } else { "" });
+    out.push_str(if temperature.is_some() {
+        ",calibrated_probability\n"
+    } else {
+        "\n"
+    });
     for s in scored {
         out.push_str(&csv_field(&s.name));
         out.push_str(&format!(",{},{:.6}", u8::from(s.label), s.probability));
@@ -560,6 +643,10 @@ fn predictions_csv(scored: &[Scored], points: &OperatingPoints, kind: ScoreKind)
         }
         if logit {
             out.push_str(&format!(",{}", s.score));
+        }
+        if let Some(t) = temperature {
+            let p = kind.calibrated_probability(f64::from(s.score), Some(t));
+            out.push_str(&format!(",{p:.6}"));
         }
         out.push('\n');
     }
@@ -648,9 +735,36 @@ fn plots(
     )?;
     add(
         "reliability.png",
-        "Reliability diagram",
+        if report.calibrated.is_some() {
+            "Reliability diagram, before calibration"
+        } else {
+            "Reliability diagram (uncalibrated)"
+        },
         "Observed fracture rate against predicted probability; points on the diagonal mean the probabilities can be taken at face value.",
     )?;
+    if let Some(c) = &report.calibrated {
+        plot_reliability(
+            &out.join("reliability_calibrated.png"),
+            "Reliability diagram, after calibration",
+            &c.after,
+            DEFAULT_SIZE,
+        )?;
+        let caption = format!(
+            "The same after dividing each logit by the stored temperature ({:.3}, fitted on {}){}: the probabilities `detect` shows.",
+            c.temperature.temperature,
+            c.temperature.split,
+            if c.in_sample {
+                "; in-sample on this split"
+            } else {
+                ""
+            }
+        );
+        add(
+            "reliability_calibrated.png",
+            "Reliability diagram, after calibration",
+            &caption,
+        )?;
+    }
     if let Some(at) = report
         .at_operating_points
         .iter()
@@ -783,6 +897,16 @@ fn summary(
         f(&report.calibration.brier),
         f(&report.calibration.ece)
     );
+    match &report.calibrated {
+        Some(c) => println!(
+            "calibrated ({}): Brier {}  ECE {}{}",
+            c.temperature.describe(),
+            f(&c.after.brier),
+            f(&c.after.ece),
+            if c.in_sample { " (in-sample)" } else { "" }
+        ),
+        None => println!("probabilities uncalibrated (no temperature stored)"),
+    }
     for p in &report.at_operating_points {
         println!(
             "{}{:<18} threshold{unit} {:.4}: sensitivity {}  specificity {}",

@@ -10,7 +10,8 @@ use fracdet_detect::{ExportOptions, export_run};
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Training run directory with operating_points.json (from `fracdet evaluate --split val`).
+    /// Training run directory with operating_points.json (from `fracdet evaluate --split val`),
+    /// whose thresholds and validation-fitted temperature go into the bundle.
     #[arg(long, value_name = "RUN_DIR")]
     pub model: PathBuf,
     /// Bundle directory to write (created; its model files are replaced).
@@ -62,5 +63,21 @@ pub fn run(args: ExportArgs, device: crate::device::DeviceChoice) -> anyhow::Res
         size as f64 / 1e6,
         manifest.reference.len()
     );
+    match manifest
+        .operating_points
+        .as_ref()
+        .and_then(|p| p.calibration.as_ref())
+    {
+        Some(t) => eprintln!(
+            "probabilities calibrated: {}, validation ECE {} -> {}",
+            t.describe(),
+            t.ece_before.map_or("n/a".into(), |e| format!("{e:.4}")),
+            t.ece_after.map_or("n/a".into(), |e| format!("{e:.4}"))
+        ),
+        None => eprintln!(
+            "warning: probabilities uncalibrated: the run's operating_points.json has no \
+             temperature; `fracdet evaluate --split val` on the run fits one, then export again"
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
