@@ -6,7 +6,10 @@
 //! transform so outputs map back to original pixels; [`dataset`] describes labelled
 //! collections and [`loader`] turns them into augmented batches. [`write`] goes the other
 //! way for results: a DICOM Secondary Capture beside the source, which is never modified.
+//! [`applicability`] says whether an image is a projection radiograph at all, before any
+//! model sees it.
 
+pub mod applicability;
 pub mod augment;
 pub mod dataset;
 pub mod error;

@@ -33,6 +33,15 @@ pub struct Metadata {
     pub transfer_syntax: Option<String>,
     /// Minimum and maximum of the stored values after the modality LUT, before windowing.
     pub raw_range: (f64, f64),
+    /// DICOM Modality (0008,0060), e.g. "CR", "DX", "CT", when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modality: Option<String>,
+    /// How coloured a PNG/JPEG stored in colour was: the mean over pixels of
+    /// (max − min of R, G, B) on a 0–1 scale, before the conversion to grey. About 0 for a
+    /// radiograph saved as RGB, well above for a photograph; `None` when stored grey (and
+    /// for DICOM, which says what it is in its modality).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chroma: Option<f32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -89,6 +89,8 @@ pub(crate) fn read(bytes: &[u8], name: &Path, options: &ReadOptions) -> Result<R
             window,
             pixel_spacing_mm: h.pixel_spacing_mm,
             body_part: h.body_part,
+            modality: h.modality,
+            chroma: None,
             transfer_syntax: Some(ts_uid),
             raw_range,
         },
@@ -248,6 +250,7 @@ struct Header {
     voi_lut: Option<Lut>,
     pixel_spacing_mm: Option<(f64, f64)>,
     body_part: Option<String>,
+    modality: Option<String>,
 }
 
 impl Header {
@@ -332,6 +335,7 @@ impl Header {
         let pixel_spacing_mm =
             spacing(obj, tags::PIXEL_SPACING).or_else(|| spacing(obj, tags::IMAGER_PIXEL_SPACING));
         let body_part = optional_str(obj, tags::BODY_PART_EXAMINED).filter(|s| !s.is_empty());
+        let modality = optional_str(obj, tags::MODALITY).filter(|s| !s.is_empty());
 
         Ok(Self {
             rows,
@@ -350,6 +354,7 @@ impl Header {
             voi_lut,
             pixel_spacing_mm,
             body_part,
+            modality,
         })
     }
 

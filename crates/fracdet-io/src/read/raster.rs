@@ -94,6 +94,7 @@ pub(crate) fn read(
 
 fn to_radiograph(image: DynamicImage, name: &Path, format: Format) -> Result<Radiograph> {
     let (width, height) = (image.width(), image.height());
+    let chroma = chroma(&image);
     // (stored grey per pixel, full scale, bit depth, photometric)
     let (grey, full_scale, bit_depth, photometric): (Vec<f64>, f64, u8, Photometric) = match image {
         DynamicImage::ImageLuma8(b) => (
@@ -183,7 +184,35 @@ fn to_radiograph(image: DynamicImage, name: &Path, format: Format) -> Result<Rad
             body_part: None,
             transfer_syntax: None,
             raw_range,
+            modality: None,
+            chroma,
         },
+    })
+}
+
+/// [`Metadata::chroma`](crate::Metadata::chroma) of a colour image; `None` for grey ones.
+fn chroma(image: &DynamicImage) -> Option<f32> {
+    fn spread<T: Copy + Into<f64>>(pixels: impl Iterator<Item = [T; 3]>, full: f64) -> f32 {
+        let (mut sum, mut n) = (0.0f64, 0u64);
+        for [r, g, b] in pixels {
+            let (r, g, b) = (r.into(), g.into(), b.into());
+            sum += r.max(g).max(b) - r.min(g).min(b);
+            n += 1;
+        }
+        if n == 0 {
+            0.0
+        } else {
+            (sum / n as f64 / full) as f32
+        }
+    }
+    Some(match image {
+        DynamicImage::ImageRgb8(b) => spread(b.pixels().map(|p| p.0), 255.0),
+        DynamicImage::ImageRgba8(b) => spread(b.pixels().map(|p| [p.0[0], p.0[1], p.0[2]]), 255.0),
+        DynamicImage::ImageRgb16(b) => spread(b.pixels().map(|p| p.0), 65535.0),
+        DynamicImage::ImageRgba16(b) => {
+            spread(b.pixels().map(|p| [p.0[0], p.0[1], p.0[2]]), 65535.0)
+        }
+        _ => return None,
     })
 }
 
