@@ -336,8 +336,17 @@ fn write_dicom(path: &Path) {
     use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
     let text = |tag, vr, s: &str| DataElement::new(tag, vr, PrimitiveValue::from(s));
     let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
+    // A ramp with a bright "bone" band: a bare ramp has no edges and is (rightly) not
+    // assessed as a radiograph.
     let pixels: Vec<u16> = (0..64 * 48u32)
-        .map(|i| ((i % 64) * 40 + (i / 64) * 20) as u16)
+        .map(|i| {
+            let bone = if (20..40).contains(&(i % 64)) {
+                1200
+            } else {
+                0
+            };
+            ((i % 64) * 40 + (i / 64) * 20 + bone) as u16
+        })
         .collect();
     let obj = InMemDicomObject::from_element_iter([
         text(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.1.1"),

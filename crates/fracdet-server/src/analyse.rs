@@ -8,6 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use burn::tensor::Device;
 use fracdet_detect::{Decisions, Detection, Detector, Heatmap, encode_png, render_overlay};
+use fracdet_io::applicability::{self, NotAssessed, Thresholds};
 use fracdet_io::{IoError, Radiograph, ReadOptions, read_radiograph_bytes};
 use image::imageops::FilterType;
 use image::{ImageBuffer, Luma};
@@ -27,15 +28,21 @@ const UPLOAD_NAME: &str = "upload";
 pub struct DetectResponse {
     /// Name of the model that answered.
     pub model: String,
-    /// Fracture probability, [0, 1].
-    pub probability: f32,
-    /// "likely", "possible", "negative", or "unknown" for a model without stored thresholds.
+    /// Fracture probability, [0, 1]; `null` when not assessed.
+    pub probability: Option<f32>,
+    /// "likely", "possible", "negative", "unknown" for a model without stored thresholds,
+    /// or "not_assessed" for an image that is not a radiograph fracdet reads.
     pub finding: &'static str,
+    /// Why the image was not assessed (`fracdet_io::applicability`): `reason`, the measured
+    /// number, and a one-line `message`. Absent for assessed images.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_assessed: Option<NotAssessedOut>,
     /// Whether any stored operating point calls the image positive (0.5 without any); the
     /// overlay shows the heatmap and boxes only then.
     pub flagged: bool,
-    /// The decision at each stored operating point, as `fracdet detect` reports it.
-    pub decisions: Decisions,
+    /// The decision at each stored operating point, as `fracdet detect` reports it; `null`
+    /// when not assessed.
+    pub decisions: Option<Decisions>,
     /// Suspected fracture regions in original pixels (empty unless flagged).
     pub boxes: Vec<BoxOut>,
     /// Original image size, pixels.
@@ -56,6 +63,14 @@ pub struct DetectResponse {
     /// Server time from admission to answer, milliseconds.
     pub elapsed_ms: f64,
     pub notice: &'static str,
+}
+
+/// [`DetectResponse::not_assessed`].
+#[derive(Debug, Clone, Serialize)]
+pub struct NotAssessedOut {
+    #[serde(flatten)]
+    pub reason: NotAssessed,
+    pub message: String,
 }
 
 /// A suspected fracture region, original pixels.
@@ -89,6 +104,9 @@ pub(crate) fn analyse(
         };
         ApiError::new(status, e.to_string())
     })?;
+    if let Err(reason) = applicability::check(&image, &Thresholds::default()) {
+        return not_assessed(detector, &image, reason);
+    }
     let detection = detector
         .detect(&image, device)
         .map_err(|e| internal(format!("inference failed: {e}")))?;
@@ -97,25 +115,14 @@ pub(crate) fn analyse(
         |e: fracdet_detect::DetectError| internal(format!("cannot draw the overlay: {e}"));
     let rgb = render_overlay(&small, &at_preview_size(&detection, &small)).map_err(draw_error)?;
     let overlay = encode_png(&rgb).map_err(draw_error)?;
-    let grey: Vec<u8> = small
-        .pixels
-        .iter()
-        .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
-        .collect();
-    let image_png = image::GrayImage::from_raw(small.width, small.height, grey)
-        .ok_or_else(|| internal("preview buffer has the wrong size".into()))
-        .and_then(|g| {
-            let mut png = Vec::new();
-            g.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-                .map_err(|e| internal(format!("cannot encode the preview: {e}")))?;
-            Ok(png)
-        })?;
+    let image_png = grey_png(&small)?;
     Ok(DetectResponse {
         model: detector.name().to_string(),
-        probability: detection.probability,
+        probability: Some(detection.probability),
         finding: detection.decisions.level(),
+        not_assessed: None,
         flagged: detection.decisions.flagged(detection.probability),
-        decisions: detection.decisions,
+        decisions: Some(detection.decisions),
         boxes: detection
             .boxes
             .iter()
@@ -140,6 +147,55 @@ pub(crate) fn analyse(
         elapsed_ms: 0.0,
         notice: "concurrent reading aid, not for standalone diagnosis",
     })
+}
+
+/// The answer for an image the applicability check refused: the image back, no finding.
+fn not_assessed(
+    detector: &Detector,
+    image: &Radiograph,
+    reason: NotAssessed,
+) -> Result<DetectResponse, ApiError> {
+    let small = preview(image);
+    let png = STANDARD.encode(grey_png(&small)?);
+    Ok(DetectResponse {
+        model: detector.name().to_string(),
+        probability: None,
+        finding: "not_assessed",
+        not_assessed: Some(NotAssessedOut {
+            message: reason.describe(),
+            reason,
+        }),
+        flagged: false,
+        decisions: None,
+        boxes: Vec::new(),
+        width: image.width,
+        height: image.height,
+        format: image.meta.format.to_string(),
+        heatmap: None,
+        preview: Preview {
+            width: small.width,
+            height: small.height,
+        },
+        image_png: png.clone(),
+        overlay_png: png,
+        elapsed_ms: 0.0,
+        notice: "concurrent reading aid, not for standalone diagnosis",
+    })
+}
+
+/// `image` as an 8-bit grey PNG.
+fn grey_png(image: &Radiograph) -> Result<Vec<u8>, ApiError> {
+    let grey: Vec<u8> = image
+        .pixels
+        .iter()
+        .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+        .collect();
+    let g = image::GrayImage::from_raw(image.width, image.height, grey)
+        .ok_or_else(|| internal("preview buffer has the wrong size".into()))?;
+    let mut png = Vec::new();
+    g.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| internal(format!("cannot encode the preview: {e}")))?;
+    Ok(png)
 }
 
 fn internal(message: String) -> ApiError {

@@ -167,6 +167,49 @@ async fn normal_image_is_negative_with_a_plain_overlay() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_that_is_no_radiograph_is_not_assessed() {
+    // A colour photograph-like JPEG and a noise PNG: 200, no probability, no call.
+    let photo = image::RgbImage::from_fn(200, 150, |x, y| {
+        image::Rgb([(x % 256) as u8, 90, (200 - y) as u8])
+    });
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::from(photo)
+        .write_to(&mut jpeg, image::ImageFormat::Jpeg)
+        .unwrap();
+    let mut x = 7u32;
+    let noise = image::GrayImage::from_fn(160, 120, |_, _| {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        image::Luma([(x >> 23) as u8])
+    });
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::from(noise)
+        .write_to(&mut png, image::ImageFormat::Png)
+        .unwrap();
+    for (body, reason) in [
+        (jpeg.into_inner(), "colour"),
+        (png.into_inner(), "no_structure"),
+    ] {
+        let (status, r) = detect(ServerConfig::default(), "application/octet-stream", body).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert_eq!(r["finding"], "not_assessed", "{r}");
+        assert_eq!(r["not_assessed"]["reason"], reason, "{r}");
+        assert!(
+            r["not_assessed"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+        assert!(
+            r["probability"].is_null() && r["decisions"].is_null(),
+            "{r}"
+        );
+        assert_eq!(r["flagged"], false);
+        assert!(r["boxes"].as_array().unwrap().is_empty());
+        assert!(r["heatmap"].is_null());
+        png_of(&r, "image_png");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multipart_upload_and_missing_content_type_read_like_the_raw_body() {
     let bytes = common::sample(FRACTURED);
     let (_, raw) = detect(ServerConfig::default(), "image/jpeg", bytes.clone()).await;

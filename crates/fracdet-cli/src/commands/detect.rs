@@ -14,6 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use fracdet_detect::{Detection, Detector, encode_png, render_overlay};
+use fracdet_io::applicability::{self, NotAssessed, Thresholds};
 use fracdet_io::{Format, Radiograph, ReadOptions, read_radiograph};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -55,10 +56,30 @@ pub struct DetectArgs {
     /// Images per forward pass.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
+    /// Give a finding even for images the applicability check refuses (photographs, CT/MR,
+    /// blank or document-like images): for research only; every output says so.
+    #[arg(long)]
+    pub assess_anyway: bool,
 }
 
-/// One input after reading and inference: its image and findings, or why there are none.
-type Item<'a> = Result<(&'a Radiograph, Detection), String>;
+/// One input after reading and inference: its image and findings (with the reason it is
+/// out of scope, when it was assessed anyway), the reason it was not assessed, or why it
+/// could not be read.
+enum Item<'a> {
+    Found(&'a Radiograph, Detection, Option<Scope>),
+    NotAssessed(Scope),
+    Failed(String),
+}
+
+/// Why the applicability check refused an image (`fracdet_io::applicability`).
+#[derive(Debug, Clone, Serialize)]
+struct Scope {
+    #[serde(flatten)]
+    reason: NotAssessed,
+    message: String,
+    /// `true`: `--assess-anyway` gave it a finding regardless.
+    assessed_anyway: bool,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StdoutFormat {
@@ -83,6 +104,10 @@ struct Record {
     decisions: Option<fracdet_detect::Decisions>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     boxes: Vec<BoxRecord>,
+    /// Present when the applicability check refused the image: then `finding` is
+    /// "not_assessed", unless `--assess-anyway` (`assessed_anyway: true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_assessed: Option<Scope>,
     #[serde(skip_serializing_if = "Option::is_none")]
     overlay: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -139,16 +164,36 @@ pub fn run(args: DetectArgs, device: crate::device::DeviceChoice) -> anyhow::Res
             .par_iter()
             .map(|f| read_radiograph(f, &read).map_err(|e| e.to_string()))
             .collect();
-        let good: Vec<&Radiograph> = loaded.iter().filter_map(|r| r.as_ref().ok()).collect();
+        // Is each image a radiograph at all? Refused ones get no finding (unless
+        // --assess-anyway) and never reach the model.
+        let scopes: Vec<Option<Scope>> = loaded
+            .iter()
+            .map(|r| {
+                let image = r.as_ref().ok()?;
+                let reason = applicability::check(image, &Thresholds::default()).err()?;
+                Some(Scope {
+                    message: reason.describe(),
+                    reason,
+                    assessed_anyway: args.assess_anyway,
+                })
+            })
+            .collect();
+        let good: Vec<&Radiograph> = loaded
+            .iter()
+            .zip(&scopes)
+            .filter(|(_, scope)| scope.is_none() || args.assess_anyway)
+            .filter_map(|(r, _)| r.as_ref().ok())
+            .collect();
         let mut detections = detector.detect_batch(&good, device)?.into_iter();
         let mut batch: Vec<(&Path, Item)> = Vec::new();
-        for (file, result) in chunk.iter().zip(&loaded) {
-            let item = match result {
-                Ok(r) => match detections.next() {
-                    Some(d) => Ok((r, d)),
-                    None => Err("no detection returned".to_string()),
+        for ((file, result), scope) in chunk.iter().zip(&loaded).zip(scopes) {
+            let item = match (result, scope) {
+                (Err(e), _) => Item::Failed(e.clone()),
+                (Ok(_), Some(scope)) if !args.assess_anyway => Item::NotAssessed(scope),
+                (Ok(r), scope) => match detections.next() {
+                    Some(d) => Item::Found(r, d, scope),
+                    None => Item::Failed("no detection returned".to_string()),
                 },
-                Err(e) => Err(e.clone()),
             };
             batch.push((file.as_path(), item));
         }
@@ -189,6 +234,15 @@ pub fn run(args: DetectArgs, device: crate::device::DeviceChoice) -> anyhow::Res
         .iter()
         .filter(|r| r.finding == Some("possible"))
         .count();
+    let out_of_scope = records.iter().filter(|r| r.not_assessed.is_some()).count();
+    let scope_note = match (out_of_scope, args.assess_anyway) {
+        (0, _) => String::new(),
+        (n, false) => format!(", {n} not assessed (not a radiograph fracdet reads; named above)"),
+        (n, true) => format!(
+            ", {n} out of scope but assessed anyway (--assess-anyway: research only, \
+             those findings are not valid)"
+        ),
+    };
     let not_read_note = if not_read > 0 {
         format!(", {not_read} path(s) not read (named above)")
     } else {
@@ -209,7 +263,7 @@ pub fn run(args: DetectArgs, device: crate::device::DeviceChoice) -> anyhow::Res
     }
     eprintln!(
         "{} image(s) with model {}: {likely} likely and {possible} possible fracture(s), \
-         {failed} failed{not_read_note}, {:.1} s; results in {}",
+         {failed} failed{scope_note}{not_read_note}, {:.1} s; results in {}",
         records.len(),
         detector.name(),
         started.elapsed().as_secs_f64(),
@@ -301,7 +355,7 @@ impl Outputs {
         let mut csv = open("results.csv")?;
         writeln!(
             csv,
-            "file,probability,finding,high_sensitivity,high_specificity,boxes,overlay,dicom,error"
+            "file,probability,finding,high_sensitivity,high_specificity,boxes,overlay,dicom,error,not_assessed"
         )?;
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -333,9 +387,10 @@ impl Outputs {
     /// Writes the overlay (and Secondary Capture) of one image and returns its record.
     fn record(&self, file: &Path, item: Item) -> Record {
         let name = display_path(file);
-        let (image, d) = match item {
-            Ok(x) => x,
-            Err(e) => return Record::failed(name, e),
+        let (image, d, scope) = match item {
+            Item::Found(image, d, scope) => (image, d, scope),
+            Item::NotAssessed(scope) => return Record::not_assessed(name, scope),
+            Item::Failed(e) => return Record::failed(name, e),
         };
         let mut record = Record {
             file: name.clone(),
@@ -354,6 +409,7 @@ impl Outputs {
                     score: b.score,
                 })
                 .collect(),
+            not_assessed: scope,
             overlay: None,
             dicom: None,
             error: None,
@@ -408,7 +464,7 @@ impl Outputs {
         };
         writeln!(
             self.csv,
-            "{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{}",
             csv_field(&r.file),
             r.probability.map(|p| p.to_string()).unwrap_or_default(),
             r.finding.unwrap_or(""),
@@ -418,6 +474,13 @@ impl Outputs {
             csv_field(r.overlay.as_deref().unwrap_or("")),
             csv_field(r.dicom.as_deref().unwrap_or("")),
             csv_field(r.error.as_deref().unwrap_or("")),
+            csv_field(&r.not_assessed.as_ref().map_or(String::new(), |s| {
+                if s.assessed_anyway {
+                    format!("assessed anyway: {}", s.message)
+                } else {
+                    s.message.clone()
+                }
+            })),
         )?;
         self.jsonl.flush()?;
         self.csv.flush()?;
@@ -440,9 +503,21 @@ impl Record {
             finding: None,
             decisions: None,
             boxes: Vec::new(),
+            not_assessed: None,
             overlay: None,
             dicom: None,
             error: Some(error),
+        }
+    }
+
+    /// An image the applicability check refused: no probability, no finding but
+    /// "not_assessed", no overlay.
+    fn not_assessed(file: String, scope: Scope) -> Self {
+        Self {
+            finding: Some("not_assessed"),
+            not_assessed: Some(scope),
+            error: None,
+            ..Self::failed(file, String::new())
         }
     }
 }
@@ -462,14 +537,28 @@ fn table(records: &[Record]) -> String {
         "file", "probability", "finding", "boxes"
     );
     for r in records {
+        let note = match &r.not_assessed {
+            Some(scope) if scope.assessed_anyway => {
+                format!("  (out of scope, assessed anyway: {})", scope.message)
+            }
+            Some(scope) => format!("  {}", scope.message),
+            None => String::new(),
+        };
         match r.probability {
             Some(p) => {
                 let _ = writeln!(
                     s,
-                    "{:<width$}  {p:>11.4}  {:<8}  {:>5}",
+                    "{:<width$}  {p:>11.4}  {:<8}  {:>5}{note}",
                     r.file,
                     r.finding.unwrap_or(""),
                     r.boxes.len()
+                );
+            }
+            None if r.not_assessed.is_some() => {
+                let _ = writeln!(
+                    s,
+                    "{:<width$}  {:>11}  {:<8}  {:>5}{note}",
+                    r.file, "-", "not_assessed", ""
                 );
             }
             None => {

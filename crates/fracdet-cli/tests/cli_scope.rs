@@ -1,0 +1,192 @@
+//! `fracdet detect` and the applicability check (issue #14): images that are not
+//! radiographs get the finding "not_assessed" with a reason in every output, and no
+//! probability, overlay or box; `--assess-anyway` scores them and says so everywhere.
+
+mod common;
+
+use std::path::Path;
+
+use common::{fracdet, show};
+use dicom_core::{DataElement, PrimitiveValue, VR};
+use dicom_dictionary_std::tags;
+use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+
+fn ct_slice() -> Vec<u8> {
+    let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
+    let pixels: Vec<u16> = (0..64 * 64).map(|i| (i * 37 % 4096) as u16).collect();
+    let obj = InMemDicomObject::from_element_iter([
+        DataElement::new(
+            tags::SOP_CLASS_UID,
+            VR::UI,
+            PrimitiveValue::from("1.2.840.10008.5.1.4.1.1.2"),
+        ),
+        DataElement::new(
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            PrimitiveValue::from("1.2.3.4.5"),
+        ),
+        DataElement::new(tags::MODALITY, VR::CS, PrimitiveValue::from("CT")),
+        us(tags::SAMPLES_PER_PIXEL, 1),
+        DataElement::new(
+            tags::PHOTOMETRIC_INTERPRETATION,
+            VR::CS,
+            PrimitiveValue::from("MONOCHROME2"),
+        ),
+        us(tags::ROWS, 64),
+        us(tags::COLUMNS, 64),
+        us(tags::BITS_ALLOCATED, 16),
+        us(tags::BITS_STORED, 12),
+        us(tags::HIGH_BIT, 11),
+        us(tags::PIXEL_REPRESENTATION, 0),
+        DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(pixels.into())),
+    ]);
+    let mut out = Vec::new();
+    obj.with_meta(FileMetaTableBuilder::new().transfer_syntax("1.2.840.10008.1.2.1"))
+        .unwrap()
+        .write_all(&mut out)
+        .unwrap();
+    out
+}
+
+fn photo() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(200, 150, |x, y| {
+        if (x as i32 - 100).pow(2) + (y as i32 - 70).pow(2) < 1600 {
+            image::Rgb([224, 172, 140])
+        } else {
+            image::Rgb([80, (120 + y / 2) as u8, 230])
+        }
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::from(img)
+        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .unwrap();
+    out.into_inner()
+}
+
+fn inputs(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/IMG0002316.jpg");
+    std::fs::copy(sample, dir.join("radiograph.jpg")).unwrap();
+    std::fs::write(dir.join("portrait.jpg"), photo()).unwrap();
+    std::fs::write(dir.join("slice.dcm"), ct_slice()).unwrap();
+    // A hash of the position: noise with no spatial structure.
+    let noise = common::grey_png(160, 120, |px, py| {
+        let mut x = (px * 7919 + py * 104_729) ^ 0x1234_5678;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        (x >> 24) as u8
+    });
+    std::fs::write(dir.join("noise.png"), noise).unwrap();
+}
+
+fn records(out: &Path) -> Vec<serde_json::Value> {
+    let mut v: Vec<serde_json::Value> = std::fs::read_to_string(out.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    v.sort_by(|a, b| a["file"].as_str().cmp(&b["file"].as_str()));
+    v
+}
+
+#[test]
+fn images_that_are_not_radiographs_are_not_assessed_in_every_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("in");
+    inputs(&dir);
+    let out = tmp.path().join("out");
+    let o = fracdet(&[
+        "detect",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("3 not assessed"), "{stderr}");
+    let rows = records(&out);
+    assert_eq!(rows.len(), 4);
+    for r in &rows {
+        let file = r["file"].as_str().unwrap();
+        let expected = match Path::new(file).file_name().unwrap().to_str().unwrap() {
+            "radiograph.jpg" => None,
+            "portrait.jpg" => Some("colour"),
+            "slice.dcm" => Some("modality"),
+            "noise.png" => Some("no_structure"),
+            other => panic!("unexpected {other}"),
+        };
+        match expected {
+            None => {
+                assert!(r["probability"].is_number(), "{r}");
+                assert!(r["not_assessed"].is_null(), "{r}");
+                assert_ne!(r["finding"], "not_assessed");
+            }
+            Some(reason) => {
+                assert_eq!(r["finding"], "not_assessed", "{r}");
+                assert_eq!(r["not_assessed"]["reason"], reason, "{r}");
+                assert_eq!(r["not_assessed"]["assessed_anyway"], false);
+                assert!(
+                    r["probability"].is_null() && r["decisions"].is_null(),
+                    "{r}"
+                );
+                assert!(r["overlay"].is_null() && r["boxes"].is_null(), "{r}");
+                let message = r["not_assessed"]["message"].as_str().unwrap();
+                let line = stdout.lines().find(|l| l.starts_with(file)).unwrap();
+                assert!(
+                    line.contains("not_assessed") && line.contains(message),
+                    "{line}"
+                );
+            }
+        }
+    }
+    // One overlay, for the radiograph only.
+    assert_eq!(std::fs::read_dir(out.join("overlays")).unwrap().count(), 1);
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().ends_with(",not_assessed"));
+    let refused: Vec<&str> = csv
+        .lines()
+        .filter(|l| l.contains(",not_assessed,"))
+        .collect();
+    assert_eq!(refused.len(), 3, "{csv}");
+    assert!(refused.iter().all(|l| !l.ends_with(',')), "{csv}");
+
+    // --assess-anyway: a probability for each, and each out-of-scope one says so.
+    let out2 = tmp.path().join("out2");
+    let o = fracdet(&[
+        "detect",
+        dir.to_str().unwrap(),
+        "--out",
+        out2.to_str().unwrap(),
+        "--assess-anyway",
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("assessed anyway") && stderr.contains("research only"),
+        "{stderr}"
+    );
+    let rows = records(&out2);
+    assert!(
+        rows.iter().all(|r| r["probability"].is_number()),
+        "{rows:?}"
+    );
+    let anyway: Vec<_> = rows
+        .iter()
+        .filter(|r| !r["not_assessed"].is_null())
+        .collect();
+    assert_eq!(anyway.len(), 3);
+    for r in anyway {
+        assert_eq!(r["not_assessed"]["assessed_anyway"], true, "{r}");
+        assert_ne!(r["finding"], "not_assessed");
+    }
+    let csv = std::fs::read_to_string(out2.join("results.csv")).unwrap();
+    assert_eq!(csv.matches("assessed anyway: ").count(), 3, "{csv}");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        stdout.matches("out of scope, assessed anyway").count(),
+        3,
+        "{stdout}"
+    );
+}
