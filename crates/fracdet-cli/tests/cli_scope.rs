@@ -190,3 +190,59 @@ fn images_that_are_not_radiographs_are_not_assessed_in_every_output() {
         "{stdout}"
     );
 }
+
+#[test]
+fn evaluate_counts_and_lists_what_it_did_not_assess() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples");
+    for (file, class) in [
+        ("IMG0002319.jpg", "fractured"),
+        ("IMG0002321.jpg", "fractured"),
+        ("IMG0000200.jpg", "normal"),
+        ("IMG0000254.jpg", "normal"),
+    ] {
+        for split in ["train", "val"] {
+            let dir = data.join(split).join(class);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::copy(samples.join(file), dir.join(file)).unwrap();
+        }
+    }
+    std::fs::write(data.join("val/fractured/portrait.jpg"), photo()).unwrap();
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/default");
+    let report = tmp.path().join("report");
+    let o = fracdet(&[
+        "evaluate",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--split",
+        "val",
+        "--out",
+        report.to_str().unwrap(),
+        "--bootstrap",
+        "20",
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("1 image(s) not assessed"), "{stderr}");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("metrics.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["n"], 4, "the refused image is not in the metrics");
+    let refused = m["not_assessed"].as_array().unwrap();
+    assert_eq!(refused.len(), 1, "{m}");
+    assert_eq!(refused[0]["reason"], "colour");
+    assert_eq!(refused[0]["label"], true);
+    assert!(
+        refused[0]["image"]
+            .as_str()
+            .unwrap()
+            .ends_with("portrait.jpg")
+    );
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(html.contains("were not assessed"), "no line in the report");
+    let csv = std::fs::read_to_string(report.join("predictions.csv")).unwrap();
+    assert!(!csv.contains("portrait"), "{csv}");
+}

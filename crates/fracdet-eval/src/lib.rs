@@ -41,7 +41,7 @@ pub use localisation::{
 };
 pub use operating::{OperatingPoint, OperatingPoints, choose_operating_points};
 pub use paired::{AurocComparison, compare_auroc};
-pub use report::{AtOperatingPoint, MetricsReport};
+pub use report::{AtOperatingPoint, MetricsReport, NotAssessedImage};
 pub use stored_points::{OPERATING_POINTS_FILE, StoredOperatingPoints};
 pub use subgroup::{SubgroupAnalysis, SubgroupMetrics, subgroup_analysis};
 pub use temperature::{CalibratedReport, Temperature, fit_calibration, fit_platt, fit_temperature};

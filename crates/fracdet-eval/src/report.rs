@@ -48,6 +48,23 @@ pub struct MetricsReport {
     /// before it); `None` for a model without one.
     #[serde(default)]
     pub calibrated: Option<CalibratedReport>,
+    /// Images the applicability check refused (not radiographs fracdet reads): counted
+    /// here beside the metrics, which do not include them, never dropped silently.
+    /// Deserialized as empty from reports written before the check existed.
+    #[serde(default, skip_deserializing)]
+    pub not_assessed: Vec<NotAssessedImage>,
+}
+
+/// One image `evaluate` did not score because the applicability check refused it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotAssessedImage {
+    /// Path relative to the dataset root.
+    pub image: String,
+    /// Its label: a fractured image refused is a fracture the tool would not have read.
+    pub label: bool,
+    #[serde(flatten)]
+    pub reason: fracdet_io::applicability::NotAssessed,
+    pub message: String,
 }
 
 impl MetricsReport {
@@ -92,6 +109,7 @@ impl MetricsReport {
             subgroups: Vec::new(),
             localisation: None,
             calibrated: None,
+            not_assessed: Vec::new(),
         })
     }
 

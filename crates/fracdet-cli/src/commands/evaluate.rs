@@ -19,6 +19,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::Args;
 use fracdet_detect::{Cam, ScoreKind, Scorer};
+use fracdet_eval::NotAssessedImage;
 use fracdet_eval::html::{
     CaseThumbnail, Figure, HtmlReport, PngColor, draw_box_outline, encode_png, overlay_rgb,
     render_html,
@@ -32,6 +33,7 @@ use fracdet_eval::{
     OperatingPoints, StoredOperatingPoints, Temperature, TrainingLog, calibration,
     choose_operating_points, pr_curve, roc_band, roc_curve, subgroup_analysis,
 };
+use fracdet_io::applicability::{self, NotAssessed, Thresholds};
 use fracdet_io::dataset::{Dataset, Sample, Split, View};
 use fracdet_io::preprocess::{LetterboxTransform, letterbox};
 use fracdet_io::{ReadOptions, read_radiograph};
@@ -84,6 +86,10 @@ pub struct EvaluateArgs {
     /// weight w, the cell probability an unweighted model would call 0.5.
     #[arg(long, value_name = "P|calibrated")]
     pub region_threshold: Option<String>,
+    /// Score images the applicability check refuses as well (research only; the report
+    /// says so). Without it they are counted and listed beside the metrics, not scored.
+    #[arg(long)]
+    pub assess_anyway: bool,
 }
 
 /// An image that could not be scored: (name, reason).
@@ -197,7 +203,18 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
     }
     let kind = scorer.score_kind();
 
-    let (scored, failed) = score(&scorer, device, &dataset.root, samples, args.batch)?;
+    let Batch {
+        scored,
+        failed,
+        not_assessed,
+    } = score(
+        &scorer,
+        device,
+        &dataset.root,
+        samples,
+        args.batch,
+        args.assess_anyway,
+    )?;
     let infer_s = started.elapsed().as_secs_f64();
     if scored.is_empty() {
         bail!("no image of split {split} could be read");
@@ -281,6 +298,7 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
     let primary = primary_point(&points);
     report.subgroups = subgroups(&scored, &labels, &scores, primary.1.threshold, &cfg)?;
     report.localisation = localisation(&scored, &scorer, cfg.level)?;
+    report.not_assessed = not_assessed.clone();
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
@@ -312,6 +330,28 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
             "{} image(s) could not be read and are not counted.",
             failed.len()
         ));
+    }
+    if !not_assessed.is_empty() {
+        let fractured = not_assessed.iter().filter(|n| n.label).count();
+        warnings.push(format!(
+            "{} image(s) ({fractured} fractured) were not assessed: the applicability check \
+             found no radiograph fracdet reads ({}); they are listed in metrics.json and not \
+             in the metrics.",
+            not_assessed.len(),
+            not_assessed
+                .iter()
+                .take(5)
+                .map(|n| format!("{}: {}", n.image, n.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    if args.assess_anyway {
+        warnings.push(
+            "--assess-anyway: images the applicability check refuses were scored as well \
+             (research only)."
+                .to_string(),
+        );
     }
     for a in &report.subgroups {
         let few: Vec<&str> = a
@@ -378,6 +418,15 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
     write_file(&args.out.join("report.html"), html.as_bytes())?;
 
     summary(&report, primary.0, kind, &args.out, infer_s, scored.len());
+    if !not_assessed.is_empty() {
+        eprintln!(
+            "{} image(s) not assessed (not counted in the metrics; listed in metrics.json):",
+            not_assessed.len()
+        );
+        for n in &not_assessed {
+            eprintln!("  {}: {}", n.image, n.message);
+        }
+    }
     if failed.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
@@ -452,36 +501,70 @@ fn localisation_note(scorer: &Scorer, n_images: usize) -> String {
     }
 }
 
-/// Reads, letterboxes and scores every sample; unreadable ones come back as (name, reason).
+/// What [`score`] made of a split.
+struct Batch {
+    scored: Vec<Scored>,
+    /// Unreadable images, (name, reason).
+    failed: Vec<Unreadable>,
+    /// Images the applicability check refused (empty with `--assess-anyway`).
+    not_assessed: Vec<NotAssessedImage>,
+}
+
+/// One sample after reading: its canvas, or why it is not scored.
+enum Read {
+    Canvas(Vec<f32>, LetterboxTransform),
+    NotAssessed(NotAssessed),
+    Failed(String),
+}
+
+/// Reads, checks, letterboxes and scores every sample.
 fn score(
     scorer: &Scorer,
     device: &Device,
     root: &Path,
     samples: Vec<Sample>,
     batch: usize,
-) -> anyhow::Result<(Vec<Scored>, Vec<Unreadable>)> {
+    assess_anyway: bool,
+) -> anyhow::Result<Batch> {
     let size = scorer.input_size();
     let read = ReadOptions::default();
     let mut scored = Vec::with_capacity(samples.len());
     let mut failed = Vec::new();
+    let mut not_assessed = Vec::new();
     for chunk in samples.chunks(batch) {
-        let canvases: Vec<Result<(Vec<f32>, LetterboxTransform), String>> = chunk
+        let canvases: Vec<Read> = chunk
             .par_iter()
-            .map(|s| {
-                read_radiograph(&s.image, &read)
-                    .map(|r| letterbox(&r, size))
-                    .map_err(|e| e.to_string())
+            .map(|s| match read_radiograph(&s.image, &read) {
+                Err(e) => Read::Failed(e.to_string()),
+                Ok(r) => match applicability::check(&r, &Thresholds::default()) {
+                    Err(why) if !assess_anyway => Read::NotAssessed(why),
+                    _ => {
+                        let (c, t) = letterbox(&r, size);
+                        Read::Canvas(c, t)
+                    }
+                },
             })
             .collect();
         let mut ok = Vec::with_capacity(chunk.len());
         let mut good = Vec::with_capacity(chunk.len());
         for (s, c) in chunk.iter().zip(canvases) {
             match c {
-                Ok((c, t)) => {
+                Read::Canvas(c, t) => {
                     ok.push((s, t));
                     good.push(c);
                 }
-                Err(e) => failed.push((relative_name(root, &s.image), e)),
+                // Unlabelled samples are skipped below when scored; likewise here.
+                Read::NotAssessed(reason) => {
+                    if let Some(label) = s.label {
+                        not_assessed.push(NotAssessedImage {
+                            image: relative_name(root, &s.image),
+                            label,
+                            message: reason.describe(),
+                            reason,
+                        });
+                    }
+                }
+                Read::Failed(e) => failed.push((relative_name(root, &s.image), e)),
             }
         }
         let transforms: Vec<LetterboxTransform> = ok.iter().map(|(_, t)| *t).collect();
@@ -506,7 +589,11 @@ fn score(
             });
         }
     }
-    Ok((scored, failed))
+    Ok(Batch {
+        scored,
+        failed,
+        not_assessed,
+    })
 }
 
 fn relative_name(root: &Path, image: &Path) -> String {
