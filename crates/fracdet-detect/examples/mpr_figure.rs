@@ -40,9 +40,9 @@ use fracdet_eval::html::{PngColor, draw_box_outline, encode_png, overlay_rgb};
 use fracdet_io::dataset::Dataset;
 use fracdet_io::preprocess::{LetterboxTransform, letterbox};
 use fracdet_io::{BBox, ReadOptions, read_radiograph};
-use fracdet_train::inpainter::load_inpainter;
-use fracdet_train::mpr::ResidualSource;
-use fracdet_train::mpr::inpainter_residuals::InpainterResiduals;
+use fracdet_run::inpainter::load_inpainter;
+use fracdet_run::mpr::ResidualSource;
+use fracdet_run::mpr::inpainter_residuals::InpainterResiduals;
 
 type Res<T> = Result<T, Box<dyn Error>>;
 

@@ -12,7 +12,7 @@ use burn::store::{HalfPrecisionAdapter, ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
 use fracdet_eval::StoredOperatingPoints;
 use fracdet_model::{BackboneKind, Classifier};
-use fracdet_train::ClassifierConfig;
+use fracdet_run::ClassifierConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DetectError, Result};
@@ -138,14 +138,14 @@ impl ModelSource {
     pub fn detect(path: &Path) -> Result<Self> {
         if path.join(MANIFEST_FILE).is_file() {
             Ok(Self::Bundle(path.to_path_buf()))
-        } else if path.join(fracdet_train::config::CONFIG_FILE).is_file() {
+        } else if path.join(fracdet_run::config::CONFIG_FILE).is_file() {
             Ok(Self::Run(path.to_path_buf()))
         } else {
             Err(DetectError::bundle(
                 path.display(),
                 format!(
                     "neither a model bundle ({MANIFEST_FILE}) nor a training run ({})",
-                    fracdet_train::config::CONFIG_FILE
+                    fracdet_run::config::CONFIG_FILE
                 ),
             ))
         }
@@ -167,7 +167,7 @@ pub fn read_bundle(dir: &Path) -> Result<(Manifest, Vec<u8>)> {
 pub fn write_bundle(dir: &Path, manifest: &Manifest, weights: &[u8]) -> Result<()> {
     std::fs::create_dir_all(dir)
         .map_err(|e| DetectError::bundle(dir.display(), format!("cannot create: {e}")))?;
-    fracdet_train::atomic::write_atomic(&dir.join(WEIGHTS_FILE), weights)?;
-    fracdet_train::atomic::write_atomic(&dir.join(MANIFEST_FILE), &manifest.to_json()?)?;
+    fracdet_run::atomic::write_atomic(&dir.join(WEIGHTS_FILE), weights)?;
+    fracdet_run::atomic::write_atomic(&dir.join(MANIFEST_FILE), &manifest.to_json()?)?;
     Ok(())
 }

@@ -14,7 +14,7 @@ use burn::module::Module;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use fracdet_model::{BackboneKind, Classifier};
-use fracdet_train::InputSpec;
+use fracdet_run::InputSpec;
 
 use crate::error::{DetectError, Result};
 
@@ -50,7 +50,7 @@ impl CamModel {
     ) -> Result<Self> {
         let kind = BackboneKind::from_str(backbone)?;
         let model = kind.init(input.channels, device)?;
-        let model = fracdet_train::load_run_weights(model, run_dir)?;
+        let model = fracdet_run::load_run_weights(model, run_dir)?;
         Ok(Self::new(model, input.clone()))
     }
 

@@ -9,7 +9,7 @@ pub enum DetectError {
     #[error(transparent)]
     Model(#[from] fracdet_model::ModelError),
     #[error(transparent)]
-    Train(#[from] fracdet_train::TrainError),
+    Run(#[from] fracdet_run::RunError),
     #[error(transparent)]
     Eval(#[from] fracdet_eval::EvalError),
     /// A model directory or bundle that is not what it claims to be.

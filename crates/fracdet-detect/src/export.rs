@@ -8,7 +8,7 @@ use fracdet_eval::StoredOperatingPoints;
 use fracdet_io::preprocess::letterbox;
 use fracdet_io::{ReadOptions, read_radiograph};
 use fracdet_model::BackboneKind;
-use fracdet_train::ClassifierConfig;
+use fracdet_run::ClassifierConfig;
 
 use crate::bundle::{
     FORMAT, MANIFEST_VERSION, Manifest, ModelKind, ReferenceScore, weights_to_f16_safetensors,
@@ -46,8 +46,7 @@ pub fn export_run(
         )
     })?;
     let kind = BackboneKind::from_str(&config.backbone)?;
-    let model =
-        fracdet_train::load_run_weights(kind.init(config.input.channels, device)?, run_dir)?;
+    let model = fracdet_run::load_run_weights(kind.init(config.input.channels, device)?, run_dir)?;
     let weights = weights_to_f16_safetensors(&model)?;
     let cam = CamModel::new(model, config.input.clone());
     let mut reference = Vec::with_capacity(options.reference_images.len());

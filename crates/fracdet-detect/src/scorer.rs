@@ -18,9 +18,9 @@ use burn::tensor::Device;
 use fracdet_eval::{LocalisationCase, ScoredBox, Temperature};
 use fracdet_io::BBox;
 use fracdet_io::preprocess::LetterboxTransform;
-use fracdet_train::ClassifierConfig;
-use fracdet_train::inpainter::AnomalyScorer;
-use fracdet_train::mpr::{MprConfig, MprPredictor};
+use fracdet_run::ClassifierConfig;
+use fracdet_run::inpainter::AnomalyScorer;
+use fracdet_run::mpr::{MprConfig, MprPredictor};
 
 use crate::cam::{Cam, CamModel};
 use crate::detector::Heatmap;

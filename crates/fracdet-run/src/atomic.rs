@@ -4,15 +4,15 @@ use std::path::Path;
 
 use fracdet_io::IoError;
 
-use crate::error::{Result, TrainError};
+use crate::error::{Result, RunError};
 
 /// Write `bytes` to `path`, replacing it: a temporary file in the same directory, synced,
 /// renamed over `path`, the directory synced (fracdet-io's
 /// [`write_file_atomic`](fracdet_io::write::write_file_atomic)).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     fracdet_io::write::write_file_atomic(path, bytes, true).map_err(|e| match e {
-        IoError::Io { path, source } => TrainError::Io { path, source },
-        other => TrainError::Write {
+        IoError::Io { path, source } => RunError::Io { path, source },
+        other => RunError::Write {
             path: path.to_path_buf(),
             reason: other.to_string(),
         },

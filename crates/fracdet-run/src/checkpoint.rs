@@ -6,16 +6,17 @@
 //! ids — reattaches to the right tensors), and the optimizer state as a burnpack (empty in
 //! `best.ckpt`, which is for prediction only). The framing is `container`'s, shared with
 //! the MPR and inpainter checkpoints. Floats in the state are decimal strings
-//! (`engine::exact`), so that a resumed run continues bit for bit; plain JSON numbers, as
-//! runs before the engine wrote them, are read too.
+//! ([`crate::exact`]), so that a resumed run continues bit for bit; plain JSON numbers, as
+//! runs before the engine wrote them, are read too. `metrics.csv` is written by
+//! fracdet-train alone.
 
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::exact;
 use crate::error::Result;
+use crate::exact;
 
 pub(crate) mod container;
 
@@ -146,33 +147,6 @@ impl<S: CheckpointState> ModelCheckpoint<S> {
     pub fn load(path: &Path) -> Result<Self> {
         Self::from_bytes(&container::read(path)?, path)
     }
-}
-
-fn fmt_opt(v: Option<f64>) -> String {
-    v.map(|x| format!("{x}")).unwrap_or_default()
-}
-
-/// `metrics.csv` for a whole history: rewritten (atomically) every epoch, so it always agrees
-/// with `last.ckpt`, including after a resume.
-pub fn metrics_csv(history: &[EpochMetrics]) -> String {
-    let mut s = String::from(
-        "epoch,lr,train_loss,val_loss,val_auroc,seconds,train_images_per_second,skipped,frozen\n",
-    );
-    for m in history {
-        s.push_str(&format!(
-            "{},{},{},{},{},{:.3},{:.2},{},{}\n",
-            m.epoch,
-            m.lr,
-            m.train_loss,
-            m.val_loss,
-            fmt_opt(m.val_auroc),
-            m.seconds,
-            m.train_images_per_second,
-            m.skipped,
-            m.frozen
-        ));
-    }
-    s
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use fracdet_io::augment::AugmentConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomic;
-use crate::error::{Result, TrainError};
+use crate::error::{Result, RunError};
 
 /// Name of the configuration file in a run directory.
 pub const CONFIG_FILE: &str = "config.json";
@@ -15,25 +15,26 @@ pub const CONFIG_FILE: &str = "config.json";
 pub const CONFIG_VERSION: u32 = 1;
 
 /// Writes `config` as pretty JSON to the `config.json` of `run_dir`, atomically.
-pub(crate) fn save_run_config<T: Serialize>(run_dir: &Path, config: &T) -> Result<()> {
-    let json = serde_json::to_vec_pretty(config).map_err(|e| TrainError::Serialise {
+pub fn save_run_config<T: Serialize>(run_dir: &Path, config: &T) -> Result<()> {
+    let json = serde_json::to_vec_pretty(config).map_err(|e| RunError::Serialise {
         what: "config",
         reason: e.to_string(),
     })?;
     write_atomic(&run_dir.join(CONFIG_FILE), &json)
 }
 
-/// Reads the `config.json` of `run_dir` and checks it with `validate`; a file that does not
-/// parse or validate is a format error naming the file.
-pub(crate) fn load_run_config<T: serde::de::DeserializeOwned>(
+/// Reads the `config.json` of `run_dir` and checks it with `validate` (whose error, of any
+/// type, becomes the reason); a file that does not parse or validate is a format error
+/// naming the file.
+pub fn load_run_config<T: serde::de::DeserializeOwned, E: std::fmt::Display>(
     run_dir: &Path,
-    validate: impl FnOnce(&T) -> Result<()>,
+    validate: impl FnOnce(&T) -> Result<(), E>,
 ) -> Result<T> {
     let path = run_dir.join(CONFIG_FILE);
-    let bytes = std::fs::read(&path).map_err(|e| TrainError::io(&path, e))?;
+    let bytes = std::fs::read(&path).map_err(|e| RunError::io(&path, e))?;
     let config: T =
-        serde_json::from_slice(&bytes).map_err(|e| TrainError::format(&path, e.to_string()))?;
-    validate(&config).map_err(|e| TrainError::format(&path, e.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|e| RunError::format(&path, e.to_string()))?;
+    validate(&config).map_err(|e| RunError::format(&path, e.to_string()))?;
     Ok(config)
 }
 
@@ -71,12 +72,12 @@ impl InputSpec {
 
     pub fn validate(&self) -> Result<()> {
         if self.size == 0 || self.channels == 0 {
-            return Err(TrainError::Config(
+            return Err(RunError::Config(
                 "input size and channels must be positive".into(),
             ));
         }
         if self.mean.len() != self.channels || self.std.len() != self.channels {
-            return Err(TrainError::Config(format!(
+            return Err(RunError::Config(format!(
                 "input mean/std need {} values each, got {} and {}",
                 self.channels,
                 self.mean.len(),
@@ -84,7 +85,7 @@ impl InputSpec {
             )));
         }
         if self.std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
-            return Err(TrainError::Config(
+            return Err(RunError::Config(
                 "input std values must be finite and > 0".into(),
             ));
         }
@@ -163,9 +164,9 @@ impl ClassifierConfig {
 
     pub fn validate(&self) -> Result<()> {
         self.input.validate()?;
-        let bad = |m: &str| Err(TrainError::Config(m.to_string()));
+        let bad = |m: &str| Err(RunError::Config(m.to_string()));
         if self.version != CONFIG_VERSION {
-            return Err(TrainError::Config(format!(
+            return Err(RunError::Config(format!(
                 "config version {} is not the supported {CONFIG_VERSION}",
                 self.version
             )));

@@ -27,7 +27,7 @@ impl Stored {
     }
 }
 
-pub(crate) mod float {
+pub mod float {
     use super::*;
 
     pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
@@ -40,7 +40,7 @@ pub(crate) mod float {
 }
 
 /// [`float`] for an optional value (`null` when absent).
-pub(crate) mod opt_float {
+pub mod opt_float {
     use super::*;
 
     pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {

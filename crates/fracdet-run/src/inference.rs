@@ -6,7 +6,7 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::config::{ClassifierConfig, InputSpec};
-use crate::error::{Result, TrainError};
+use crate::error::{Result, RunError};
 use crate::model::BinaryClassifier;
 use crate::tensors::tensor_values;
 use crate::weights::load_run_weights;
@@ -59,7 +59,7 @@ impl<M: BinaryClassifier> Predictor<M> {
 /// Every canvas must be `side * side` values (a model's letterboxed input).
 pub(crate) fn check_canvases(canvases: &[Vec<f32>], side: usize) -> Result<()> {
     match canvases.iter().find(|c| c.len() != side * side) {
-        Some(bad) => Err(TrainError::Input(format!(
+        Some(bad) => Err(RunError::Input(format!(
             "canvas has {} values, the model takes {side}x{side}",
             bad.len()
         ))),

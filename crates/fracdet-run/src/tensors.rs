@@ -2,12 +2,12 @@
 
 use burn::tensor::Tensor;
 
-use crate::error::{Result, TrainError};
+use crate::error::{Result, RunError};
 
 /// The values of `t` as f32, in row-major order.
-pub(crate) fn tensor_values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+pub fn tensor_values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
     t.into_data()
         .convert::<f32>()
         .try_to_vec::<f32>()
-        .map_err(|e| TrainError::Tensor(format!("{e:?}")))
+        .map_err(|e| RunError::Tensor(format!("{e:?}")))
 }

@@ -7,7 +7,7 @@ use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::Bytes;
 
 use crate::checkpoint::{BEST_FILE, Checkpoint, LAST_FILE};
-use crate::error::{Result, TrainError};
+use crate::error::{Result, RunError};
 
 /// Serialise every parameter and running statistic of `model`.
 pub fn model_to_bytes<M: Module>(model: &M) -> Result<Vec<u8>> {
@@ -23,8 +23,8 @@ pub fn model_to_bytes<M: Module>(model: &M) -> Result<Vec<u8>> {
     Ok(bytes.to_vec())
 }
 
-fn model_error(reason: String) -> TrainError {
-    TrainError::Serialise {
+fn model_error(reason: String) -> RunError {
+    RunError::Serialise {
         what: "model weights",
         reason,
     }
@@ -36,7 +36,7 @@ pub fn model_from_bytes<M: Module>(mut model: M, bytes: Vec<u8>, origin: &Path) 
     let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)));
     model
         .load_from(&mut store)
-        .map_err(|e| TrainError::format(origin, format!("weights do not fit the network: {e}")))?;
+        .map_err(|e| RunError::format(origin, format!("weights do not fit the network: {e}")))?;
     Ok(model)
 }
 

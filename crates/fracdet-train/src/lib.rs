@@ -14,28 +14,26 @@
 //! resumed from `last.ckpt` — written at every epoch end and, when the run is stopped
 //! (Ctrl-C), between two steps — continues bit for bit as if it had never stopped.
 
-pub mod atomic;
 pub mod checkpoint;
-pub mod classifier;
-pub mod config;
 pub mod control;
 pub mod dataset_source;
 pub mod engine;
 pub mod error;
-pub mod inference;
 pub mod inpainter;
 pub mod loss;
 pub mod metrics;
-pub mod model;
 pub mod mpr;
 mod optim;
 pub mod order;
 pub mod schedule;
 pub mod source;
 mod supervised;
-mod tensors;
 pub mod trainer;
-pub mod weights;
+
+// Run formats and inference are fracdet-run's (detect and the server use them without the
+// training code); re-exported at the paths they had here.
+use fracdet_run::tensors;
+pub use fracdet_run::{atomic, classifier, config, inference, model, weights};
 
 pub use checkpoint::{Checkpoint, EpochMetrics, StopReason, TrainState};
 pub use config::{ClassifierConfig, InputSpec};
@@ -43,6 +41,7 @@ pub use control::{LogObserver, StopFlag, TrainObserver};
 pub use dataset_source::DatasetSource;
 pub use engine::{Outcome, Start};
 pub use error::{Result, TrainError};
+pub use fracdet_run::RunError;
 pub use inference::Predictor;
 pub use model::BinaryClassifier;
 pub use source::{SampleSource, Skipped};

@@ -5,17 +5,18 @@ use std::path::Path;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::Bytes;
 
-use crate::error::{Result, TrainError};
+use crate::RunError;
+use crate::error::Result;
 
 /// The optimizer's moments and step counts as bytes.
 pub(crate) fn optimizer_bytes(optim: &ModuleOptimizer) -> Result<Vec<u8>> {
-    optim
-        .into_bytes()
-        .map(|b| b.to_vec())
-        .map_err(|e| TrainError::Serialise {
+    optim.into_bytes().map(|b| b.to_vec()).map_err(|e| {
+        RunError::Serialise {
             what: "optimizer state",
             reason: e.to_string(),
-        })
+        }
+        .into()
+    })
 }
 
 /// `optim` with the state in `bytes` (from `path`); unchanged when `bytes` is empty (a
@@ -30,5 +31,5 @@ pub(crate) fn load_optimizer(
     }
     optim
         .from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|e| TrainError::format(path, format!("bad optimizer state: {e}")))
+        .map_err(|e| RunError::format(path, format!("bad optimizer state: {e}")).into())
 }

@@ -117,7 +117,7 @@ impl<M: Module + 'static> Supervised<M> {
         slot: Slot,
         path: &Path,
     ) -> Result<()> {
-        ModelCheckpoint {
+        Ok(ModelCheckpoint {
             state: state.clone(),
             model: model_to_bytes(&self.model)?,
             optimizer: match slot {
@@ -125,7 +125,7 @@ impl<M: Module + 'static> Supervised<M> {
                 Slot::Initial | Slot::Best => Vec::new(),
             },
         }
-        .save(path)
+        .save(path)?)
     }
 
     /// Load the checkpoint at `path` into the network and optimizer; its state.

@@ -7,6 +7,7 @@ use burn::module::ParamGroup;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::RunError;
 use crate::checkpoint::{EpochMetrics, PartialEpoch, TrainState, metrics_csv};
 use crate::config::ClassifierConfig;
 use crate::control::{StopFlag, TrainObserver};
@@ -71,7 +72,7 @@ struct ClassifierKind<'a, M> {
 
 impl RunConfig for ClassifierConfig {
     fn check(&self) -> Result<()> {
-        self.validate()
+        Ok(self.validate()?)
     }
 }
 
@@ -86,9 +87,10 @@ impl<'a, M: BinaryClassifier> ClassifierKind<'a, M> {
         config.validate()?;
         check_auroc_sets(train.len(), (0..val.len()).map(|i| val.label(i)))?;
         if config.freeze_epochs > 0 && model.backbone_params().is_none() {
-            return Err(TrainError::Config(
+            return Err(RunError::Config(
                 "this network has no backbone/head split; freeze epochs must be 0".into(),
-            ));
+            )
+            .into());
         }
         let autodiff = device.clone().autodiff();
         let net = Supervised::new(model, &autodiff, &config.into(), train.len());

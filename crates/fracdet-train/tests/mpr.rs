@@ -74,7 +74,11 @@ impl ResidualSource for BlurResiduals {
         &self.scales
     }
 
-    fn residuals(&self, canvases: &[Vec<f32>], size: u32) -> fracdet_train::Result<Vec<Vec<f32>>> {
+    fn residuals(
+        &self,
+        canvases: &[Vec<f32>],
+        size: u32,
+    ) -> Result<Vec<Vec<f32>>, fracdet_train::RunError> {
         let s = size as usize;
         Ok(canvases
             .iter()

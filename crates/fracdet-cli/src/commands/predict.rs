@@ -123,9 +123,7 @@ impl Engine {
             device,
             |config, device| {
                 let kind = BackboneKind::from_str(&config.backbone)?;
-                Ok::<Classifier, fracdet_train::TrainError>(
-                    kind.init(config.input.channels, device)?,
-                )
+                Ok::<Classifier, fracdet_train::RunError>(kind.init(config.input.channels, device)?)
             },
         )?)))
     }
@@ -143,7 +141,7 @@ impl Engine {
         device: &Device,
     ) -> fracdet_train::Result<Vec<f32>> {
         match self {
-            Self::Classifier(p) => p.probabilities(canvases, device),
+            Self::Classifier(p) => Ok(p.probabilities(canvases, device)?),
             Self::Mpr(p) => Ok(p
                 .predict(canvases, device)?
                 .into_iter()

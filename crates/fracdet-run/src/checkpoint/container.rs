@@ -9,11 +9,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::atomic::write_atomic;
-use crate::error::{Result, TrainError};
+use crate::error::{Result, RunError};
 
 /// `magic`, then `state` as JSON, then each of `blobs`, all length-prefixed.
 pub(crate) fn encode<S: Serialize>(magic: &[u8], state: &S, blobs: &[&[u8]]) -> Result<Vec<u8>> {
-    let state = serde_json::to_vec(state).map_err(|e| TrainError::Serialise {
+    let state = serde_json::to_vec(state).map_err(|e| RunError::Serialise {
         what: "training state",
         reason: e.to_string(),
     })?;
@@ -41,11 +41,10 @@ pub(crate) fn decode<S: DeserializeOwned, const N: usize>(
 ) -> Result<(S, [Vec<u8>; N])> {
     let mut rest = bytes
         .strip_prefix(magic)
-        .ok_or_else(|| TrainError::format(path, format!("{not_this_kind} (bad magic)")))?;
+        .ok_or_else(|| RunError::format(path, format!("{not_this_kind} (bad magic)")))?;
     let mut sections = Vec::with_capacity(N + 1);
     for name in std::iter::once("state").chain(names) {
-        let truncated =
-            || TrainError::format(path, format!("truncated checkpoint ({name} section)"));
+        let truncated = || RunError::format(path, format!("truncated checkpoint ({name} section)"));
         let (len, tail) = rest.split_first_chunk::<8>().ok_or_else(truncated)?;
         let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| truncated())?;
         if tail.len() < len {
@@ -56,10 +55,10 @@ pub(crate) fn decode<S: DeserializeOwned, const N: usize>(
         rest = tail;
     }
     if !rest.is_empty() {
-        return Err(TrainError::format(path, "trailing bytes after checkpoint"));
+        return Err(RunError::format(path, "trailing bytes after checkpoint"));
     }
     let state: S = serde_json::from_slice(sections[0])
-        .map_err(|e| TrainError::format(path, format!("bad training state: {e}")))?;
+        .map_err(|e| RunError::format(path, format!("bad training state: {e}")))?;
     // The loop above pushed exactly N sections after the state.
     let mut blobs = sections[1..].iter();
     let blobs = std::array::from_fn(|_| blobs.next().map(|b| b.to_vec()).unwrap_or_default());
@@ -73,7 +72,7 @@ pub(crate) fn save(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Read `path` whole.
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| TrainError::io(path, e))
+    std::fs::read(path).map_err(|e| RunError::io(path, e))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use burn::tensor::Device;
 
-use crate::error::{Result, TrainError};
+use crate::error::{Result, RunError};
 use crate::inpainter::config::{INPAINTER_MODEL, InpainterTrainConfig};
 use crate::inpainter::load_inpainter;
 use crate::mpr::inpainter_residuals::InpainterResiduals;
@@ -33,7 +33,7 @@ impl AnomalyScorer {
     pub fn open_run(run_dir: &Path, device: &Device) -> Result<Self> {
         let (g, config) = load_inpainter(run_dir, device)?;
         if !(config.size as usize).is_multiple_of(CELL) {
-            return Err(TrainError::Config(format!(
+            return Err(RunError::Config(format!(
                 "the inpainter works at {} px, not a multiple of the {CELL}-px cell",
                 config.size
             )));

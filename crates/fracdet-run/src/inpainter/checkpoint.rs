@@ -11,8 +11,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{StopReason, container};
-use crate::engine::exact;
 use crate::error::Result;
+use crate::exact;
 
 const MAGIC: &[u8] = b"FRACDET-MPR-CKPT 1\n";
 /// The sections after the state, in file order.
@@ -141,31 +141,6 @@ impl InpainterCheckpoint {
     pub fn load(path: &Path) -> Result<Self> {
         Self::from_bytes(&container::read(path)?, path)
     }
-}
-
-/// `metrics.csv` for a whole history, rewritten (atomically) every epoch.
-pub fn inpainter_metrics_csv(history: &[InpainterEpochMetrics]) -> String {
-    let mut s = String::from(
-        "epoch,lr_g,train_l1,train_adv,train_d,val_l1,val_psnr,blur_l1,blur_psnr,seconds,train_images_per_second,skipped\n",
-    );
-    for m in history {
-        s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{:.3},{:.2},{}\n",
-            m.epoch,
-            m.lr_g,
-            m.train_l1,
-            m.train_adv,
-            m.train_d,
-            m.val_l1,
-            m.val_psnr,
-            m.blur_l1,
-            m.blur_psnr,
-            m.seconds,
-            m.train_images_per_second,
-            m.skipped
-        ));
-    }
-    s
 }
 
 #[cfg(test)]

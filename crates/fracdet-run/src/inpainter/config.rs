@@ -7,7 +7,7 @@ use fracdet_io::augment::AugmentConfig;
 use fracdet_model::mpr::InpainterConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, TrainError};
+use crate::error::{Result, RunError};
 
 /// Bumped when the meaning of a saved field changes.
 pub const INPAINTER_CONFIG_VERSION: u32 = 1;
@@ -107,7 +107,7 @@ impl InpainterTrainConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(TrainError::Config(m));
+        let bad = |m: String| Err(RunError::Config(m));
         if self.version != INPAINTER_CONFIG_VERSION {
             return bad(format!(
                 "config version {} is not the supported {INPAINTER_CONFIG_VERSION}",

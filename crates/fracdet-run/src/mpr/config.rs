@@ -7,7 +7,7 @@ use fracdet_io::augment::AugmentConfig;
 use fracdet_model::grid_detector::{GridDetectorConfig, ImagePool};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, TrainError};
+use crate::error::{Result, RunError};
 
 /// Bumped when the meaning of a saved field changes.
 pub const MPR_CONFIG_VERSION: u32 = 1;
@@ -126,7 +126,7 @@ impl MprConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(TrainError::Config(m));
+        let bad = |m: String| Err(RunError::Config(m));
         if self.kind != MPR_KIND || self.version != MPR_CONFIG_VERSION {
             return bad(format!(
                 "not an MPR config version {MPR_CONFIG_VERSION} (kind {:?}, version {})",

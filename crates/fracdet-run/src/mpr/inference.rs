@@ -12,12 +12,11 @@ use burn::tensor::Device;
 use fracdet_model::grid_detector::GridDetector;
 
 use crate::checkpoint::{BEST_FILE, LAST_FILE};
-use crate::error::{Result, TrainError};
+use crate::error::{Result, RunError};
 use crate::mpr::config::MprConfig;
-use crate::mpr::data::MprItem;
+use crate::mpr::input::{MprItem, input_tensor};
 use crate::mpr::residuals::ResidualSource;
 use crate::mpr::state::MprCheckpoint;
-use crate::mpr::trainer::input_tensor;
 use crate::tensors::tensor_values;
 use crate::weights::model_from_bytes;
 
@@ -54,7 +53,7 @@ impl MprPredictor {
     ) -> Result<Self> {
         let config = MprConfig::load(run_dir)?;
         if residuals.scales() != config.residual_scales.as_slice() {
-            return Err(TrainError::Config(format!(
+            return Err(RunError::Config(format!(
                 "the run was trained with residual scales {:?}, the residual source gives {:?}",
                 config.residual_scales,
                 residuals.scales()
@@ -126,7 +125,7 @@ impl MprPredictor {
         let maps = self.residuals.residuals(canvases, self.config.size)?;
         let want = self.config.residual_scales.len() * side * side;
         if maps.len() != canvases.len() || maps.iter().any(|m| m.len() != want) {
-            return Err(TrainError::Shape(
+            return Err(RunError::Shape(
                 "residual source returned maps of the wrong size".into(),
             ));
         }

@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use fracdet_model::mpr::{Inpainter, residual_maps};
 
-use crate::error::{Result, TrainError};
+use crate::error::{Result, RunError};
 use crate::inpainter::load_inpainter;
 use crate::mpr::config::MprConfig;
 use crate::mpr::residuals::{NoResiduals, ResidualSource};
@@ -40,7 +40,7 @@ pub fn residual_source_for(config: &MprConfig, device: &Device) -> Result<Box<dy
         return Ok(Box::new(NoResiduals));
     }
     let dir = config.inpainter.as_ref().ok_or_else(|| {
-        TrainError::Config("the run has residual scales but names no inpainter".into())
+        RunError::Config("the run has residual scales but names no inpainter".into())
     })?;
     let (g, trained) = load_inpainter(dir, device)?;
     if trained.size != config.size {
@@ -71,7 +71,7 @@ impl ResidualSource for InpainterResiduals {
             return Ok(Vec::new());
         }
         if canvases.iter().any(|c| c.len() != plane) {
-            return Err(TrainError::Input(format!(
+            return Err(RunError::Input(format!(
                 "a canvas is not {side}x{side} for the residual maps"
             )));
         }

@@ -2,7 +2,7 @@
 //!
 //! The inpainter's residual maps `|x − G(x)|` cost 9 inpainter passes per scale and image,
 //! far too many to repeat every training step on a CPU, so a run computes them once per
-//! image on the un-augmented canvas ([`crate::mpr::data::MprData::compute_residuals`]),
+//! image on the un-augmented canvas (fracdet-train's `MprData::compute_residuals`),
 //! keeps them as bytes, and moves them with the image under augmentation.
 
 use crate::error::Result;

@@ -1,4 +1,4 @@
-//! An MPR run's training state, checkpoint files and metrics.csv.
+//! An MPR run's training state and checkpoint files (its metrics.csv is fracdet-train's).
 //!
 //! Checkpoints are the classifier's [`ModelCheckpoint`] (`checkpoint.rs`: magic line, then
 //! the state as JSON, the model and the optimizer state as burnpacks, each length-prefixed)
@@ -8,13 +8,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{CheckpointState, EpochMetrics, ModelCheckpoint, StopReason};
-use crate::engine::exact;
+use crate::exact;
 
 const MAGIC: &[u8] = b"FRACDET-MPR-CKPT 1\n";
 
 /// One row of an MPR run's metrics.csv: the classifier's columns, then the detector's.
 ///
-/// Floats are stored as decimal strings (see `engine::exact`): serde_json's default float
+/// Floats are stored as decimal strings (see [`crate::exact`]): serde_json's default float
 /// parser can be one ulp off, and a resumed run's history must equal the uninterrupted
 /// run's bit for bit (a NaN loss also survives, which JSON numbers cannot hold).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,7 +56,7 @@ pub struct MprEpochMetrics {
 }
 
 impl MprEpochMetrics {
-    /// The classifier's view of the row, for [`crate::TrainObserver::epoch_finished`].
+    /// The classifier's view of the row, for fracdet-train's `TrainObserver::epoch_finished`.
     pub fn base(&self) -> EpochMetrics {
         EpochMetrics {
             epoch: self.epoch,
@@ -118,38 +118,6 @@ impl CheckpointState for MprState {
 
 /// An MPR checkpoint in memory.
 pub type MprCheckpoint = ModelCheckpoint<MprState>;
-
-fn opt(v: Option<f64>) -> String {
-    v.map(|x| format!("{x}")).unwrap_or_default()
-}
-
-/// metrics.csv for a whole history, rewritten every epoch.
-pub fn mpr_metrics_csv(history: &[MprEpochMetrics]) -> String {
-    let mut s = String::from(
-        "epoch,lr,train_loss,val_loss,val_auroc,seconds,train_images_per_second,skipped,\
-         train_cell_loss,train_image_loss,val_cell_auroc,val_hit_rate,val_box_recall\n",
-    );
-    for m in history {
-        let b = m;
-        s.push_str(&format!(
-            "{},{},{},{},{},{:.3},{:.2},{},{},{},{},{},{}\n",
-            b.epoch,
-            b.lr,
-            b.train_loss,
-            b.val_loss,
-            opt(b.val_auroc),
-            b.seconds,
-            b.train_images_per_second,
-            b.skipped,
-            m.train_cell_loss,
-            m.train_image_loss,
-            opt(m.val_cell_auroc),
-            opt(m.val_hit_rate),
-            opt(m.val_box_recall),
-        ));
-    }
-    s
-}
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,6 @@
 //! is the shape of burn-train's `TrainStep`/`ValidStep` and of MONAI's trainers, where a
 //! supervised and a GAN trainer differ only in their iteration.
 
-pub(crate) mod exact;
 mod run;
 pub mod state;
 
@@ -226,8 +225,8 @@ pub enum Slot {
 ///     }
 ///     fn state(&self, run: &RunState<(u64, f64)>) -> Self::State { (run.clone(), self.w) }
 ///     fn save(&self, s: &Self::State, _slot: Slot, path: &Path) -> fracdet_train::Result<()> {
-///         std::fs::write(path, format!("{}", s.1)).map_err(|e| fracdet_train::TrainError::Io {
-///             path: path.into(), source: e })
+///         std::fs::write(path, format!("{}", s.1))
+///             .map_err(|e| fracdet_train::RunError::io(path, e).into())
 ///     }
 ///     fn restore(&mut self, _path: &Path) -> fracdet_train::Result<RunState<(u64, f64)>> {
 ///         unimplemented!("a real kind decodes the checkpoint it saved")

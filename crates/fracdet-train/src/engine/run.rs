@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::RunConfig;
 use super::state::{Partial, RunState};
 use super::{Batch, EpochTotals, Outcome, Plan, Slot, Start, TrainKind};
+use crate::RunError;
 use crate::atomic::write_atomic;
 use crate::checkpoint::{BEST_FILE, LAST_FILE, METRICS_FILE, StopReason};
 use crate::config::{CONFIG_FILE, load_run_config, save_run_config};
@@ -58,12 +59,13 @@ fn fresh<K: TrainKind>(
     last: &Path,
 ) -> Result<RunState<K::Row>> {
     if last.exists() {
-        return Err(TrainError::Config(format!(
+        return Err(RunError::Config(format!(
             "{} already holds a run; resume it or choose another directory",
             run_dir.display()
-        )));
+        ))
+        .into());
     }
-    std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
+    std::fs::create_dir_all(run_dir).map_err(|e| RunError::io(run_dir, e))?;
     kind.fresh()?;
     save_run_config(run_dir, kind.config())?;
     let run = RunState::new(seed);
@@ -76,10 +78,11 @@ fn fresh<K: TrainKind>(
 fn resume<K: TrainKind>(kind: &mut K, run_dir: &Path, last: &Path) -> Result<RunState<K::Row>> {
     let saved: K::Config = load_run_config(run_dir, K::Config::check)?;
     if &saved != kind.config() {
-        return Err(TrainError::Config(format!(
+        return Err(RunError::Config(format!(
             "the configuration differs from {}",
             run_dir.join(CONFIG_FILE).display()
-        )));
+        ))
+        .into());
     }
     kind.restore(last)
 }

@@ -18,6 +18,7 @@ use super::checkpoint::{
 use super::config::InpainterTrainConfig;
 use super::masks::{Square, paint, training_squares};
 use super::validate::{InpaintScores, sample_grid_png, validate_inpainter};
+use crate::RunError;
 use crate::atomic::write_atomic;
 use crate::control::{StopFlag, TrainObserver};
 use crate::engine::{
@@ -104,7 +105,7 @@ struct InpainterKind<'a> {
 
 impl RunConfig for InpainterTrainConfig {
     fn check(&self) -> Result<()> {
-        self.validate()
+        Ok(self.validate()?)
     }
 }
 
@@ -288,7 +289,7 @@ impl TrainKind for InpainterKind<'_> {
             validate_inpainter(&eval_g, self.val, &self.val_idx, self.config, &self.device)?;
         if self.config.sample_rows > 0 && !rows.is_empty() {
             let dir = run_dir.join(SAMPLES_DIR);
-            std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
+            std::fs::create_dir_all(&dir).map_err(|e| RunError::io(&dir, e))?;
             write_atomic(
                 &dir.join(format!("epoch_{:03}.png", epoch + 1)),
                 &sample_grid_png(&rows, self.config.size as usize)?,
@@ -357,14 +358,14 @@ impl TrainKind for InpainterKind<'_> {
                 optimizer_bytes(&self.optim_d)?,
             ),
         };
-        InpainterCheckpoint {
+        Ok(InpainterCheckpoint {
             state: state.clone(),
             generator: model_to_bytes(&self.g)?,
             critics,
             optim_g,
             optim_d,
         }
-        .save(path)
+        .save(path)?)
     }
 
     fn restore(&mut self, path: &Path) -> Result<RunState<InpainterEpochMetrics>> {

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use fracdet_io::BBox;
 use fracdet_io::augment::AugmentConfig;
 use fracdet_io::dataset::Sample;
 use fracdet_io::loader::{Loader, LoaderConfig};
@@ -11,23 +10,15 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::RunError;
 use crate::atomic::write_atomic;
 use crate::error::{Result, TrainError};
 use crate::mpr::augment::augment_stack;
 use crate::mpr::residuals::ResidualSource;
 use crate::source::Skipped;
 
-/// One training or validation sample at working size.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MprItem {
-    /// `size * size` grey values in [0, 1].
-    pub image: Vec<f32>,
-    /// The residual maps, `n_scales * size * size` values in [0, 1] (empty without).
-    pub residuals: Vec<f32>,
-    /// Fracture boxes, canvas pixels.
-    pub boxes: Vec<BBox>,
-    pub label: bool,
-}
+/// One sample at working size (fracdet-run's, which prediction builds too).
+pub use fracdet_run::mpr::input::MprItem;
 
 /// What the MPR trainer needs from a labelled image collection. `load` must be a pure
 /// function of `(index, augment_seed)`, which makes resumed runs exact.
@@ -263,7 +254,7 @@ pub fn dequantise(bytes: &[u8]) -> Vec<f32> {
 /// Cache file: magic, u64 header length, JSON header, then per sample one flag byte (1 =
 /// maps follow, 0 = none) and its maps.
 fn write_cache(header: &CacheHeader, maps: &[Result<Vec<u8>, String>]) -> Result<Vec<u8>> {
-    let json = serde_json::to_vec(header).map_err(|e| TrainError::Serialise {
+    let json = serde_json::to_vec(header).map_err(|e| RunError::Serialise {
         what: "residual cache header",
         reason: e.to_string(),
     })?;

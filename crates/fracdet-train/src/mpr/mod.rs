@@ -14,15 +14,15 @@
 //! - [`inference`]: [`MprPredictor`], a trained run for prediction.
 
 pub mod augment;
-pub mod config;
 pub mod data;
-pub mod inference;
-pub mod inpainter_residuals;
 pub mod loss;
-pub mod residuals;
 pub mod state;
 pub mod targets;
 pub mod trainer;
+
+// The run's config, residual sources and predictor are fracdet-run's (prediction needs
+// them); re-exported at their old paths.
+pub use fracdet_run::mpr::{config, inference, inpainter_residuals, residuals};
 
 pub use config::MprConfig;
 pub use data::{MprData, MprItem, MprSource};

@@ -4,12 +4,13 @@
 use std::path::Path;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use fracdet_eval::cell_regions::{CellGrid, cell_regions};
 use fracdet_eval::localisation::{DEFAULT_IOU, LocalisationCase, localisation_metrics};
 use fracdet_model::grid_detector::GridDetector;
 use rayon::prelude::*;
 
+use crate::RunError;
 use crate::control::{StopFlag, TrainObserver};
 use crate::engine::{
     Batch, EpochTotals, Outcome, Partial, Plan, RunConfig, RunState, Slot, Start, Stepped,
@@ -24,6 +25,9 @@ use crate::mpr::targets::{ImageTargets, cell_pos_weight, count_cells, image_targ
 use crate::source::Skipped;
 use crate::supervised::{Recipe, Supervised, check_auroc_sets};
 use crate::tensors::tensor_values;
+
+/// The detector's input tensor (fracdet-run's, which prediction shares).
+pub use fracdet_run::mpr::input::input_tensor;
 
 /// How a call to [`train_mpr`] ended.
 pub type MprOutcome = Outcome<MprState>;
@@ -75,23 +79,6 @@ fn load_items(
         }
     }
     out
-}
-
-/// The normalised `[N, 1 + S, size, size]` input of `items`.
-pub fn input_tensor(items: &[MprItem], config: &MprConfig, device: &Device) -> Tensor<4> {
-    let side = config.size as usize;
-    let channels = config.in_channels();
-    let mut data = Vec::with_capacity(items.len() * channels * side * side);
-    let (m, s) = (config.image_mean, config.image_std);
-    let r = 1.0 / config.residual_std;
-    for item in items {
-        data.extend(item.image.iter().map(|&v| (v - m) / s));
-        data.extend(item.residuals.iter().map(|&v| v * r));
-    }
-    Tensor::from_data(
-        TensorData::new(data, [items.len(), channels, side, side]),
-        device,
-    )
 }
 
 /// Targets of `items` on the run's grid.
@@ -177,7 +164,7 @@ struct MprKind<'a> {
 
 impl RunConfig for MprConfig {
     fn check(&self) -> Result<()> {
-        self.validate()
+        Ok(self.validate()?)
     }
 }
 
@@ -354,7 +341,7 @@ impl TrainKind for MprKind<'_> {
 }
 
 fn grid_misfit() -> TrainError {
-    TrainError::Shape("detector output does not fit the cell grid".into())
+    RunError::Shape("detector output does not fit the cell grid".into()).into()
 }
 
 /// Validation results of one epoch.
@@ -414,7 +401,7 @@ pub fn validate(
             }
             let probs: Vec<f32> = z.iter().map(|&v| 1.0 / (1.0 + (-v).exp())).collect();
             let cell_grid = CellGrid::new(&probs, grid, grid, config.size)
-                .map_err(|e| TrainError::Shape(e.to_string()))?;
+                .map_err(|e| RunError::Shape(e.to_string()))?;
             cases.push(LocalisationCase {
                 truth: if item.label {
                     item.boxes.clone()

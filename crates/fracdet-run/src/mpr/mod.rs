@@ -1,0 +1,20 @@
+//! The MPR grid detector's run files and inference (issue #5, part 2).
+//!
+//! - [`config`]: [`MprConfig`], the run's `config.json`;
+//! - [`state`]: its checkpoints; [`input`]: the network input of a canvas and its maps;
+//! - [`residuals`]: [`ResidualSource`], where residual channels come from, and
+//!   [`inpainter_residuals`], the trained inpainter as one;
+//! - [`inference`]: [`MprPredictor`], a trained run for prediction.
+
+pub mod config;
+pub mod inference;
+pub mod inpainter_residuals;
+pub mod input;
+pub mod residuals;
+pub mod state;
+
+pub use config::MprConfig;
+pub use inference::{MprPrediction, MprPredictor};
+pub use input::MprItem;
+pub use residuals::{NoResiduals, ResidualSource};
+pub use state::{MprCheckpoint, MprEpochMetrics, MprState};
