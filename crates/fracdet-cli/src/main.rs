@@ -53,6 +53,9 @@ enum Command {
     Compare(commands::compare::CompareArgs),
     /// HTTP API and web viewer: POST /v1/detect, GET /healthz, and a page at /.
     Serve(commands::serve::ServeArgs),
+    /// Fit a model's check of how typical an image is of its training data (train split
+    /// for the density, val for the threshold); detect and serve then apply it.
+    Typicality(commands::typicality::TypicalityArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => commands::evaluate::run(args, cli.device),
         Command::Compare(args) => commands::compare::run(args),
         Command::Serve(args) => commands::serve::run(args, cli.device),
+        Command::Typicality(args) => commands::typicality::run(args, cli.device),
     };
     match outcome {
         Ok(code) => code,

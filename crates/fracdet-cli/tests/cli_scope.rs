@@ -246,3 +246,63 @@ fn evaluate_counts_and_lists_what_it_did_not_assess() {
     let csv = std::fs::read_to_string(report.join("predictions.csv")).unwrap();
     assert!(!csv.contains("portrait"), "{csv}");
 }
+
+/// A copy of the default bundle with a typicality check whose threshold is `threshold`
+/// (the density itself is a unit Gaussian over MobileNetV2's 1,280 pooled features).
+fn bundle_with_typicality(dir: &Path, threshold: f32) {
+    use fracdet_detect::Typicality;
+    use fracdet_eval::density::FeatureDensity;
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/default");
+    std::fs::create_dir_all(dir).unwrap();
+    for f in ["model.json", "model.safetensors"] {
+        std::fs::copy(model.join(f), dir.join(f)).unwrap();
+    }
+    let t = Typicality {
+        density: FeatureDensity {
+            mean: vec![0.0; 1280],
+            std: vec![1.0; 1280],
+            components: Vec::new(),
+            variances: Vec::new(),
+            residual_variance: 1.0,
+            n_fit: 1,
+        },
+        threshold,
+        val_in_scope: 1.0,
+        n_val: 1,
+        fitted_on: "test".into(),
+    };
+    std::fs::write(dir.join("typicality.json"), t.to_json().unwrap()).unwrap();
+}
+
+#[test]
+fn a_radiograph_unlike_the_training_data_is_not_assessed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("in");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/IMG0002316.jpg");
+    std::fs::copy(&sample, dir.join("radiograph.jpg")).unwrap();
+    for (threshold, atypical) in [(0.0f32, true), (f32::MAX, false)] {
+        let model = tmp.path().join(format!("model-{atypical}"));
+        bundle_with_typicality(&model, threshold);
+        let out = tmp.path().join(format!("out-{atypical}"));
+        let o = fracdet(&[
+            "detect",
+            dir.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", show(&o));
+        let r = &records(&out)[0];
+        if atypical {
+            assert_eq!(r["finding"], "not_assessed", "{r}");
+            assert_eq!(r["not_assessed"]["reason"], "atypical", "{r}");
+            assert!(r["not_assessed"]["score"].as_f64().unwrap() > 0.0);
+            assert!(r["probability"].is_null(), "{r}");
+        } else {
+            assert!(r["probability"].is_number(), "{r}");
+            assert!(r["not_assessed"].is_null(), "{r}");
+        }
+    }
+}

@@ -62,11 +62,12 @@ impl CamModel {
         &self.model
     }
 
-    /// Fracture probability and CAM of each grey canvas (`size * size` values in [0, 1], as
-    /// fracdet-io's letterbox makes them), from one forward pass over the batch. The
-    /// probability is the network's own head on the pooled features, exactly what
-    /// `Predictor` computes.
-    pub fn score(&self, canvases: &[Vec<f32>], device: &Device) -> Result<Vec<(f32, Option<Cam>)>> {
+    /// Fracture probability, CAM and pooled trunk features of each grey canvas (`size *
+    /// size` values in [0, 1], as fracdet-io's letterbox makes them), from one forward pass
+    /// over the batch. The probability is the network's own head on the pooled features,
+    /// exactly what `Predictor` computes; the features are what the typicality check
+    /// measures.
+    pub fn score(&self, canvases: &[Vec<f32>], device: &Device) -> Result<Vec<CamScore>> {
         if canvases.is_empty() {
             return Ok(Vec::new());
         }
@@ -74,18 +75,25 @@ impl CamModel {
         let images = self.tensor(canvases, device)?;
         let (features, logits) = self.model.forward_with_features(images);
         let probabilities = to_vec(sigmoid(logits.reshape([n])))?;
+        let [_, f, _, _] = features.dims();
+        let pooled = to_vec(features.clone().mean_dim(3).mean_dim(2).reshape([n * f]))?;
         let (raw, h, w) = self.contributions(features, device)?;
         Ok(probabilities
             .into_iter()
             .zip(raw.chunks(h * w))
-            .map(|(p, raw)| (p, normalise(raw, h, w)))
+            .zip(pooled.chunks(f))
+            .map(|((probability, raw), pooled)| CamScore {
+                probability,
+                cam: normalise(raw, h, w),
+                features: pooled.to_vec(),
+            })
             .collect())
     }
 
     /// The CAM of one canvas (see [`CamModel::score`]).
     pub fn cam(&self, canvas: &[f32], device: &Device) -> Result<Option<Cam>> {
         let mut scored = self.score(&[canvas.to_vec()], device)?;
-        Ok(scored.pop().and_then(|(_, cam)| cam))
+        Ok(scored.pop().and_then(|s| s.cam))
     }
 
     fn tensor(&self, canvases: &[Vec<f32>], device: &Device) -> Result<Tensor<4>> {
@@ -153,6 +161,16 @@ fn normalise(raw: &[f32], h: usize, w: usize) -> Option<Cam> {
     }
     let values = raw.iter().map(|&v| (v - lo) / range).collect();
     Some(Cam { values, h, w })
+}
+
+/// One canvas as [`CamModel::score`] sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CamScore {
+    pub probability: f32,
+    /// `None` when the map is flat.
+    pub cam: Option<Cam>,
+    /// The trunk's features averaged over locations (what the head reads).
+    pub features: Vec<f32>,
 }
 
 pub(crate) fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
@@ -227,9 +245,11 @@ mod tests {
             }
             // The batched score gives each image the probability of its own logit.
             let scored = cam.score(&canvases, &device).unwrap();
-            for ((p, _), logit) in scored.iter().zip(&logits) {
+            for (s, logit) in scored.iter().zip(&logits) {
                 let expect = 1.0 / (1.0 + (-logit).exp());
+                let p = s.probability;
                 assert!((p - expect).abs() < 1e-6, "{kind}: {p} vs {expect}");
+                assert!(!s.features.is_empty() && s.features.iter().all(|v| v.is_finite()));
             }
         }
     }

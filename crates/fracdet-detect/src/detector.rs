@@ -12,6 +12,7 @@ use crate::bundle::{Manifest, ModelSource, classifier_from_bundle, read_bundle};
 use crate::cam::CamModel;
 use crate::error::{DetectError, Result};
 use crate::scorer::{ScoreKind, Scored, Scorer};
+use crate::typicality::{Typicality, TypicalityScore};
 
 /// A model ready to examine radiographs: network, input recipe and stored thresholds.
 /// Classifier runs and bundles, and MPR grid-detector runs (bundles hold classifiers only).
@@ -21,6 +22,9 @@ pub struct Detector {
     points: Option<OperatingPoints>,
     /// Fitted on validation with the points; `None`: probabilities shown uncalibrated.
     calibration: Option<Temperature>,
+    /// How typical an image is of the training data (`typicality.json`); `None`: not
+    /// checked.
+    typicality: Option<Typicality>,
 }
 
 /// A decision at one stored operating point.
@@ -105,6 +109,9 @@ pub struct Detection {
     /// The network's own probability, before any temperature (what `fracdet predict`
     /// prints); equal to `probability` for an uncalibrated model.
     pub model_probability: f32,
+    /// How typical the image is of the model's training data, when the model stores a
+    /// typicality check; an atypical image is for the caller to report as not assessed.
+    pub typicality: Option<TypicalityScore>,
     pub decisions: Decisions,
     /// Suspected fracture regions in original pixels, only when the image is flagged at a
     /// stored operating point (boxes on an image the model calls negative would mislead).
@@ -121,10 +128,26 @@ impl Detector {
         match ModelSource::detect(path)? {
             ModelSource::Bundle(dir) => {
                 let (manifest, weights) = read_bundle(&dir)?;
-                Self::from_bundle(manifest, weights, &dir.display().to_string(), device)
+                let detector =
+                    Self::from_bundle(manifest, weights, &dir.display().to_string(), device)?;
+                Ok(detector.with_typicality(Typicality::load(&dir)?))
             }
-            ModelSource::Run(dir) => Self::from_run(&dir, device),
+            ModelSource::Run(dir) => {
+                let detector = Self::from_run(&dir, device)?;
+                Ok(detector.with_typicality(Typicality::load(&dir)?))
+            }
         }
+    }
+
+    /// The typicality check to apply (classifiers only: the others have no pooled
+    /// features, and it is ignored for them).
+    pub fn with_typicality(mut self, typicality: Option<Typicality>) -> Self {
+        self.typicality = typicality;
+        self
+    }
+
+    pub fn typicality(&self) -> Option<&Typicality> {
+        self.typicality.as_ref()
     }
 
     /// A bundle already in memory (the one compiled into the binary, for one).
@@ -146,6 +169,7 @@ impl Detector {
                 .as_ref()
                 .and_then(|s| s.calibration.clone()),
             points: manifest.operating_points.map(|s| s.points),
+            typicality: None,
         })
     }
 
@@ -175,6 +199,7 @@ impl Detector {
             name,
             points,
             calibration,
+            typicality: None,
         })
     }
 
@@ -235,9 +260,14 @@ impl Detector {
             Vec::new()
         };
         let heatmap = self.scorer.heatmap(scored, t);
+        let typicality = match (&self.typicality, &scored.features) {
+            (Some(check), Some(features)) => check.score(features).ok(),
+            _ => None,
+        };
         Detection {
             probability,
             model_probability: scored.probability,
+            typicality,
             decisions,
             boxes,
             heatmap,
@@ -313,6 +343,7 @@ mod tests {
                 probability: p,
                 score: p,
                 map: None,
+                features: None,
             };
             let (raw_p, raw) = decide(ScoreKind::Probability, &scored, Some(&points), None);
             let (cal_p, cal) = decide(ScoreKind::Probability, &scored, Some(&points), Some(&t));
@@ -352,6 +383,7 @@ mod tests {
                 probability: 1.0 / (1.0 + (-z).exp()),
                 score: z,
                 map: None,
+                features: None,
             };
             let (_, raw) = decide(ScoreKind::Logit, &scored, Some(&points), None);
             let (p, cal) = decide(ScoreKind::Logit, &scored, Some(&points), Some(&t));

@@ -53,10 +53,11 @@ pub fn export_run(
     for path in &options.reference_images {
         let image = read_radiograph(path, &ReadOptions::default())?;
         let (canvas, _) = letterbox(&image, config.input.size);
-        let (probability, _) = cam
+        let probability = cam
             .score(&[canvas], device)?
             .pop()
-            .ok_or_else(|| DetectError::InvalidArgument("no score".into()))?;
+            .ok_or_else(|| DetectError::InvalidArgument("no score".into()))?
+            .probability;
         let file = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -14,6 +14,7 @@ pub mod export;
 pub mod overlay;
 pub mod regions;
 pub mod scorer;
+pub mod typicality;
 
 pub use bundle::{Manifest, ModelSource};
 pub use cam::{Cam, CamModel};
@@ -22,3 +23,4 @@ pub use error::{DetectError, Result};
 pub use export::{ExportOptions, export_run};
 pub use overlay::{encode_png, render_overlay};
 pub use scorer::{ScoreKind, Scored, Scorer};
+pub use typicality::{Typicality, TypicalityScore};

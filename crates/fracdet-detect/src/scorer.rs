@@ -111,6 +111,9 @@ pub struct Scored {
     /// probabilities over the whole canvas (not normalised). Inpainter alone: the cells'
     /// mean residuals, min-max normalised over image content like a CAM.
     pub map: Option<Cam>,
+    /// A classifier's pooled trunk features (what its head and the typicality check
+    /// read); `None` for the other kinds.
+    pub features: Option<Vec<f32>>,
 }
 
 impl Scorer {
@@ -257,10 +260,11 @@ impl Scorer {
             Self::Classifier { cam, .. } => Ok(cam
                 .score(canvases, device)?
                 .into_iter()
-                .map(|(p, map)| Scored {
-                    probability: p,
-                    score: p,
-                    map,
+                .map(|s| Scored {
+                    probability: s.probability,
+                    score: s.probability,
+                    map: s.cam,
+                    features: Some(s.features),
                 })
                 .collect()),
             Self::Mpr(p) => Ok(p
@@ -274,6 +278,7 @@ impl Scorer {
                         h: m.grid,
                         w: m.grid,
                     }),
+                    features: None,
                 })
                 .collect()),
             Self::Anomaly(a) => Ok(a
@@ -368,6 +373,7 @@ fn anomaly_scored(cells: Vec<f32>, grid: usize, t: &LetterboxTransform, size: u3
         probability: score,
         score,
         map,
+        features: None,
     }
 }
 

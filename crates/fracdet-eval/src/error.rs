@@ -18,6 +18,8 @@ pub enum EvalError {
     NonFiniteScore { index: usize, value: f64 },
     #[error("invalid parameter: {0}")]
     InvalidParameter(String),
+    #[error("invalid features: {0}")]
+    InvalidFeatures(String),
     #[error("JSON: {0}")]
     Json(String),
     #[error("metrics CSV: {0}")]

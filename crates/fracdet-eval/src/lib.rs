@@ -15,6 +15,7 @@ pub mod cell_regions;
 pub mod ci;
 pub mod confusion;
 pub mod curves;
+pub mod density;
 pub mod error;
 pub mod estimate;
 pub mod html;

@@ -35,6 +35,10 @@ pub enum NotAssessed {
         neighbour_correlation: f32,
         edge_ratio: f32,
     },
+    /// A radiograph, but unlike the images the model was trained on: its features' density
+    /// score is beyond the threshold set on validation (the model's own check, made after
+    /// the forward pass; see fracdet-detect's `typicality`).
+    Atypical { score: f32, threshold: f32 },
 }
 
 impl NotAssessed {
@@ -62,6 +66,10 @@ impl NotAssessed {
             } => format!(
                 "no anatomy-like structure (neighbour correlation {neighbour_correlation:.2}, \
                  edge ratio {edge_ratio:.3})"
+            ),
+            Self::Atypical { score, threshold } => format!(
+                "unlike the model's training images (typicality {score:.2} > {threshold:.2}, \
+                 the level 98 % of validation images stay under)"
             ),
         }
     }

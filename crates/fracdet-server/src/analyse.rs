@@ -110,6 +110,13 @@ pub(crate) fn analyse(
     let detection = detector
         .detect(&image, device)
         .map_err(|e| internal(format!("inference failed: {e}")))?;
+    if let Some(t) = detection.typicality.filter(|t| !t.typical) {
+        let reason = NotAssessed::Atypical {
+            score: t.score,
+            threshold: t.threshold,
+        };
+        return not_assessed(detector, &image, reason);
+    }
     let small = preview(&image);
     let draw_error =
         |e: fracdet_detect::DetectError| internal(format!("cannot draw the overlay: {e}"));

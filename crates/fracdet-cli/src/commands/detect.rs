@@ -66,7 +66,7 @@ pub struct DetectArgs {
 /// out of scope, when it was assessed anyway), the reason it was not assessed, or why it
 /// could not be read.
 enum Item<'a> {
-    Found(&'a Radiograph, Detection, Option<Scope>),
+    Found(&'a Radiograph, Box<Detection>, Option<Scope>),
     NotAssessed(Scope),
     Failed(String),
 }
@@ -191,7 +191,10 @@ pub fn run(args: DetectArgs, device: crate::device::DeviceChoice) -> anyhow::Res
                 (Err(e), _) => Item::Failed(e.clone()),
                 (Ok(_), Some(scope)) if !args.assess_anyway => Item::NotAssessed(scope),
                 (Ok(r), scope) => match detections.next() {
-                    Some(d) => Item::Found(r, d, scope),
+                    Some(d) => match scope.or_else(|| atypical(&d, args.assess_anyway)) {
+                        Some(scope) if !args.assess_anyway => Item::NotAssessed(scope),
+                        scope => Item::Found(r, Box::new(d), scope),
+                    },
                     None => Item::Failed("no detection returned".to_string()),
                 },
             };
@@ -273,6 +276,20 @@ pub fn run(args: DetectArgs, device: crate::device::DeviceChoice) -> anyhow::Res
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    })
+}
+
+/// The model's own scope check: a radiograph unlike its training images.
+fn atypical(d: &Detection, assessed_anyway: bool) -> Option<Scope> {
+    let t = d.typicality.filter(|t| !t.typical)?;
+    let reason = NotAssessed::Atypical {
+        score: t.score,
+        threshold: t.threshold,
+    };
+    Some(Scope {
+        message: reason.describe(),
+        reason,
+        assessed_anyway,
     })
 }
 

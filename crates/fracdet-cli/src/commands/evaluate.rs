@@ -620,6 +620,7 @@ fn localisation(
                 probability: s.probability,
                 score: s.score,
                 map: s.map.clone(),
+                features: None,
             };
             scorer.localisation_case(s.sample.boxes.clone(), &r, &s.transform)
         })

@@ -14,3 +14,4 @@ pub mod serve;
 pub mod train;
 pub mod train_inpainter;
 pub mod train_mpr;
+pub mod typicality;
