@@ -492,3 +492,49 @@ fn missing_patient_attributes_are_written_empty() {
     assert!(sc.element(tags::SOURCE_IMAGE_SEQUENCE).is_err());
     assert_eq!(str_of(&sc, tags::STUDY_INSTANCE_UID), STUDY_UID);
 }
+
+/// Debian's dicom3tools `dciodvfy` validates the result against the Secondary Capture
+/// IOD: no errors (warnings about DICOMDIR fields are not errors). Skips, saying so, where
+/// dciodvfy is not installed (`.ci/run` installs it).
+#[test]
+fn dciodvfy_finds_no_error_in_the_result() {
+    let Ok(probe) = std::process::Command::new("dciodvfy").arg("-h").output() else {
+        eprintln!("NOTICE: dciodvfy not installed (Debian dicom3tools); IOD check skipped");
+        return;
+    };
+    let _ = probe;
+    let dir = tempfile::tempdir().unwrap();
+    // With and without the source stating laterality: both must validate.
+    let sources = [
+        source(dir.path()),
+        write_source(
+            dir.path(),
+            "lateral.dcm",
+            EXPLICIT_LE,
+            source_elements(vec![text(tags::LATERALITY, VR::CS, "L")], &[]),
+        ),
+    ];
+    for (i, src) in sources.iter().enumerate() {
+        let out = dir.path().join(format!("result-{i}.dcm"));
+        write_secondary_capture(src, &overlay(), &ScOptions::default(), &out).unwrap();
+        let o = std::process::Command::new("dciodvfy")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let errors: Vec<&str> = report.lines().filter(|l| l.starts_with("Error")).collect();
+        assert!(
+            errors.is_empty(),
+            "{}: {errors:#?}\n{report}",
+            src.display()
+        );
+        assert!(
+            report.contains("SCImage"),
+            "dciodvfy did not recognise the IOD: {report}"
+        );
+    }
+}

@@ -336,6 +336,15 @@ fn build(
             obj.put(DataElement::new(tag, vr, PrimitiveValue::Empty));
         }
     }
+    // Laterality (General Series) is Type 2C: required, possibly empty, when the image does
+    // not state Image Laterality; unknown here, so present and empty (dciodvfy checks it).
+    if obj.get(tags::LATERALITY).is_none() && obj.get(tags::IMAGE_LATERALITY).is_none() {
+        obj.put(DataElement::new(
+            tags::LATERALITY,
+            VR::CS,
+            PrimitiveValue::Empty,
+        ));
+    }
     // The only lossy syntaxes fracdet decodes; a derived image says its source was lossy
     // (PS3.3 C.7.6.1.1.5) even when the source left that implicit.
     let lossy_method = match source.transfer_syntax.as_str() {
