@@ -212,8 +212,17 @@ fn ctrl_c_finishes_the_batch_says_so_and_exits_130() {
         png(&input.join(format!("img{i:03}.png")), i);
     }
     let out = tmp.path().join("out");
+    // The generated PNGs are unlike the default model's training radiographs (its
+    // typicality check would not assess them); this test is about Ctrl-C, so score them.
     let mut child = Command::new(env!("CARGO_BIN_EXE_fracdet"))
-        .args(["detect", input.to_str().unwrap(), "--batch", "2", "--out"])
+        .args([
+            "detect",
+            input.to_str().unwrap(),
+            "--batch",
+            "2",
+            "--assess-anyway",
+            "--out",
+        ])
         .arg(&out)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -329,11 +338,14 @@ fn non_utf8_names_survive_into_json_csv_and_overlay_names() {
     );
 
     let out = tmp.path().join("out");
+    // --assess-anyway: generated PNGs, unlike the default model's training images; this
+    // test is about names, and overlays are written only for assessed images.
     let o = fracdet(&[
         "detect",
         input.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
+        "--assess-anyway",
     ]);
     assert!(o.status.success(), "{}", show(&o));
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
