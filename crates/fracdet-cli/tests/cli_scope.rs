@@ -223,10 +223,26 @@ fn evaluate_counts_and_lists_what_it_did_not_assess() {
         report.to_str().unwrap(),
         "--bootstrap",
         "20",
+        "--perturb",
     ]);
     assert!(o.status.success(), "{}", show(&o));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("1 image(s) not assessed"), "{stderr}");
+    // --perturb: one row per standard perturbation, on the same four assessed images.
+    let rows: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("perturbations.json")).unwrap())
+            .unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 11, "{rows:?}");
+    for r in rows {
+        assert_eq!(r["n"], 4, "{r}");
+        let auroc = r["auroc"]["value"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&auroc), "{r}");
+        let d = r["difference"]["value"].as_f64().unwrap();
+        assert!((-1.0..=1.0).contains(&d), "{r}");
+        assert!(stderr.contains(r["name"].as_str().unwrap()), "{stderr}");
+    }
+    assert!(rows.iter().any(|r| r["perturbation"]["kind"] == "invert"));
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(report.join("metrics.json")).unwrap())
             .unwrap();

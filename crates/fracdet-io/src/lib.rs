@@ -15,6 +15,7 @@ pub mod dataset;
 pub mod error;
 pub mod geometry;
 pub mod loader;
+pub mod perturb;
 pub mod preprocess;
 pub mod radiograph;
 pub mod read;

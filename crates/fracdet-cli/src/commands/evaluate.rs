@@ -35,6 +35,7 @@ use fracdet_eval::{
 };
 use fracdet_io::applicability::{self, NotAssessed, Thresholds};
 use fracdet_io::dataset::{Dataset, Sample, Split, View};
+use fracdet_io::perturb::Perturbation;
 use fracdet_io::preprocess::{LetterboxTransform, letterbox};
 use fracdet_io::{ReadOptions, read_radiograph};
 use fracdet_train::Device;
@@ -86,6 +87,11 @@ pub struct EvaluateArgs {
     /// weight w, the cell probability an unweighted model would call 0.5.
     #[arg(long, value_name = "P|calibrated")]
     pub region_threshold: Option<String>,
+    /// Also score val under each standard perturbation (gamma, noise, blur, down-sampling,
+    /// JPEG, border and text, inversion, crop, rotation) and report the AUROC drop with a
+    /// paired bootstrap CI (`perturbations.json`; one more pass over the split each).
+    #[arg(long)]
+    pub perturb: bool,
     /// Score images the applicability check refuses as well (research only; the report
     /// says so). Without it they are counted and listed beside the metrics, not scored.
     #[arg(long)]
@@ -96,14 +102,14 @@ pub struct EvaluateArgs {
 type Unreadable = (String, String);
 
 /// One scored image.
-struct Scored {
+pub(super) struct Scored {
     sample: Sample,
     /// Path relative to the dataset root (the key `fracdet compare` pairs on).
-    name: String,
-    label: bool,
+    pub(super) name: String,
+    pub(super) label: bool,
     probability: f32,
     /// What is ranked and thresholded: `probability`, or the logit for an MPR run.
-    score: f32,
+    pub(super) score: f32,
     /// CAM or MPR cell grid over the model canvas, for localisation and thumbnails.
     map: Option<Cam>,
     /// The letterbox that made the model canvas from the original image.
@@ -203,6 +209,7 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
     }
     let kind = scorer.score_kind();
 
+    let perturb_samples = args.perturb.then(|| samples.clone());
     let Batch {
         scored,
         failed,
@@ -214,6 +221,7 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
         samples,
         args.batch,
         args.assess_anyway,
+        None,
     )?;
     let infer_s = started.elapsed().as_secs_f64();
     if scored.is_empty() {
@@ -418,6 +426,23 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
     write_file(&args.out.join("report.html"), html.as_bytes())?;
 
     summary(&report, primary.0, kind, &args.out, infer_s, scored.len());
+    if let Some(samples) = perturb_samples {
+        eprintln!("AUROC under perturbation (paired bootstrap CI of the difference):");
+        let rows = super::evaluate_perturb::run(
+            &scorer,
+            device,
+            &dataset.root,
+            &samples,
+            &scored,
+            args.batch,
+            args.assess_anyway,
+            &cfg,
+        )?;
+        write_file(
+            &args.out.join("perturbations.json"),
+            serde_json::to_string_pretty(&rows)?.as_bytes(),
+        )?;
+    }
     if !not_assessed.is_empty() {
         eprintln!(
             "{} image(s) not assessed (not counted in the metrics; listed in metrics.json):",
@@ -502,8 +527,8 @@ fn localisation_note(scorer: &Scorer, n_images: usize) -> String {
 }
 
 /// What [`score`] made of a split.
-struct Batch {
-    scored: Vec<Scored>,
+pub(super) struct Batch {
+    pub(super) scored: Vec<Scored>,
     /// Unreadable images, (name, reason).
     failed: Vec<Unreadable>,
     /// Images the applicability check refused (empty with `--assess-anyway`).
@@ -517,14 +542,17 @@ enum Read {
     Failed(String),
 }
 
-/// Reads, checks, letterboxes and scores every sample.
-fn score(
+/// Reads, checks, letterboxes and scores every sample; with `perturb`, each image is
+/// perturbed after the applicability check (made on the original, so the same images are
+/// scored with and without) and before the letterbox.
+pub(super) fn score(
     scorer: &Scorer,
     device: &Device,
     root: &Path,
     samples: Vec<Sample>,
     batch: usize,
     assess_anyway: bool,
+    perturb: Option<Perturbation>,
 ) -> anyhow::Result<Batch> {
     let size = scorer.input_size();
     let read = ReadOptions::default();
@@ -539,7 +567,10 @@ fn score(
                 Ok(r) => match applicability::check(&r, &Thresholds::default()) {
                     Err(why) if !assess_anyway => Read::NotAssessed(why),
                     _ => {
-                        let (c, t) = letterbox(&r, size);
+                        let (c, t) = match perturb {
+                            Some(p) => letterbox(&p.apply(&r, seed_of(&s.image)), size),
+                            None => letterbox(&r, size),
+                        };
                         Read::Canvas(c, t)
                     }
                 },
@@ -594,6 +625,16 @@ fn score(
         failed,
         not_assessed,
     })
+}
+
+/// A per-image seed for the perturbations' noise: from the path, so a rerun repeats.
+fn seed_of(path: &Path) -> u64 {
+    path.as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xCBF2_9CE4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
+        })
 }
 
 fn relative_name(root: &Path, image: &Path) -> String {

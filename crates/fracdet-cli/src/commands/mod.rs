@@ -6,6 +6,7 @@ pub mod data;
 pub mod detect;
 pub mod detect_dicom;
 pub mod evaluate;
+pub mod evaluate_perturb;
 pub mod export;
 pub mod files;
 pub mod inspect;
