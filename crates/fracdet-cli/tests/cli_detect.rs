@@ -333,9 +333,7 @@ fn bad_inputs_are_skipped_and_outputs_stay_out_of_input_folders() {
 fn write_dicom(path: &Path) {
     use dicom_core::{DataElement, PrimitiveValue, VR};
     use dicom_dictionary_std::tags;
-    use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
     let text = |tag, vr, s: &str| DataElement::new(tag, vr, PrimitiveValue::from(s));
-    let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
     // A ramp with a bright "bone" band: a bare ramp has no edges and is (rightly) not
     // assessed as a radiograph.
     let pixels: Vec<u16> = (0..64 * 48u32)
@@ -348,8 +346,7 @@ fn write_dicom(path: &Path) {
             ((i % 64) * 40 + (i / 64) * 20 + bone) as u16
         })
         .collect();
-    let obj = InMemDicomObject::from_element_iter([
-        text(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.1.1"),
+    let extra = vec![
         text(
             tags::SOP_INSTANCE_UID,
             VR::UI,
@@ -368,20 +365,9 @@ fn write_dicom(path: &Path) {
         text(tags::MODALITY, VR::CS, "DX"),
         text(tags::PATIENT_NAME, VR::PN, "Doe^Jane"),
         text(tags::PATIENT_ID, VR::LO, "SECRET-ID-123"),
-        us(tags::SAMPLES_PER_PIXEL, 1),
-        text(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2"),
-        us(tags::ROWS, 48),
-        us(tags::COLUMNS, 64),
-        us(tags::BITS_ALLOCATED, 16),
-        us(tags::BITS_STORED, 12),
-        us(tags::HIGH_BIT, 11),
-        us(tags::PIXEL_REPRESENTATION, 0),
-        DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(pixels.into())),
-    ]);
-    obj.with_meta(FileMetaTableBuilder::new().transfer_syntax("1.2.840.10008.1.2.1"))
-        .unwrap()
-        .write_to_file(path)
-        .unwrap();
+    ];
+    let dcm = common::mono16_dicom(64, 48, "1.2.840.10008.5.1.4.1.1.1.1", pixels, extra);
+    std::fs::write(path, dcm).unwrap();
 }
 
 /// `--dicom-out`: a Secondary Capture in a new series of the same study, the input's bytes

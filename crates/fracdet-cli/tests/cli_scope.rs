@@ -9,43 +9,15 @@ use std::path::Path;
 use common::{fracdet, show};
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
-use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 
 fn ct_slice() -> Vec<u8> {
-    let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
+    let text = |tag, vr, s: &str| DataElement::new(tag, vr, PrimitiveValue::from(s));
     let pixels: Vec<u16> = (0..64 * 64).map(|i| (i * 37 % 4096) as u16).collect();
-    let obj = InMemDicomObject::from_element_iter([
-        DataElement::new(
-            tags::SOP_CLASS_UID,
-            VR::UI,
-            PrimitiveValue::from("1.2.840.10008.5.1.4.1.1.2"),
-        ),
-        DataElement::new(
-            tags::SOP_INSTANCE_UID,
-            VR::UI,
-            PrimitiveValue::from("1.2.3.4.5"),
-        ),
-        DataElement::new(tags::MODALITY, VR::CS, PrimitiveValue::from("CT")),
-        us(tags::SAMPLES_PER_PIXEL, 1),
-        DataElement::new(
-            tags::PHOTOMETRIC_INTERPRETATION,
-            VR::CS,
-            PrimitiveValue::from("MONOCHROME2"),
-        ),
-        us(tags::ROWS, 64),
-        us(tags::COLUMNS, 64),
-        us(tags::BITS_ALLOCATED, 16),
-        us(tags::BITS_STORED, 12),
-        us(tags::HIGH_BIT, 11),
-        us(tags::PIXEL_REPRESENTATION, 0),
-        DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(pixels.into())),
-    ]);
-    let mut out = Vec::new();
-    obj.with_meta(FileMetaTableBuilder::new().transfer_syntax("1.2.840.10008.1.2.1"))
-        .unwrap()
-        .write_all(&mut out)
-        .unwrap();
-    out
+    let extra = vec![
+        text(tags::SOP_INSTANCE_UID, VR::UI, "1.2.3.4.5"),
+        text(tags::MODALITY, VR::CS, "CT"),
+    ];
+    common::mono16_dicom(64, 64, "1.2.840.10008.5.1.4.1.1.2", pixels, extra)
 }
 
 fn photo() -> Vec<u8> {

@@ -41,3 +41,40 @@ pub fn write_grey_png(path: &Path, width: u32, height: u32, pixel: impl Fn(u32, 
     std::fs::create_dir_all(path.parent().expect("file path has a parent")).unwrap();
     std::fs::write(path, grey_png(width, height, pixel)).unwrap();
 }
+
+/// A 16-bit (12 stored) MONOCHROME2 DICOM file, explicit VR little endian: `cols` x `rows`
+/// `pixels` of SOP class `sop_class`, with `extra` elements (modality, patient, UIDs …).
+pub fn mono16_dicom(
+    cols: u16,
+    rows: u16,
+    sop_class: &str,
+    pixels: Vec<u16>,
+    extra: Vec<dicom_object::mem::InMemElement>,
+) -> Vec<u8> {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+    let text = |tag, vr, s: &str| DataElement::new(tag, vr, PrimitiveValue::from(s));
+    let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
+    let mut obj = InMemDicomObject::from_element_iter([
+        text(tags::SOP_CLASS_UID, VR::UI, sop_class),
+        us(tags::SAMPLES_PER_PIXEL, 1),
+        text(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2"),
+        us(tags::ROWS, rows),
+        us(tags::COLUMNS, cols),
+        us(tags::BITS_ALLOCATED, 16),
+        us(tags::BITS_STORED, 12),
+        us(tags::HIGH_BIT, 11),
+        us(tags::PIXEL_REPRESENTATION, 0),
+        DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(pixels.into())),
+    ]);
+    for e in extra {
+        obj.put(e);
+    }
+    let mut out = Vec::new();
+    obj.with_meta(FileMetaTableBuilder::new().transfer_syntax("1.2.840.10008.1.2.1"))
+        .unwrap()
+        .write_all(&mut out)
+        .unwrap();
+    out
+}
