@@ -38,5 +38,8 @@ if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split(
     # The wheel is ~900 MB; pip's cache would keep a second copy.
     "$VENV/bin/pip" install --no-cache-dir --quiet "torch==$TORCH_VERSION"
 fi
+# bench/pytorch_bench.py (the PyTorch column of bench/side_by_side.py) builds its nets with
+# tools/make_fixtures.py, which needs numpy.
+"$VENV/bin/python" -c "import numpy" 2>/dev/null || "$VENV/bin/pip" install --no-cache-dir --quiet numpy
 echo "# libtorch $TORCH_VERSION in $VENV; for --features tch, run:" >&2
 print_env

@@ -1,6 +1,9 @@
 //! Training and inference throughput of a backbone on the default device (flex on CPU).
 //!
-//! `cargo run --release -p fracdet-train --example bench -- BACKBONE [SIZE] [BATCH] [STEPS]`
+//! `cargo run --release -p fracdet-train --example bench -- BACKBONE [SIZE] [BATCH] [STEPS] [DEVICE]`
+//!
+//! DEVICE is `flex` (default) or, built with `--features tch`, `tch` (LibTorch on the CPU).
+//! `bench/side_by_side.py` runs this beside PyTorch and writes the table.
 //!
 //! Times `STEPS` training steps (forward, W-BCE, backward, AdamW) and `STEPS` inference
 //! batches (`valid()` model) after one untimed warm-up of each, on random input; prints the
@@ -22,7 +25,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let parse = |i: usize, d: usize| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
     let (size, batch, steps) = (parse(1, 224), parse(2, 16), parse(3, 3));
 
-    let device = Device::default();
+    let device = match args.get(4).map(String::as_str).unwrap_or("flex") {
+        "flex" => Device::flex(),
+        #[cfg(feature = "tch")]
+        #[allow(deprecated)] // burn marks LibTorch deprecated; it is the reference here.
+        "tch" => Device::libtorch(),
+        other => return Err(format!("unknown or not compiled-in device {other}").into()),
+    };
+    let backend = args.get(4).map_or("flex", String::as_str).to_string();
     let ad = device.clone().autodiff();
     let mut model = kind.init(3, &device)?.fork(&ad).train();
     let mut optim = AdamWConfig::new().init();
@@ -68,7 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let infer_s = times.iter().cloned().fold(f64::INFINITY, f64::min);
     let infer_mean: f64 = times.iter().sum::<f64>() / times.len() as f64;
     println!(
-        "{kind} {size}x{size} batch {batch}, {steps} timed steps, {} threads: \
+        "{backend} {kind} {size}x{size} batch {batch}, {steps} timed steps, {} threads: \
          train best {:.2} s/step = {:.2} img/s (mean {:.2} img/s); \
          inference best {:.2} s/batch = {:.2} img/s (mean {:.2} img/s)",
         rayon::current_num_threads(),
