@@ -13,6 +13,8 @@ const ORIGIN: &str = "bundled model (models/default)";
 pub fn detector(device: &Device) -> anyhow::Result<Detector> {
     let manifest = Manifest::from_json(MANIFEST, ORIGIN)?;
     let typicality = fracdet_detect::Typicality::from_json(TYPICALITY, ORIGIN)?;
-    Ok(Detector::from_bundle(manifest, WEIGHTS.to_vec(), ORIGIN, device)?
-        .with_typicality(Some(typicality)))
+    Ok(
+        Detector::from_bundle(manifest, WEIGHTS.to_vec(), ORIGIN, device)?
+            .with_typicality(Some(typicality)),
+    )
 }
