@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::fracdet;
+use common::{fracdet, show};
 
 /// 32x32 grey image; fractured ones carry a bright diagonal line.
 fn write_image(path: &Path, seed: u32, fractured: bool) {
@@ -181,4 +181,50 @@ fn usage_errors_exit_2() {
         Some(2)
     );
     assert_eq!(fracdet(&["predict", "x.png"]).status.code(), Some(2));
+}
+
+#[test]
+fn acquisition_augment_is_recorded_in_the_run_and_trains() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_dataset(&data, 4);
+    let run = tmp.path().join("run");
+    let o = fracdet(&[
+        "train",
+        "classifier",
+        "--data",
+        data.to_str().unwrap(),
+        "--backbone",
+        "resnet18",
+        "--size",
+        "32",
+        "--epochs",
+        "1",
+        "--batch",
+        "4",
+        "--acquisition-augment",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    let a = &config["augment"]["acquisition"];
+    assert!(a["noise_prob"].as_f64().unwrap() > 0.0, "{config}");
+    assert!(a["jpeg_quality"].is_array(), "{config}");
+    assert!(run.join("best.ckpt").exists());
+    // Without augmentation there is nothing to add it to: a usage error.
+    let o = fracdet(&[
+        "train",
+        "classifier",
+        "--data",
+        data.to_str().unwrap(),
+        "--backbone",
+        "resnet18",
+        "--no-augment",
+        "--acquisition-augment",
+        "--out",
+        tmp.path().join("run2").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
 }

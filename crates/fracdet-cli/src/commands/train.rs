@@ -77,6 +77,10 @@ pub struct ClassifierArgs {
     /// Turn training augmentation off.
     #[arg(long)]
     pub no_augment: bool,
+    /// Also augment with noise, blur and JPEG re-compression (what differs between
+    /// hospitals; `fracdet evaluate --perturb` measures the model against them).
+    #[arg(long, conflicts_with = "no_augment")]
+    pub acquisition_augment: bool,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Threads for decoding and compute (default: all cores).
@@ -112,6 +116,11 @@ fn config_from_args(args: &ClassifierArgs) -> anyhow::Result<ClassifierConfig> {
     c.patience = (args.patience > 0).then_some(args.patience);
     if args.no_augment {
         c.augment = None;
+    }
+    if args.acquisition_augment
+        && let Some(a) = c.augment.as_mut()
+    {
+        a.acquisition = Some(fracdet_io::augment::AcquisitionConfig::default());
     }
     c.seed = args.seed;
     c.validate()?;

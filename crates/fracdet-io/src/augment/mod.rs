@@ -5,6 +5,7 @@
 //! optional random erasing. All randomness comes from the caller's RNG, so a per-sample
 //! seeded RNG makes augmentation reproducible.
 
+mod acquisition;
 mod affine;
 mod photometric;
 
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::BBox;
 
+pub use acquisition::{Acquisition, AcquisitionConfig, apply_acquisition};
 pub use affine::{Affine, warp_affine};
 pub use photometric::{Photometric, apply_photometric};
 
@@ -36,6 +38,10 @@ pub struct AugmentConfig {
     pub gamma_range: (f32, f32),
     /// Random erasing (cutout), off by default.
     pub erasing: Option<ErasingConfig>,
+    /// Noise, blur and JPEG re-compression as other sites' images show them; off by
+    /// default (and in runs configured before it existed).
+    #[serde(default)]
+    pub acquisition: Option<AcquisitionConfig>,
     /// A box is kept when at least this fraction of its transformed area stays on the
     /// canvas; otherwise it is dropped (the fracture left the picture).
     pub min_box_visible: f32,
@@ -52,6 +58,7 @@ impl Default for AugmentConfig {
             contrast: 0.15,
             gamma_range: (0.8, 1.25),
             erasing: None,
+            acquisition: None,
             min_box_visible: 0.4,
         }
     }
@@ -134,9 +141,14 @@ pub fn augment<R: Rng + ?Sized>(
     let photo = cfg.sample_photometric(rng);
     let affine = cfg.sample_affine(size, rng);
     let erase = cfg.erasing.and_then(|e| sample_erasing(&e, size, rng));
+    // Drawn last, and only when configured: recipes without it draw what they always did.
+    let acquisition = cfg.acquisition.map(|a| a.sample(rng));
 
     let mut img = canvas.to_vec();
     apply_photometric(&mut img, size, content, &photo);
+    if let Some(a) = &acquisition {
+        apply_acquisition(&mut img, size, content, a);
+    }
     let mut img = warp_affine(&img, size, &affine);
     let boxes = boxes
         .iter()

@@ -233,6 +233,7 @@ fn erasing_paints_one_rectangle() {
             area_range: (0.05, 0.05),
             aspect_range: (1.0, 1.0),
         }),
+        acquisition: None,
         min_box_visible: 0.4,
     };
     let full = BBox::new(0.0, 0.0, S as f32, S as f32);

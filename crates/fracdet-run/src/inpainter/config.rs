@@ -66,6 +66,7 @@ pub fn light_augment() -> AugmentConfig {
         contrast: 0.1,
         gamma_range: (0.9, 1.1),
         erasing: None,
+        acquisition: None,
         min_box_visible: 0.4,
     }
 }
