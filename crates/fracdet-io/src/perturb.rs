@@ -222,7 +222,7 @@ impl SplitMix {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Format, Metadata, Photometric};
+    use crate::Metadata;
 
     fn image(w: u32, h: u32) -> Radiograph {
         Radiograph {
@@ -231,19 +231,7 @@ mod tests {
             pixels: (0..w * h)
                 .map(|i| ((i % w) as f32 / w as f32) * 0.5 + ((i / w) % 7) as f32 * 0.05)
                 .collect(),
-            meta: Metadata {
-                source: "t".into(),
-                format: Format::Png,
-                bit_depth: 8,
-                photometric: Photometric::Monochrome2,
-                window: None,
-                pixel_spacing_mm: None,
-                body_part: None,
-                transfer_syntax: None,
-                raw_range: (0.0, 1.0),
-                modality: None,
-                chroma: None,
-            },
+            meta: Metadata::in_memory("t"),
         }
     }
 

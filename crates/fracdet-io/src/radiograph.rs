@@ -44,6 +44,26 @@ pub struct Metadata {
     pub chroma: Option<f32>,
 }
 
+impl Metadata {
+    /// What a grey 8-bit image made in memory (not read from a file) carries: no window,
+    /// spacing or DICOM attributes.
+    pub fn in_memory(source: &str) -> Self {
+        Self {
+            source: source.into(),
+            format: Format::Png,
+            bit_depth: 8,
+            photometric: Photometric::Monochrome2,
+            window: None,
+            pixel_spacing_mm: None,
+            body_part: None,
+            transfer_syntax: None,
+            raw_range: (0.0, 1.0),
+            modality: None,
+            chroma: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Format {
     Png,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::uniform;
 use crate::perturb::Perturbation;
-use crate::{BBox, Format, Metadata, Photometric, Radiograph};
+use crate::{BBox, Metadata, Radiograph};
 
 /// How often, and how strongly, each change is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -106,19 +106,7 @@ pub fn apply_acquisition(canvas: &mut [f32], size: u32, content: BBox, a: &Acqui
         pixels: (y0..y1)
             .flat_map(|y| canvas[y * s + x0..y * s + x1].iter().copied())
             .collect(),
-        meta: Metadata {
-            source: "augment".into(),
-            format: Format::Png,
-            bit_depth: 8,
-            photometric: Photometric::Monochrome2,
-            window: None,
-            pixel_spacing_mm: None,
-            body_part: None,
-            transfer_syntax: None,
-            raw_range: (0.0, 1.0),
-            modality: None,
-            chroma: None,
-        },
+        meta: Metadata::in_memory("augment"),
     };
     for step in &a.steps {
         let step = match *step {
