@@ -7,23 +7,22 @@
 //! new. The source is only read. Patient values never reach an error or a log line: errors
 //! name the file and the attribute, never a value.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use dicom_core::header::Header;
-use dicom_core::value::{DataSetSequence, Value};
-use dicom_core::{DataElement, Length, PrimitiveValue, Tag, VR};
+use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
+use dicom_object::InMemDicomObject;
 use dicom_object::mem::InMemElement;
-use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 use image::RgbImage;
 
+use super::derived::{
+    check_lo, encode, in_source_study, parse_source, put_empty_if_absent, sequence, study_uid,
+    text, uid_of, us,
+};
 use super::output::{check_not_source, write_file_atomic};
 use super::uid::{new_uid, utc_now};
-use crate::radiograph::Format;
 use crate::read::{
-    DEFAULT_MAX_PIXELS, DicomHeader, ReadOptions, max_file_bytes, read_dicom_header,
-    read_file_bounded, sniff,
+    DEFAULT_MAX_PIXELS, DicomHeader, ReadOptions, max_file_bytes, read_file_bounded,
 };
 use crate::{IoError, Result};
 
@@ -36,96 +35,11 @@ pub const DEFAULT_SERIES_DESCRIPTION: &str = "fracdet result — not for diagnos
 /// A Series Number high enough to sort after the acquisition's own series in most viewers.
 pub const DEFAULT_SERIES_NUMBER: i32 = 999;
 
-/// Identifies fracdet as the writer in the file meta group (PS3.10 7.1); fixed, made once
-/// from a random UUID like [`new_uid`].
-const IMPLEMENTATION_CLASS_UID: &str = "2.25.171189469035348676997906456294465988032";
-/// SH, at most 16 characters.
-const IMPLEMENTATION_VERSION_NAME: &str = concat!("FRACDET_", env!("CARGO_PKG_VERSION"));
-
 const DERIVATION_DESCRIPTION: &str = concat!(
     "fracdet ",
     env!("CARGO_PKG_VERSION"),
     ": fracture-detection overlay and boxes burned into the source image; not for diagnostic use"
 );
-
-/// Patient (C.7.1.1) and Patient Study (C.7.2.2) module attributes, copied verbatim.
-const PATIENT: &[Tag] = &[
-    tags::PATIENT_NAME,
-    tags::PATIENT_ID,
-    tags::ISSUER_OF_PATIENT_ID,
-    tags::ISSUER_OF_PATIENT_ID_QUALIFIERS_SEQUENCE,
-    tags::TYPE_OF_PATIENT_ID,
-    tags::PATIENT_BIRTH_DATE,
-    tags::PATIENT_BIRTH_TIME,
-    tags::PATIENT_BIRTH_DATE_IN_ALTERNATIVE_CALENDAR,
-    tags::PATIENT_DEATH_DATE_IN_ALTERNATIVE_CALENDAR,
-    tags::PATIENT_ALTERNATIVE_CALENDAR,
-    tags::PATIENT_SEX,
-    tags::QUALITY_CONTROL_SUBJECT,
-    tags::REFERENCED_PATIENT_SEQUENCE,
-    tags::REFERENCED_PATIENT_PHOTO_SEQUENCE,
-    // Other Patient IDs (0010,1000): retired, still common.
-    Tag(0x0010, 0x1000),
-    tags::OTHER_PATIENT_I_DS_SEQUENCE,
-    tags::OTHER_PATIENT_NAMES,
-    // Ethnic Group (0010,2160): retired, still common.
-    Tag(0x0010, 0x2160),
-    tags::ETHNIC_GROUP_CODE_SEQUENCE,
-    tags::ETHNIC_GROUPS,
-    tags::PATIENT_COMMENTS,
-    tags::PATIENT_SPECIES_DESCRIPTION,
-    tags::PATIENT_SPECIES_CODE_SEQUENCE,
-    tags::PATIENT_BREED_DESCRIPTION,
-    tags::PATIENT_BREED_CODE_SEQUENCE,
-    tags::BREED_REGISTRATION_SEQUENCE,
-    tags::RESPONSIBLE_PERSON,
-    tags::RESPONSIBLE_PERSON_ROLE,
-    tags::RESPONSIBLE_ORGANIZATION,
-    tags::PATIENT_IDENTITY_REMOVED,
-    tags::DEIDENTIFICATION_METHOD,
-    tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE,
-    tags::SOURCE_PATIENT_GROUP_IDENTIFICATION_SEQUENCE,
-    tags::GROUP_OF_PATIENTS_IDENTIFICATION_SEQUENCE,
-    // Patient Study
-    tags::ADMITTING_DIAGNOSES_DESCRIPTION,
-    tags::ADMITTING_DIAGNOSES_CODE_SEQUENCE,
-    tags::PATIENT_AGE,
-    tags::PATIENT_SIZE,
-    tags::PATIENT_WEIGHT,
-    tags::PATIENT_BODY_MASS_INDEX,
-    tags::MEDICAL_ALERTS,
-    tags::ALLERGIES,
-    tags::SMOKING_STATUS,
-    tags::PREGNANCY_STATUS,
-    tags::LAST_MENSTRUAL_DATE,
-    tags::PATIENT_STATE,
-    tags::OCCUPATION,
-    tags::ADDITIONAL_PATIENT_HISTORY,
-    tags::ADMISSION_ID,
-    tags::ISSUER_OF_ADMISSION_ID_SEQUENCE,
-];
-
-/// General Study module (C.7.2.1) attributes besides the Study Instance UID, copied verbatim.
-const STUDY: &[Tag] = &[
-    tags::STUDY_DATE,
-    tags::STUDY_TIME,
-    tags::REFERRING_PHYSICIAN_NAME,
-    tags::REFERRING_PHYSICIAN_IDENTIFICATION_SEQUENCE,
-    tags::CONSULTING_PHYSICIAN_NAME,
-    tags::CONSULTING_PHYSICIAN_IDENTIFICATION_SEQUENCE,
-    tags::STUDY_ID,
-    tags::ACCESSION_NUMBER,
-    tags::ISSUER_OF_ACCESSION_NUMBER_SEQUENCE,
-    tags::STUDY_DESCRIPTION,
-    tags::PHYSICIANS_OF_RECORD,
-    tags::PHYSICIANS_OF_RECORD_IDENTIFICATION_SEQUENCE,
-    tags::NAME_OF_PHYSICIANS_READING_STUDY,
-    tags::PHYSICIANS_READING_STUDY_IDENTIFICATION_SEQUENCE,
-    tags::REQUESTING_SERVICE_CODE_SEQUENCE,
-    tags::REFERENCED_STUDY_SEQUENCE,
-    tags::PROCEDURE_CODE_SEQUENCE,
-    tags::REASON_FOR_PERFORMED_PROCEDURE_CODE_SEQUENCE,
-];
 
 /// What a reader of the result needs to know about the image it was derived from: which
 /// body part and side, its orientation, and whether its pixels were ever lossy.
@@ -137,20 +51,6 @@ const IMAGE_CONTEXT: &[Tag] = &[
     tags::LOSSY_IMAGE_COMPRESSION,
     tags::LOSSY_IMAGE_COMPRESSION_RATIO,
     tags::LOSSY_IMAGE_COMPRESSION_METHOD,
-];
-
-/// Type 2 attributes of the modules above: present, and empty when the source lacks them.
-const TYPE_2: &[(Tag, VR)] = &[
-    (tags::PATIENT_NAME, VR::PN),
-    (tags::PATIENT_ID, VR::LO),
-    (tags::PATIENT_BIRTH_DATE, VR::DA),
-    (tags::PATIENT_SEX, VR::CS),
-    (tags::STUDY_DATE, VR::DA),
-    (tags::STUDY_TIME, VR::TM),
-    (tags::REFERRING_PHYSICIAN_NAME, VR::PN),
-    (tags::STUDY_ID, VR::SH),
-    (tags::ACCESSION_NUMBER, VR::SH),
-    (tags::PATIENT_ORIENTATION, VR::CS),
 ];
 
 /// How to write a Secondary Capture result.
@@ -178,14 +78,7 @@ impl Default for ScOptions {
 
 impl ScOptions {
     fn check(&self) -> Result<()> {
-        let d = &self.series_description;
-        if d.chars().count() > 64 || d.chars().any(|c| c == '\\' || c.is_control()) {
-            return Err(IoError::InvalidArgument(
-                "series description: at most 64 characters, no backslash or control characters (DICOM LO)"
-                    .to_string(),
-            ));
-        }
-        Ok(())
+        check_lo("series description", &self.series_description)
     }
 }
 
@@ -212,54 +105,10 @@ pub fn secondary_capture_bytes(
 ) -> Result<Vec<u8>> {
     options.check()?;
     let pixels = overlay_pixels(overlay)?;
-    if source.is_empty() {
-        return Err(IoError::Empty {
-            path: name.to_path_buf(),
-        });
-    }
-    let not_dicom = |found| IoError::NotDicom {
-        path: name.to_path_buf(),
-        found,
-    };
-    match sniff(source) {
-        Some(Format::Dicom) => {}
-        Some(Format::Png) => return Err(not_dicom("PNG")),
-        Some(Format::Jpeg) => return Err(not_dicom("JPEG")),
-        None => {
-            return Err(IoError::UnknownFormat {
-                path: name.to_path_buf(),
-            });
-        }
-    }
-    // As in the reader: a third-party parser panicking on a malformed file is an error, not
-    // a crash. The panic message is not passed on, as it could quote a value.
-    let header = catch_unwind(AssertUnwindSafe(|| read_dicom_header(source, name, false)))
-        .unwrap_or_else(|_| {
-            Err(IoError::Corrupt {
-                path: name.to_path_buf(),
-                format: "DICOM",
-                reason: "the DICOM parser panicked".to_string(),
-            })
-        })?;
+    let header = parse_source(source, name)?;
     let obj = build(&header, name, overlay, pixels, options)?;
     drop(header);
-
-    let encode = |reason: String| IoError::Encode {
-        path: name.to_path_buf(),
-        reason,
-    };
-    let file = obj
-        .with_meta(
-            FileMetaTableBuilder::new()
-                .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
-                .implementation_class_uid(IMPLEMENTATION_CLASS_UID)
-                .implementation_version_name(IMPLEMENTATION_VERSION_NAME),
-        )
-        .map_err(|e| encode(e.to_string()))?;
-    let mut out = Vec::new();
-    file.write_all(&mut out)
-        .map_err(|e| encode(e.to_string()))?;
-    Ok(out)
+    encode(obj, name)
 }
 
 /// Write a Secondary Capture of `overlay` for `source` to `out`.
@@ -316,26 +165,9 @@ fn build(
     options: &ScOptions,
 ) -> Result<InMemDicomObject> {
     let src = &*source.header;
-    let study_uid = uid_of(src, tags::STUDY_INSTANCE_UID).ok_or_else(|| IoError::Dicom {
-        path: name.to_path_buf(),
-        attribute: "StudyInstanceUID",
-        reason: "missing or empty; a result joins the source's study".to_string(),
-    })?;
-
-    let mut obj = InMemDicomObject::new_empty();
-    // Copied text is decoded with the source's character set and re-encoded as UTF-8,
-    // which can hold any of them (and the em dash of the default description).
-    obj.put(text(tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192"));
-    for &tag in PATIENT.iter().chain(STUDY).chain(IMAGE_CONTEXT) {
-        if let Some(e) = src.get(tag) {
-            obj.put(undefined_lengths(e));
-        }
-    }
-    for &(tag, vr) in TYPE_2 {
-        if obj.get(tag).is_none() {
-            obj.put(DataElement::new(tag, vr, PrimitiveValue::Empty));
-        }
-    }
+    let study_uid = study_uid(src, name)?;
+    let mut obj = in_source_study(src, IMAGE_CONTEXT);
+    put_empty_if_absent(&mut obj, tags::PATIENT_ORIENTATION, VR::CS);
     // Laterality (General Series) is Type 2C: required, possibly empty, when the image does
     // not state Image Laterality; unknown here, so present and empty (dciodvfy checks it).
     if obj.get(tags::LATERALITY).is_none() && obj.get(tags::IMAGE_LATERALITY).is_none() {
@@ -451,52 +283,13 @@ fn source_reference(src: &InMemDicomObject) -> Option<InMemElement> {
     Some(sequence(tags::SOURCE_IMAGE_SEQUENCE, vec![item]))
 }
 
-/// A UI value with its padding trimmed; `None` when absent or empty.
-fn uid_of(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    let value = obj.get(tag)?.to_str().ok()?;
-    let uid = value.trim_end_matches(['\0', ' ']).trim();
-    (!uid.is_empty()).then(|| uid.to_string())
-}
-
-/// A copy of `e` whose sequences and items have undefined lengths. Lengths read from the
-/// source are stale once values are re-encoded (another character set, implicit to
-/// explicit VR); undefined lengths are always right.
-fn undefined_lengths(e: &InMemElement) -> InMemElement {
-    match e.value() {
-        Value::Sequence(seq) => {
-            let items: Vec<_> = seq
-                .items()
-                .iter()
-                .map(|item| InMemDicomObject::from_element_iter(item.iter().map(undefined_lengths)))
-                .collect();
-            DataElement::new(
-                e.tag(),
-                VR::SQ,
-                DataSetSequence::new(items, Length::UNDEFINED),
-            )
-        }
-        _ => e.clone(),
-    }
-}
-
-fn sequence(tag: Tag, items: Vec<InMemDicomObject>) -> InMemElement {
-    DataElement::new(tag, VR::SQ, DataSetSequence::new(items, Length::UNDEFINED))
-}
-
-fn text(tag: Tag, vr: VR, s: &str) -> InMemElement {
-    DataElement::new(tag, vr, PrimitiveValue::from(s))
-}
-
-fn us(tag: Tag, v: u16) -> InMemElement {
-    DataElement::new(tag, VR::US, PrimitiveValue::from(v))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn fixed_identifiers_are_valid() {
+        use crate::write::derived::{IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME};
         assert!(IMPLEMENTATION_VERSION_NAME.len() <= 16);
         assert!(IMPLEMENTATION_CLASS_UID.len() <= 64);
         assert!(DERIVATION_DESCRIPTION.len() <= 1024);
