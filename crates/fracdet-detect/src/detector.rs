@@ -344,6 +344,7 @@ mod tests {
                 score: p,
                 map: None,
                 features: None,
+                boxes: None,
             };
             let (raw_p, raw) = decide(ScoreKind::Probability, &scored, Some(&points), None);
             let (cal_p, cal) = decide(ScoreKind::Probability, &scored, Some(&points), Some(&t));
@@ -384,6 +385,7 @@ mod tests {
                 score: z,
                 map: None,
                 features: None,
+                boxes: None,
             };
             let (_, raw) = decide(ScoreKind::Logit, &scored, Some(&points), None);
             let (p, cal) = decide(ScoreKind::Logit, &scored, Some(&points), Some(&t));

@@ -15,6 +15,7 @@
 use std::path::Path;
 
 use burn::tensor::Device;
+use fracdet_eval::cell_regions::boxes_to_original;
 use fracdet_eval::{LocalisationCase, ScoredBox, Temperature};
 use fracdet_io::BBox;
 use fracdet_io::preprocess::LetterboxTransform;
@@ -114,6 +115,9 @@ pub struct Scored {
     /// A classifier's pooled trunk features (what its head and the typicality check
     /// read); `None` for the other kinds.
     pub features: Option<Vec<f32>>,
+    /// An MPR detector with a box head: the boxes its cells regress, canvas pixels, every
+    /// candidate after suppression, best first (`None` for the other kinds).
+    pub boxes: Option<Vec<ScoredBox>>,
 }
 
 impl Scorer {
@@ -265,6 +269,7 @@ impl Scorer {
                     score: s.probability,
                     map: s.cam,
                     features: Some(s.features),
+                    boxes: None,
                 })
                 .collect()),
             Self::Mpr(p) => Ok(p
@@ -279,6 +284,14 @@ impl Scorer {
                         w: m.grid,
                     }),
                     features: None,
+                    boxes: m.boxes.map(|b| {
+                        b.into_iter()
+                            .map(|c| ScoredBox {
+                                bbox: c.bbox,
+                                score: c.score,
+                            })
+                            .collect()
+                    }),
                 })
                 .collect()),
             Self::Anomaly(a) => Ok(a
@@ -304,6 +317,17 @@ impl Scorer {
         t: &LetterboxTransform,
     ) -> LocalisationCase {
         let size = self.input_size();
+        if let Some(boxes) = &scored.boxes {
+            // Every candidate counts: AP and FROC sweep the score themselves.
+            let mut case = match (self.region_threshold(), scored.map.as_ref()) {
+                (Some(threshold), Some(cells)) => {
+                    regions::cell_localisation_case(truth, cells, t, size, threshold)
+                }
+                (_, map) => regions::localisation_case(truth, map, t, size, scored.probability),
+            };
+            case.predicted = boxes_to_original(boxes, t);
+            return case;
+        }
         match (self.region_threshold(), scored.map.as_ref()) {
             (Some(threshold), Some(cells)) => {
                 regions::cell_localisation_case(truth, cells, t, size, threshold)
@@ -315,8 +339,23 @@ impl Scorer {
     /// Boxes `detect` draws on a flagged image, original pixels. MPR: as in
     /// [`Scorer::localisation_case`], but when no content cell reaches the region
     /// threshold the hottest cell is boxed, so a flagged image always shows where.
+    ///
+    /// With a box head: the regressed boxes at or above the region threshold, or the best
+    /// one when none reaches it.
     pub fn boxes(&self, scored: &Scored, t: &LetterboxTransform) -> Vec<ScoredBox> {
         let size = self.input_size();
+        if let Some(boxes) = &scored.boxes {
+            let threshold = self.region_threshold().unwrap_or(0.5);
+            let mut kept: Vec<ScoredBox> = boxes
+                .iter()
+                .filter(|b| b.score >= threshold)
+                .copied()
+                .collect();
+            if kept.is_empty() {
+                kept.extend(boxes.first().copied());
+            }
+            return boxes_to_original(&kept, t);
+        }
         match (self.region_threshold(), scored.map.as_ref()) {
             (_, None) => Vec::new(),
             (Some(threshold), Some(cells)) => regions::cell_boxes(cells, t, size, threshold, true),
@@ -374,6 +413,7 @@ fn anomaly_scored(cells: Vec<f32>, grid: usize, t: &LetterboxTransform, size: u3
         score,
         map,
         features: None,
+        boxes: None,
     }
 }
 

@@ -10,6 +10,7 @@
 pub mod auroc;
 pub mod binary;
 pub mod bootstrap;
+pub mod box_precision;
 pub mod calibration;
 pub mod cell_regions;
 pub mod ci;
@@ -32,6 +33,7 @@ pub mod training_log;
 pub use auroc::{auroc, auroc_with_ci};
 pub use binary::{BinaryMetrics, binary_metrics};
 pub use bootstrap::BootstrapConfig;
+pub use box_precision::{average_precision_at, median_area_ratio};
 pub use calibration::{Calibration, ReliabilityBin, brier_score, calibration};
 pub use confusion::{ConfusionMatrix, RatioMetric};
 pub use curves::{PrCurve, RocBand, RocCurve, average_precision, pr_curve, roc_band, roc_curve};

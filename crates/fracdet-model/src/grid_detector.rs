@@ -25,6 +25,7 @@ use std::path::Path;
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::softplus;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
@@ -46,6 +47,9 @@ pub enum ImagePool {
     NoisyOr,
     /// `p = max p_cell`: only the hottest cell gets the image term's gradient.
     Max,
+    /// A head of its own on the stride-16 trunk features ([`ImageHead`]): the image score
+    /// does not grow with the number of warm cells, and does not saturate in f32.
+    Head,
 }
 
 /// Configuration of a [`GridDetector`].
@@ -72,6 +76,14 @@ pub struct GridDetectorConfig {
     /// times this factor (0 = the pretrained image-only network, residual weights from zero).
     #[config(default = 0.0)]
     pub residual_stem_scale: f64,
+    /// Add the box head: per cell, the distances from the cell centre to the left, top,
+    /// right and bottom edges of the fracture box it belongs to (FCOS-style), so boxes fit
+    /// the fracture instead of being unions of cells.
+    #[config(default = false)]
+    pub box_head: bool,
+    /// Channels of the image head's 1×1 convolution ([`ImagePool::Head`] only).
+    #[config(default = 128)]
+    pub image_head_channels: usize,
 }
 
 impl GridDetectorConfig {
@@ -79,8 +91,8 @@ impl GridDetectorConfig {
     pub fn validate(&self) -> Result<(), ModelError> {
         let bad = |m: String| Err(ModelError::Config(format!("grid detector: {m}")));
         self.backbone.clone().with_in_channels(1).validate()?;
-        if self.in_channels == 0 || self.head_channels == 0 {
-            return bad("in_channels and head_channels must be positive".into());
+        if self.in_channels == 0 || self.head_channels == 0 || self.image_head_channels == 0 {
+            return bad("in_channels and head channels must be positive".into());
         }
         if ![8, 16, 32].contains(&self.stride) {
             return bad(format!("stride must be 8, 16 or 32, got {}", self.stride));
@@ -228,11 +240,32 @@ impl GridDetectorConfig {
             device,
         );
         cell.bias = Some(Param::from_tensor(prior));
+        let boxes = self.box_head.then(|| {
+            Conv2dConfig::new([self.head_channels, 4], [1, 1])
+                .with_bias(true)
+                .init(device)
+        });
+        let image_head = (self.image_pool == ImagePool::Head).then(|| ImageHead {
+            conv: ConvBnSpec {
+                c_in: self.channels_after(self.trunk_len()),
+                c_out: self.image_head_channels,
+                kernel: 1,
+                stride: 1,
+                groups: 1,
+                padding: Padding::Symmetric,
+                bn_eps: 1e-5,
+                relu6: true,
+            }
+            .init(device),
+            linear: LinearConfig::new(self.image_head_channels, 1).init(device),
+        });
         GridDetector {
             stem,
             blocks,
             context,
             cell,
+            boxes,
+            image_head,
             image_pool: self.image_pool,
             fine_after: self.fine_len(),
         }
@@ -264,6 +297,10 @@ pub struct GridDetector {
     pub context: ConvBnAct,
     /// 1×1 conv to one logit per cell.
     pub cell: Conv2d,
+    /// 1×1 conv to the 4 log-distances of the cell's box ([`GridDetectorConfig::box_head`]).
+    pub boxes: Option<Conv2d>,
+    /// The image-level head ([`ImagePool::Head`]).
+    pub image_head: Option<ImageHead>,
     /// Cell-to-image pooling.
     #[module(skip)]
     pub image_pool: ImagePool,
@@ -273,10 +310,40 @@ pub struct GridDetector {
     pub fine_after: Option<usize>,
 }
 
+/// Image-level head on the shared trunk: 1×1 conv + BN + ReLU6 over the stride-16 (or 32)
+/// features, global max pooling (a fracture is local: the strongest evidence anywhere
+/// decides, and a crop scores as the whole image does), a linear layer to one logit.
+#[derive(Module, Debug)]
+pub struct ImageHead {
+    pub conv: ConvBnAct,
+    pub linear: Linear,
+}
+
+impl ImageHead {
+    /// `[N, C, h, w]` trunk features → `[N]` image logits.
+    pub fn forward(&self, features: Tensor<4>) -> Tensor<1> {
+        let x = self.conv.forward(features);
+        let [n, c, h, w] = x.dims();
+        let pooled: Tensor<2> = x.reshape([n, c, h * w]).max_dim(2).reshape([n, c]);
+        self.linear.forward(pooled).reshape([n])
+    }
+}
+
+/// Everything the detector predicts for a batch.
+pub struct DetectorOutput {
+    /// `[N, gh, gw]` cell logits.
+    pub cells: Tensor<3>,
+    /// `[N]` image logits.
+    pub image: Tensor<1>,
+    /// `[N, 4, gh, gw]` log-distances (in cells) from each cell centre to its box's left,
+    /// top, right and bottom edges; `None` without the box head. Decode with
+    /// `distance = stride · exp(value)`.
+    pub boxes: Option<Tensor<4>>,
+}
+
 impl GridDetector {
-    /// Trunk features: `[N, C_in, H, W]` → `[N, F, gh, gw]`, `gh = ceil(H / stride)`. At
-    /// stride 8, `F` = stride-8 channels + trunk channels (the trunk output upsampled).
-    pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
+    /// The stride-8 features (stride 8 only) and the trunk output.
+    fn trunk(&self, x: Tensor<4>) -> (Option<Tensor<4>>, Tensor<4>) {
         let mut x = self.stem.forward(x);
         let mut fine = None;
         for (i, block) in self.blocks.iter().enumerate() {
@@ -288,27 +355,58 @@ impl GridDetector {
         if self.fine_after == Some(self.blocks.len()) {
             fine = Some(x.clone());
         }
+        (fine, x)
+    }
+
+    /// Cell features from the trunk outputs: at stride 8 the trunk output upsampled
+    /// (nearest) and concatenated after the stride-8 features.
+    fn fuse(fine: Option<Tensor<4>>, coarse: Tensor<4>) -> Tensor<4> {
         match fine {
             Some(fine) => {
                 let [_, _, h, w] = fine.dims();
                 let up = interpolate(
-                    x,
+                    coarse,
                     InterpolateOptions::new(InterpolateMode::Nearest).with_output_size([h, w]),
                 );
                 Tensor::cat(vec![fine, up], 1)
             }
-            None => x,
+            None => coarse,
+        }
+    }
+
+    /// Trunk features: `[N, C_in, H, W]` → `[N, F, gh, gw]`, `gh = ceil(H / stride)`. At
+    /// stride 8, `F` = stride-8 channels + trunk channels (the trunk output upsampled).
+    pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
+        let (fine, coarse) = self.trunk(x);
+        Self::fuse(fine, coarse)
+    }
+
+    /// Every output: `x` `[N, C_in, H, W]` (image channel then residual channels,
+    /// normalised) → [`DetectorOutput`], logits without sigmoid.
+    pub fn forward_all(&self, x: Tensor<4>) -> DetectorOutput {
+        let (fine, coarse) = self.trunk(x);
+        let head_image = self.image_head.as_ref().map(|h| h.forward(coarse.clone()));
+        let context = self.context.forward(Self::fuse(fine, coarse));
+        let boxes = self.boxes.as_ref().map(|b| b.forward(context.clone()));
+        let cells = self.cell.forward(context);
+        let [n, _, gh, gw] = cells.dims();
+        let cells: Tensor<3> = cells.reshape([n, gh, gw]);
+        let image = match head_image {
+            Some(image) => image,
+            None => pool_cells(cells.clone(), self.image_pool),
+        };
+        DetectorOutput {
+            cells,
+            image,
+            boxes,
         }
     }
 
     /// Cell logits and image logit: `x` `[N, C_in, H, W]` (image channel then residual
     /// channels, normalised) → (`[N, gh, gw]` cell logits, `[N]` image logit), no sigmoid.
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<3>, Tensor<1>) {
-        let cells = self.cell.forward(self.context.forward(self.features(x)));
-        let [n, _, gh, gw] = cells.dims();
-        let cells: Tensor<3> = cells.reshape([n, gh, gw]);
-        let image = pool_cells(cells.clone(), self.image_pool);
-        (cells, image)
+        let out = self.forward_all(x);
+        (out.cells, out.image)
     }
 }
 
@@ -319,6 +417,8 @@ pub fn pool_cells(cells: Tensor<3>, pool: ImagePool) -> Tensor<1> {
     match pool {
         ImagePool::NoisyOr => noisy_or_logits(flat),
         ImagePool::Max => flat.max_dim(1).reshape([n]),
+        // No head to read: the hottest cell stands in (a detector always has its head).
+        ImagePool::Head => flat.max_dim(1).reshape([n]),
     }
 }
 
@@ -449,6 +549,36 @@ mod tests {
         let grads = out.backward();
         let g = values(z.grad(&grads).unwrap());
         assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
+    }
+
+    #[test]
+    fn box_and_image_heads_have_their_shapes_and_gradients() {
+        let device = Device::flex().autodiff();
+        let cfg = tiny()
+            .with_stride(8)
+            .with_box_head(true)
+            .with_image_pool(ImagePool::Head)
+            .with_image_head_channels(8);
+        let model = cfg.init(&device).unwrap();
+        let x = Tensor::<4>::random([2, 3, 64, 48], Distribution::Default, &device);
+        let out = model.forward_all(x);
+        assert_eq!(out.cells.dims(), [2, 8, 6]);
+        assert_eq!(out.image.dims(), [2]);
+        let boxes = out.boxes.expect("box head");
+        assert_eq!(boxes.dims(), [2, 4, 8, 6]);
+        // The image logit comes from the head, not from the cells: its gradient reaches
+        // the head's weights, and the box term reaches the box convolution.
+        let grads = (out.image.sum() + boxes.sum()).backward();
+        let head = model.image_head.as_ref().unwrap();
+        let linear = values(head.linear.weight.val().grad(&grads).expect("gradient"));
+        let conv = model.boxes.as_ref().unwrap().weight.val().grad(&grads);
+        let conv = values(conv.expect("gradient"));
+        for g in [linear, conv] {
+            assert!(g.iter().any(|v| *v != 0.0) && g.iter().all(|v| v.is_finite()));
+        }
+        // Without the options the detector has neither head.
+        let plain = tiny().init(&Device::flex()).unwrap();
+        assert!(plain.boxes.is_none() && plain.image_head.is_none());
     }
 
     #[test]

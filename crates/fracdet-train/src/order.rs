@@ -23,6 +23,7 @@ pub fn derive_seed(seed: u64, path: &[u64]) -> u64 {
 pub(crate) const SHUFFLE: u64 = 1;
 pub(crate) const AUGMENT: u64 = 2;
 pub(crate) const DEVICE: u64 = 3;
+pub(crate) const CROP: u64 = 4;
 
 /// The order in which the `n` training samples are visited in `epoch`.
 pub fn epoch_order(seed: u64, epoch: u64, n: usize) -> Vec<usize> {
@@ -35,6 +36,12 @@ pub fn epoch_order(seed: u64, epoch: u64, n: usize) -> Vec<usize> {
 /// Seed for the augmentation of sample `index` in `epoch`.
 pub fn augment_seed(seed: u64, epoch: u64, index: usize) -> u64 {
     derive_seed(seed, &[AUGMENT, epoch, index as u64])
+}
+
+/// Seed for the training crop of sample `index` in `epoch` (drawn with or without
+/// augmentation: a crop is how the sample is taken, not an augmentation one can turn off).
+pub fn crop_seed(seed: u64, epoch: u64, index: usize) -> u64 {
+    derive_seed(seed, &[CROP, epoch, index as u64])
 }
 
 #[cfg(test)]

@@ -112,6 +112,8 @@ pub(super) struct Scored {
     pub(super) score: f32,
     /// CAM or MPR cell grid over the model canvas, for localisation and thumbnails.
     map: Option<Cam>,
+    /// A box head's regressed boxes, canvas pixels (see `fracdet_detect::Scored::boxes`).
+    boxes: Option<Vec<fracdet_eval::ScoredBox>>,
     /// The letterbox that made the model canvas from the original image.
     transform: LetterboxTransform,
 }
@@ -616,6 +618,7 @@ pub(super) fn score(
                 probability: r.probability,
                 score: r.score,
                 map: r.map,
+                boxes: r.boxes,
                 transform,
             });
         }
@@ -662,6 +665,7 @@ fn localisation(
                 score: s.score,
                 map: s.map.clone(),
                 features: None,
+                boxes: s.boxes.clone(),
             };
             scorer.localisation_case(s.sample.boxes.clone(), &r, &s.transform)
         })

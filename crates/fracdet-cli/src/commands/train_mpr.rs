@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Args;
 use fracdet_io::dataset::Split;
+use fracdet_model::grid_detector::ImagePool;
 use fracdet_train::mpr::inpainter_residuals::residual_source_for;
 use fracdet_train::mpr::{MprConfig, MprData, MprEpochMetrics, MprSource, train_mpr};
 use fracdet_train::{Skipped, Start, StopFlag, TrainObserver};
@@ -73,6 +74,21 @@ pub struct MprArgs {
     /// Stop after this many epochs without a better validation AUROC (0 = never).
     #[arg(long, default_value_t = 6)]
     pub patience: u64,
+    /// Add the box head: every cell regresses its fracture box, so drawn boxes fit the
+    /// fracture instead of being unions of cells.
+    #[arg(long)]
+    pub box_head: bool,
+    /// Weight of the box head's GIoU term.
+    #[arg(long, default_value_t = 1.0)]
+    pub box_loss_weight: f32,
+    /// Score images with a head of their own on the trunk (max-pooled features) rather
+    /// than the noisy-OR of the cells.
+    #[arg(long)]
+    pub image_head: bool,
+    /// Train on random SIDE² crops of the canvas (one holding a whole fracture box on a
+    /// fractured image); validation and prediction see whole canvases. A multiple of 16.
+    #[arg(long, value_name = "SIDE")]
+    pub train_crop: Option<u32>,
     /// Turn training augmentation off.
     #[arg(long)]
     pub no_augment: bool,
@@ -108,6 +124,12 @@ fn config_from_args(args: &MprArgs) -> anyhow::Result<MprConfig> {
     c.image_loss_weight = args.image_loss_weight;
     c.min_cell_overlap = args.min_cell_overlap;
     c.patience = (args.patience > 0).then_some(args.patience);
+    c.box_head = args.box_head;
+    c.box_loss_weight = args.box_loss_weight;
+    if args.image_head {
+        c.image_pool = ImagePool::Head;
+    }
+    c.train_crop = args.train_crop;
     if args.no_augment {
         c.augment = None;
     }
@@ -247,5 +269,14 @@ impl TrainObserver<f64, MprEpochMetrics> for MprProgress {
             f(m.val_hit_rate),
             f(m.val_box_recall)
         );
+        if m.val_ap50.is_some() || m.train_box_loss != 0.0 {
+            eprintln!(
+                "           box_loss {:.4} val_ap50 {} val_box_recall@1fp {} val_box_area_ratio {}",
+                m.train_box_loss,
+                f(m.val_ap50),
+                f(m.val_box_recall_fp1),
+                f(m.val_box_area_ratio)
+            );
+        }
     }
 }

@@ -72,6 +72,23 @@ pub struct MprConfig {
     /// boxes, photometric changes touch the image only. Random erasing is refused.
     pub augment: Option<AugmentConfig>,
     pub seed: u64,
+    /// The box head: each cell regresses its fracture box (absent in older runs: off).
+    #[serde(default)]
+    pub box_head: bool,
+    /// Weight of the box term (1 − GIoU over the cells that regress a box).
+    #[serde(default = "default_box_loss_weight")]
+    pub box_loss_weight: f32,
+    /// Training only: each sample is a random `train_crop`² crop of its canvas (one that
+    /// holds a whole fracture box, for a fractured image with boxes), so a large working
+    /// size trains at a fraction of its cost; validation and prediction see whole canvases.
+    /// The network is fully convolutional and the image head max-pools, so a crop is scored
+    /// as a whole image is. Must be a multiple of 16 and at most `size`.
+    #[serde(default)]
+    pub train_crop: Option<u32>,
+}
+
+fn default_box_loss_weight() -> f32 {
+    1.0
 }
 
 impl MprConfig {
@@ -107,6 +124,9 @@ impl MprConfig {
             patience: Some(6),
             augment: Some(AugmentConfig::default()),
             seed: 0,
+            box_head: false,
+            box_loss_weight: default_box_loss_weight(),
+            train_crop: None,
         }
     }
 
@@ -123,6 +143,7 @@ impl MprConfig {
             .with_head_channels(self.head_channels)
             .with_image_pool(self.image_pool)
             .with_residual_stem_scale(self.residual_stem_scale)
+            .with_box_head(self.box_head)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -169,6 +190,17 @@ impl MprConfig {
         }
         if !(self.image_loss_weight.is_finite() && self.image_loss_weight >= 0.0) {
             return bad("image_loss_weight must be finite and >= 0".into());
+        }
+        if !(self.box_loss_weight.is_finite() && self.box_loss_weight >= 0.0) {
+            return bad("box_loss_weight must be finite and >= 0".into());
+        }
+        if let Some(crop) = self.train_crop
+            && (crop == 0 || !crop.is_multiple_of(16) || crop > self.size)
+        {
+            return bad(format!(
+                "train_crop {crop} must be a positive multiple of 16 and at most size {}",
+                self.size
+            ));
         }
         if !(0.0..=1.0).contains(&self.min_cell_overlap) {
             return bad("min_cell_overlap must be in [0, 1]".into());
@@ -225,8 +257,20 @@ mod tests {
             ..AugmentConfig::default()
         });
         assert!(bad.validate().is_err());
-        let mut bad = c;
+        let mut bad = c.clone();
         bad.residual_scales = vec![0];
         assert!(bad.validate().is_err());
+        for crop in [0, 100, 512] {
+            let mut bad = c.clone();
+            bad.train_crop = Some(crop);
+            assert!(bad.validate().is_err(), "crop {crop}");
+        }
+        // A config written before the box head loads with it off.
+        let mut old: serde_json::Value = serde_json::to_value(&c).unwrap();
+        for key in ["box_head", "box_loss_weight", "train_crop"] {
+            old.as_object_mut().unwrap().remove(key);
+        }
+        let old: MprConfig = serde_json::from_value(old).unwrap();
+        assert!(!old.box_head && old.train_crop.is_none() && old.box_loss_weight == 1.0);
     }
 }

@@ -13,6 +13,7 @@ use fracdet_model::grid_detector::GridDetector;
 
 use crate::checkpoint::{BEST_FILE, LAST_FILE};
 use crate::error::{Result, RunError};
+use crate::mpr::boxes::{BoxGrid, CellBox};
 use crate::mpr::config::MprConfig;
 use crate::mpr::input::{MprItem, input_tensor};
 use crate::mpr::residuals::ResidualSource;
@@ -31,7 +32,18 @@ pub struct MprPrediction {
     pub cells: Vec<f32>,
     /// Cells per side; each covers `size / grid` canvas pixels.
     pub grid: usize,
+    /// Box head only: the boxes the cells regress, canvas pixels, every cell scored at
+    /// least [`CANDIDATE_SCORE`], after non-maximum suppression, best first. Callers keep
+    /// those at or above their operating threshold.
+    pub boxes: Option<Vec<CellBox>>,
 }
+
+/// Cells below this probability propose no box (their boxes would never be drawn, and
+/// AP and FROC need only the candidates above it).
+pub const CANDIDATE_SCORE: f32 = 0.01;
+
+/// At most this many boxes per canvas.
+pub const MAX_BOXES: usize = 50;
 
 /// A trained MPR detector in inference mode with its residual source and input recipe.
 pub struct MprPredictor {
@@ -149,20 +161,35 @@ impl MprPredictor {
                 label: false,
             })
             .collect();
-        let (cells, image) = self
+        let out = self
             .model
-            .forward(input_tensor(&items, &self.config, device));
-        let logits = tensor_values(cells)?;
-        let image = tensor_values(image)?;
+            .forward_all(input_tensor(&items, &self.config, device));
+        let logits = tensor_values(out.cells)?;
+        let image = tensor_values(out.image)?;
+        let raw = out.boxes.map(tensor_values).transpose()?;
         let g = self.grid * self.grid;
+        let box_grid = BoxGrid {
+            grid_w: self.grid,
+            grid_h: self.grid,
+            side: self.config.size,
+        };
         Ok(image
             .iter()
             .zip(logits.chunks(g))
-            .map(|(&logit, z)| MprPrediction {
-                probability: sigmoid(logit),
-                logit,
-                cells: z.iter().map(|&v| sigmoid(v)).collect(),
-                grid: self.grid,
+            .enumerate()
+            .map(|(k, (&logit, z))| {
+                let cells: Vec<f32> = z.iter().map(|&v| sigmoid(v)).collect();
+                let boxes = raw.as_ref().map(|raw| {
+                    let ltrb = &raw[k * 4 * g..(k + 1) * 4 * g];
+                    box_grid.boxes(&cells, ltrb, CANDIDATE_SCORE, MAX_BOXES)
+                });
+                MprPrediction {
+                    probability: sigmoid(logit),
+                    logit,
+                    cells,
+                    grid: self.grid,
+                    boxes,
+                }
             })
             .collect())
     }

@@ -18,9 +18,17 @@ pub struct MprItem {
     pub label: bool,
 }
 
-/// The normalised `[N, 1 + S, size, size]` input of `items`.
+impl MprItem {
+    /// Side of the square canvas, pixels.
+    pub fn side(&self) -> usize {
+        (self.image.len() as f64).sqrt().round() as usize
+    }
+}
+
+/// The normalised `[N, 1 + S, side, side]` input of `items`, all of one square side (the
+/// run's size, or its training crop).
 pub fn input_tensor(items: &[MprItem], config: &MprConfig, device: &Device) -> Tensor<4> {
-    let side = config.size as usize;
+    let side = items.first().map_or(config.size as usize, MprItem::side);
     let channels = config.in_channels();
     let mut data = Vec::with_capacity(items.len() * channels * side * side);
     let (m, s) = (config.image_mean, config.image_std);

@@ -4,8 +4,10 @@
 //! - [`state`]: its checkpoints; [`input`]: the network input of a canvas and its maps;
 //! - [`residuals`]: [`ResidualSource`], where residual channels come from, and
 //!   [`inpainter_residuals`], the trained inpainter as one;
+//! - [`boxes`]: the box head's cell geometry, decoding and suppression;
 //! - [`inference`]: [`MprPredictor`], a trained run for prediction.
 
+pub mod boxes;
 pub mod config;
 pub mod inference;
 pub mod inpainter_residuals;

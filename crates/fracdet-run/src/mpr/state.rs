@@ -31,6 +31,9 @@ pub struct MprEpochMetrics {
     pub train_cell_loss: f64,
     #[serde(with = "exact::float")]
     pub train_image_loss: f64,
+    /// The box head's term (0 without it, and in rows written before it).
+    #[serde(default, with = "exact::float")]
+    pub train_box_loss: f64,
     #[serde(with = "exact::float")]
     pub val_loss: f64,
     /// Image AUROC on validation.
@@ -46,6 +49,14 @@ pub struct MprEpochMetrics {
     /// the run's region threshold.
     #[serde(with = "exact::opt_float")]
     pub val_box_recall: Option<f64>,
+    /// Box head only: AP at IoU 0.5 of the drawn boxes, their recall at IoU 0.3 with at
+    /// most one false-positive box per image, and the median drawn / true box area.
+    #[serde(default, with = "exact::opt_float")]
+    pub val_ap50: Option<f64>,
+    #[serde(default, with = "exact::opt_float")]
+    pub val_box_recall_fp1: Option<f64>,
+    #[serde(default, with = "exact::opt_float")]
+    pub val_box_area_ratio: Option<f64>,
     /// Wall-clock seconds of the epoch (training and validation).
     #[serde(with = "exact::float")]
     pub seconds: f64,
@@ -85,6 +96,8 @@ pub struct MprPartial {
     pub cell_loss_sum: f64,
     #[serde(with = "exact::float")]
     pub image_loss_sum: f64,
+    #[serde(default, with = "exact::float")]
+    pub box_loss_sum: f64,
     pub loss_images: u64,
     pub skipped: u64,
     pub train_seconds: f64,

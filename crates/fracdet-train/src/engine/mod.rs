@@ -91,6 +91,11 @@ impl Batch<'_> {
         self.augment
             .then(|| augment_seed(self.seed, self.epoch, index))
     }
+
+    /// Seed of sample `index`'s training crop in this epoch.
+    pub fn crop_seed(&self, index: usize) -> u64 {
+        crate::order::crop_seed(self.seed, self.epoch, index)
+    }
 }
 
 /// What one training step did.

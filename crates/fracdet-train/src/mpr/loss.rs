@@ -11,6 +11,7 @@ use burn::tensor::{Tensor, TensorData};
 
 use crate::loss::weighted_bce_with_logits;
 use crate::mpr::targets::ImageTargets;
+use fracdet_run::mpr::boxes::{BoxGrid, MAX_LOG_DISTANCE};
 
 /// Weights of the loss, fixed for a run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -94,6 +95,85 @@ fn cell_bce_sum(z: Tensor<2>, y: Tensor<2>, mask: Tensor<2>, pos_weight: f32) ->
     per_cell.mul(mask).sum().neg()
 }
 
+/// The box term: mean `1 − GIoU` between the boxes decoded from `boxes` (`[N, 4, gh, gw]`
+/// raw log-distances, [`BoxGrid::decode`]) and each regressing cell's target box, over all
+/// regressing cells of the batch; `side` is the canvas side the targets are in. Zero when
+/// no cell regresses; `None` when the shapes disagree. GIoU (Rezatofighi et al. 2019) is
+/// scale-free, so a 10-px and a 200-px fracture weigh alike, and, unlike an L1 on
+/// distances, it measures the overlap the box metrics score.
+pub fn box_loss(boxes: Tensor<4>, targets: &[ImageTargets], side: u32) -> Option<Tensor<1>> {
+    let [n, four, gh, gw] = boxes.dims();
+    let g = gh * gw;
+    if four != 4 || targets.len() != n {
+        return None;
+    }
+    let device = boxes.device();
+    let grid = BoxGrid {
+        grid_w: gw,
+        grid_h: gh,
+        side,
+    };
+    let count: usize = targets.iter().map(|t| t.regress.len()).sum();
+    if count == 0 {
+        return Some(Tensor::<1>::zeros([1], &device));
+    }
+    // Dense per-cell arrays: centres, targets (a dummy unit box where no target, masked).
+    let mut centre = [vec![0.0f32; n * g], vec![0.0f32; n * g]];
+    let mut target: [Vec<f32>; 4] = std::array::from_fn(|_| vec![0.0f32; n * g]);
+    let mut mask = vec![0.0f32; n * g];
+    for (k, t) in targets.iter().enumerate() {
+        for cell in 0..g {
+            let (cx, cy) = grid.centre(cell);
+            let j = k * g + cell;
+            centre[0][j] = cx;
+            centre[1][j] = cy;
+            target[0][j] = cx - 1.0;
+            target[1][j] = cy - 1.0;
+            target[2][j] = cx + 1.0;
+            target[3][j] = cy + 1.0;
+        }
+        for (cell, b) in &t.regress {
+            if *cell >= g {
+                return None;
+            }
+            let j = k * g + cell;
+            [target[0][j], target[1][j], target[2][j], target[3][j]] =
+                [b.x_min, b.y_min, b.x_max, b.y_max];
+            mask[j] = 1.0;
+        }
+    }
+    let dense = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [n, g]), &device);
+    let [cx, cy] = centre.map(dense);
+    let [tx0, ty0, tx1, ty1] = target.map(dense);
+    let mask = dense(mask);
+    let (cw, ch) = grid.cell();
+    let raw: Tensor<3> = boxes.reshape([n, 4, g]);
+    let dist = |c: usize, scale: f32| -> Tensor<2> {
+        raw.clone()
+            .slice([0..n, c..c + 1, 0..g])
+            .reshape([n, g])
+            .clamp(-MAX_LOG_DISTANCE, MAX_LOG_DISTANCE)
+            .exp()
+            .mul_scalar(scale)
+    };
+    let px0 = cx.clone() - dist(0, cw);
+    let py0 = cy.clone() - dist(1, ch);
+    let px1 = cx + dist(2, cw);
+    let py1 = cy + dist(3, ch);
+    let area_p = (px1.clone() - px0.clone()) * (py1.clone() - py0.clone());
+    let area_t = (tx1.clone() - tx0.clone()) * (ty1.clone() - ty0.clone());
+    let iw = (px1.clone().min_pair(tx1.clone()) - px0.clone().max_pair(tx0.clone())).clamp_min(0.0);
+    let ih = (py1.clone().min_pair(ty1.clone()) - py0.clone().max_pair(ty0.clone())).clamp_min(0.0);
+    let inter = iw * ih;
+    let union = (area_p + area_t - inter.clone()).clamp_min(1e-6);
+    let ew = px1.max_pair(tx1) - px0.min_pair(tx0);
+    let eh = py1.max_pair(ty1) - py0.min_pair(ty0);
+    let enclosing = (ew * eh).clamp_min(1e-6);
+    let giou = inter / union.clone() - (enclosing.clone() - union) / enclosing;
+    let per_cell = giou.neg().add_scalar(1.0) * mask;
+    Some(per_cell.sum().div_scalar(count as f32))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,10 +196,12 @@ mod tests {
             ImageTargets {
                 label: true,
                 cells: Some(vec![1.0, 0.0]),
+                regress: vec![],
             },
             ImageTargets {
                 label: true,
                 cells: None,
+                regress: vec![],
             },
         ];
         let w = LossWeights {
@@ -152,6 +234,7 @@ mod tests {
         let unknown = vec![ImageTargets {
             label: true,
             cells: None,
+            regress: vec![],
         }];
         let w = LossWeights {
             cell_pos_weight: 1.0,
@@ -167,7 +250,49 @@ mod tests {
         let wrong = vec![ImageTargets {
             label: false,
             cells: Some(vec![0.0; 3]),
+            regress: vec![],
         }];
         assert!(mpr_loss(cells, image, &wrong, &w).is_none());
+    }
+
+    #[test]
+    fn box_loss_is_zero_on_the_target_and_grows_with_misfit() {
+        use fracdet_io::BBox;
+        let device = Device::flex();
+        // One image, 2x2 cells on a 32 px canvas; cell 0 (centre 8, 8) regresses a box.
+        let target = BBox::new(2.0, 4.0, 14.0, 12.0);
+        let grid = BoxGrid {
+            grid_w: 2,
+            grid_h: 2,
+            side: 32,
+        };
+        let raw = grid.encode(0, &target).unwrap();
+        let t = vec![ImageTargets {
+            label: true,
+            cells: Some(vec![1.0, 0.0, 0.0, 0.0]),
+            regress: vec![(0, target)],
+        }];
+        let head = |raw: [f32; 4]| {
+            let mut v = vec![0.0f32; 16];
+            for (c, x) in raw.iter().enumerate() {
+                v[c * 4] = *x;
+            }
+            Tensor::<4>::from_data(TensorData::new(v, [1, 4, 2, 2]), &device)
+        };
+        let exact: f32 = box_loss(head(raw), &t, 32).unwrap().into_scalar();
+        assert!(exact.abs() < 1e-5, "{exact}");
+        // Predicting one cell (16 px) on each side, (-8, -8, 24, 24), holds the target:
+        // IoU 96/1024, enclosing = union, so the loss is 1 - 0.09375.
+        let off: f32 = box_loss(head([0.0; 4]), &t, 32).unwrap().into_scalar();
+        assert!((off - 0.906_25).abs() < 1e-5, "{off}");
+        // Other cells' outputs do not matter; no regressing cell gives zero; bad shapes None.
+        let none = vec![ImageTargets {
+            label: false,
+            cells: Some(vec![0.0; 4]),
+            regress: vec![],
+        }];
+        let zero: f32 = box_loss(head([3.0; 4]), &none, 32).unwrap().into_scalar();
+        assert_eq!(zero, 0.0);
+        assert!(box_loss(Tensor::<4>::zeros([1, 3, 2, 2], &device), &t, 32).is_none());
     }
 }

@@ -9,11 +9,12 @@
 //! - [`targets`]: cell targets from boxes; [`loss`]: the cell + image loss;
 //! - [`residuals`]: [`ResidualSource`], where residual channels come from;
 //! - [`data`]: [`MprData`], a dataset split with residual maps computed once and cached;
-//! - [`augment`]: one warp for the image, its maps and its boxes;
+//! - [`augment`]: one warp for the image, its maps and its boxes; [`crop`]: training crops;
 //! - [`state`]: checkpoints and metrics.csv; [`trainer`]: [`train_mpr`];
 //! - [`inference`]: [`MprPredictor`], a trained run for prediction.
 
 pub mod augment;
+pub mod crop;
 pub mod data;
 pub mod loss;
 pub mod state;

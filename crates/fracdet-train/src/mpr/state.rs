@@ -11,12 +11,13 @@ fn opt(v: Option<f64>) -> String {
 pub fn mpr_metrics_csv(history: &[MprEpochMetrics]) -> String {
     let mut s = String::from(
         "epoch,lr,train_loss,val_loss,val_auroc,seconds,train_images_per_second,skipped,\
-         train_cell_loss,train_image_loss,val_cell_auroc,val_hit_rate,val_box_recall\n",
+         train_cell_loss,train_image_loss,val_cell_auroc,val_hit_rate,val_box_recall,\
+         train_box_loss,val_ap50,val_box_recall_fp1,val_box_area_ratio\n",
     );
     for m in history {
         let b = m;
         s.push_str(&format!(
-            "{},{},{},{},{},{:.3},{:.2},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{:.3},{:.2},{},{},{},{},{},{},{},{},{},{}\n",
             b.epoch,
             b.lr,
             b.train_loss,
@@ -30,6 +31,10 @@ pub fn mpr_metrics_csv(history: &[MprEpochMetrics]) -> String {
             opt(m.val_cell_auroc),
             opt(m.val_hit_rate),
             opt(m.val_box_recall),
+            m.train_box_loss,
+            opt(m.val_ap50),
+            opt(m.val_box_recall_fp1),
+            opt(m.val_box_area_ratio),
         ));
     }
     s

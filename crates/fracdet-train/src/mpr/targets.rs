@@ -6,6 +6,7 @@
 //! image has every cell negative.
 
 use fracdet_io::BBox;
+use fracdet_run::mpr::boxes::BoxGrid;
 
 /// What one image contributes to the loss.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,26 +15,38 @@ pub struct ImageTargets {
     pub label: bool,
     /// `gh * gw` cell targets in {0, 1}, row-major; `None` when unknown (fractured, no box).
     pub cells: Option<Vec<f32>>,
+    /// The box head's targets: (cell index, the box that cell regresses), for the positive
+    /// cells whose centre lies inside their box (a distance to an edge behind the centre
+    /// would be negative, which the log-distances cannot say), plus the cell holding each
+    /// box's centre so that every box is regressed by at least one cell.
+    pub regress: Vec<(usize, BBox)>,
 }
 
-/// Cell targets for `boxes` (canvas pixels) on a `size` canvas tiled by a `grid_w` x
-/// `grid_h` grid: cell `(x, y)` spans `[x·size/grid_w, (x+1)·size/grid_w)` (same for y) and
-/// is positive (1.0) when a box covers at least `min_overlap` of the smaller of the cell's
-/// and the box's area (any overlap at all when `min_overlap` is 0). Empty boxes and an
-/// empty grid give all-zero / empty targets.
-pub fn cell_targets(
+/// For every cell of a `size` canvas tiled by a `grid_w` x `grid_h` grid, the box it
+/// belongs to (an index into `boxes`), if any: cell `(x, y)` spans
+/// `[x·size/grid_w, (x+1)·size/grid_w)` (same for y) and belongs to a box covering at least
+/// `min_overlap` of the smaller of the cell's and the box's area (any overlap at all when
+/// `min_overlap` is 0); where boxes share a cell, the smallest one owns it. Empty and
+/// invalid boxes own nothing.
+pub fn cell_owners(
     boxes: &[BBox],
     size: u32,
     grid_w: usize,
     grid_h: usize,
     min_overlap: f32,
-) -> Vec<f32> {
-    let mut out = vec![0.0f32; grid_w * grid_h];
+) -> Vec<Option<usize>> {
+    let mut out = vec![None; grid_w * grid_h];
     if grid_w == 0 || grid_h == 0 || size == 0 {
         return out;
     }
     let (cw, ch) = (size as f32 / grid_w as f32, size as f32 / grid_h as f32);
-    for b in boxes.iter().filter(|b| b.is_valid() && b.area() > 0.0) {
+    let mut order: Vec<usize> = (0..boxes.len())
+        .filter(|&i| boxes[i].is_valid() && boxes[i].area() > 0.0)
+        .collect();
+    // Largest first, so smaller boxes overwrite the cells they share.
+    order.sort_by(|&a, &b| boxes[b].area().total_cmp(&boxes[a].area()));
+    for i in order {
+        let b = &boxes[i];
         let need = min_overlap * b.area().min(cw * ch);
         // Only cells the box can touch.
         let x0 = ((b.x_min / cw).floor().max(0.0) as usize).min(grid_w - 1);
@@ -52,11 +65,63 @@ pub fn cell_targets(
                 let ih = (cell.y_max.min(b.y_max) - cell.y_min.max(b.y_min)).max(0.0);
                 let inter = iw * ih;
                 if inter > 0.0 && inter >= need {
-                    out[y * grid_w + x] = 1.0;
+                    out[y * grid_w + x] = Some(i);
                 }
             }
         }
     }
+    out
+}
+
+/// Cell targets for `boxes` (canvas pixels): 1.0 for every cell a box owns
+/// ([`cell_owners`]), else 0.0.
+pub fn cell_targets(
+    boxes: &[BBox],
+    size: u32,
+    grid_w: usize,
+    grid_h: usize,
+    min_overlap: f32,
+) -> Vec<f32> {
+    cell_owners(boxes, size, grid_w, grid_h, min_overlap)
+        .iter()
+        .map(|o| if o.is_some() { 1.0 } else { 0.0 })
+        .collect()
+}
+
+/// The box head's targets (see [`ImageTargets::regress`]), sorted by cell.
+pub fn regression_targets(
+    boxes: &[BBox],
+    size: u32,
+    grid_w: usize,
+    grid_h: usize,
+    min_overlap: f32,
+) -> Vec<(usize, BBox)> {
+    let grid = BoxGrid {
+        grid_w,
+        grid_h,
+        side: size,
+    };
+    let mut out: Vec<(usize, BBox)> = cell_owners(boxes, size, grid_w, grid_h, min_overlap)
+        .iter()
+        .enumerate()
+        .filter_map(|(cell, owner)| owner.map(|o| (cell, boxes[o])))
+        .filter(|(cell, b)| grid.encode(*cell, b).is_some())
+        .collect();
+    if grid_w > 0 && grid_h > 0 && size > 0 {
+        let (cw, ch) = grid.cell();
+        for b in boxes.iter().filter(|b| b.is_valid() && b.area() > 0.0) {
+            let cx = ((b.x_min + b.x_max) / 2.0 / cw).floor();
+            let cy = ((b.y_min + b.y_max) / 2.0 / ch).floor();
+            if cx < 0.0 || cy < 0.0 || cx >= grid_w as f32 || cy >= grid_h as f32 {
+                continue;
+            }
+            let cell = cy as usize * grid_w + cx as usize;
+            if !out.iter().any(|(c, _)| *c == cell) {
+                out.push((cell, *b));
+            }
+        }
+    }
+    out.sort_by_key(|(c, _)| *c);
     out
 }
 
@@ -69,12 +134,19 @@ pub fn image_targets(
     grid_h: usize,
     min_overlap: f32,
 ) -> ImageTargets {
-    let cells = match (label, boxes.is_empty()) {
-        (true, true) => None,
-        (true, false) => Some(cell_targets(boxes, size, grid_w, grid_h, min_overlap)),
-        (false, _) => Some(vec![0.0; grid_w * grid_h]),
+    let (cells, regress) = match (label, boxes.is_empty()) {
+        (true, true) => (None, Vec::new()),
+        (true, false) => (
+            Some(cell_targets(boxes, size, grid_w, grid_h, min_overlap)),
+            regression_targets(boxes, size, grid_w, grid_h, min_overlap),
+        ),
+        (false, _) => (Some(vec![0.0; grid_w * grid_h]), Vec::new()),
     };
-    ImageTargets { label, cells }
+    ImageTargets {
+        label,
+        cells,
+        regress,
+    }
 }
 
 /// Negative and positive cell counts over images with cell targets.
@@ -146,5 +218,35 @@ mod tests {
         assert_eq!((n, p), (31, 1));
         assert_eq!(cell_pos_weight(n, p), 31.0);
         assert_eq!(cell_pos_weight(10, 0), 1.0);
+        assert!(neg.regress.is_empty() && unknown.regress.is_empty());
+        assert_eq!(pos.regress, vec![(0, b[0])]);
+    }
+
+    #[test]
+    fn the_smaller_box_owns_shared_cells_and_every_box_is_regressed() {
+        // 64 px canvas, 8 px cells. A large box and a small one inside it.
+        let large = BBox::new(0.0, 0.0, 40.0, 40.0);
+        let small = BBox::new(17.0, 17.0, 23.0, 23.0);
+        let owners = cell_owners(&[large, small], 64, 8, 8, 0.0);
+        assert_eq!(owners[2 * 8 + 2], Some(1));
+        assert_eq!(owners[0], Some(0));
+        assert_eq!(owners[7], None);
+        let r = regression_targets(&[large, small], 64, 8, 8, 0.0);
+        // Every regressing cell's centre lies inside its box, or it holds the box's centre.
+        let grid = BoxGrid {
+            grid_w: 8,
+            grid_h: 8,
+            side: 64,
+        };
+        for (cell, b) in &r {
+            let (cx, cy) = grid.centre(*cell);
+            assert!(b.contains(cx, cy), "cell {cell} {b:?}");
+        }
+        assert!(r.iter().any(|(c, b)| *c == 18 && *b == small));
+        // A box smaller than a cell, off the cell centres, is still regressed by the cell
+        // holding its centre.
+        let tiny = BBox::new(1.0, 1.0, 3.0, 3.0);
+        let r = regression_targets(&[tiny], 64, 8, 8, 0.0);
+        assert_eq!(r, vec![(0, tiny)]);
     }
 }

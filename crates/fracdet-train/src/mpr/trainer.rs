@@ -5,9 +5,15 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::tensor::Device;
+use fracdet_eval::box_precision::{average_precision_at, median_area_ratio};
 use fracdet_eval::cell_regions::{CellGrid, cell_regions};
+use fracdet_eval::localisation::ScoredBox;
 use fracdet_eval::localisation::{DEFAULT_IOU, LocalisationCase, localisation_metrics};
-use fracdet_model::grid_detector::GridDetector;
+use fracdet_model::grid_detector::{DetectorOutput, GridDetector};
+use fracdet_run::mpr::boxes::BoxGrid;
+use fracdet_run::mpr::inference::{CANDIDATE_SCORE, MAX_BOXES};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use crate::RunError;
@@ -18,8 +24,9 @@ use crate::engine::{
 };
 use crate::error::{Result, TrainError};
 use crate::mpr::config::MprConfig;
+use crate::mpr::crop::crop_item;
 use crate::mpr::data::{MprItem, MprSource};
-use crate::mpr::loss::{LossWeights, mpr_loss};
+use crate::mpr::loss::{LossWeights, MprLoss, box_loss, mpr_loss};
 use crate::mpr::state::{MprEpochMetrics, MprPartial, MprState, mpr_metrics_csv};
 use crate::mpr::targets::{ImageTargets, cell_pos_weight, count_cells, image_targets};
 use crate::source::Skipped;
@@ -35,6 +42,8 @@ pub type MprOutcome = Outcome<MprState>;
 /// A batch as the network and the loss take it.
 struct Loaded {
     items: Vec<MprItem>,
+    /// The sample index of each item.
+    indices: Vec<usize>,
     skipped: Vec<Skipped>,
 }
 
@@ -66,11 +75,15 @@ fn load_items(
         .collect();
     let mut out = Loaded {
         items: Vec::with_capacity(indices.len()),
+        indices: Vec::with_capacity(indices.len()),
         skipped: Vec::new(),
     };
     for (i, r) in results {
         match r {
-            Ok(item) => out.items.push(item),
+            Ok(item) => {
+                out.items.push(item);
+                out.indices.push(i);
+            }
             Err(reason) => out.skipped.push(Skipped {
                 index: i,
                 name: source.name(i),
@@ -81,15 +94,18 @@ fn load_items(
     out
 }
 
-/// Targets of `items` on the run's grid.
-fn targets_of(items: &[MprItem], config: &MprConfig, grid: usize) -> Vec<ImageTargets> {
+/// Targets of `items` on the grid of their canvas side (the run's size or its crop).
+fn targets_of(items: &[MprItem], config: &MprConfig) -> Vec<ImageTargets> {
+    let detector = config.detector();
     items
         .iter()
         .map(|it| {
+            let side = it.side();
+            let grid = detector.grid_side(side);
             image_targets(
                 it.label,
                 &it.boxes,
-                config.size,
+                side as u32,
                 grid,
                 grid,
                 config.min_cell_overlap,
@@ -98,9 +114,29 @@ fn targets_of(items: &[MprItem], config: &MprConfig, grid: usize) -> Vec<ImageTa
         .collect()
 }
 
+/// The training crop of each loaded item ([`crop_item`]), or the items as they are.
+fn cropped(
+    loaded: Vec<MprItem>,
+    indices: &[usize],
+    batch: &Batch,
+    config: &MprConfig,
+) -> Vec<MprItem> {
+    let Some(crop) = config.train_crop else {
+        return loaded;
+    };
+    loaded
+        .iter()
+        .zip(indices)
+        .map(|(item, &i)| {
+            let mut rng = ChaCha8Rng::seed_from_u64(batch.crop_seed(i));
+            crop_item(item, config.size, crop, &mut rng)
+        })
+        .collect()
+}
+
 /// Loss weights from the training set: image n_neg / n_pos and cell negative / positive
 /// over un-augmented boxes, unless the config fixes them.
-fn loss_weights(config: &MprConfig, train: &dyn MprSource, grid: usize) -> Result<(f32, f32)> {
+fn loss_weights(config: &MprConfig, train: &dyn MprSource) -> Result<(f32, f32)> {
     let n_pos = (0..train.len()).filter(|&i| train.label(i)).count();
     let n_neg = train.len() - n_pos;
     let image = match config.image_pos_weight {
@@ -120,7 +156,7 @@ fn loss_weights(config: &MprConfig, train: &dyn MprSource, grid: usize) -> Resul
             let mut targets = Vec::with_capacity(train.len());
             for chunk in all.chunks(64) {
                 let loaded = load_items(train, chunk, |_| None, config);
-                targets.extend(targets_of(&loaded.items, config, grid));
+                targets.extend(targets_of(&loaded.items, config));
             }
             let (neg, pos) = count_cells(&targets);
             cell_pos_weight(neg, pos)
@@ -212,7 +248,7 @@ impl TrainKind for MprKind<'_> {
     }
 
     fn fresh(&mut self) -> Result<()> {
-        let (image, cell) = loss_weights(self.config, self.train, self.grid)?;
+        let (image, cell) = loss_weights(self.config, self.train)?;
         self.weights.image_pos_weight = image;
         self.weights.cell_pos_weight = cell;
         Ok(())
@@ -234,17 +270,25 @@ impl TrainKind for MprKind<'_> {
             return Ok(Stepped::nothing(loaded.skipped));
         }
         let n = loaded.items.len();
-        let targets = targets_of(&loaded.items, self.config, self.grid);
-        let input = input_tensor(&loaded.items, self.config, &self.autodiff);
-        let (cells, image) = self.net.model.forward(input);
-        let loss = mpr_loss(cells, image, &targets, &self.weights).ok_or_else(grid_misfit)?;
-        let (cell_v, image_v): (f32, f32) = (
+        let items = cropped(loaded.items, &loaded.indices, batch, self.config);
+        let targets = targets_of(&items, self.config);
+        let input = input_tensor(&items, self.config, &self.autodiff);
+        let side = items[0].side() as u32;
+        let out = self.net.model.forward_all(input);
+        let (loss, box_term) = full_loss(out, &targets, &self.weights, self.config, side)?;
+        let (cell_v, image_v, box_v): (f32, f32, f32) = (
             loss.cell.clone().into_scalar(),
             loss.image.clone().into_scalar(),
+            box_term,
         );
         let loss_value: f32 = loss.total.clone().into_scalar();
         self.net.update(loss.total, batch.step);
-        let means = vec![loss_value as f64, cell_v as f64, image_v as f64];
+        let means = vec![
+            loss_value as f64,
+            cell_v as f64,
+            image_v as f64,
+            box_v as f64,
+        ];
         Ok(Stepped::done(loaded.skipped, n, means, loss_value as f64))
     }
 
@@ -271,11 +315,15 @@ impl TrainKind for MprKind<'_> {
             train_loss: t.mean(0),
             train_cell_loss: t.mean(1),
             train_image_loss: t.mean(2),
+            train_box_loss: t.mean(3),
             val_loss: v.loss,
             val_auroc: v.auroc,
             val_cell_auroc: v.cell_auroc,
             val_hit_rate: v.hit_rate,
             val_box_recall: v.box_recall,
+            val_ap50: v.ap50,
+            val_box_recall_fp1: v.box_recall_fp1,
+            val_box_area_ratio: v.box_area_ratio,
             seconds: t.seconds,
             train_images_per_second: t.images_per_second,
             skipped: t.skipped,
@@ -303,6 +351,7 @@ impl TrainKind for MprKind<'_> {
                 loss_sum: p.sum(0),
                 cell_loss_sum: p.sum(1),
                 image_loss_sum: p.sum(2),
+                box_loss_sum: p.sum(3),
                 loss_images: p.images,
                 skipped: p.skipped,
                 train_seconds: p.train_seconds,
@@ -330,7 +379,12 @@ impl TrainKind for MprKind<'_> {
             finished: s.finished,
             partial: s.partial.map(|p| Partial {
                 batches_done: p.batches_done,
-                sums: vec![p.loss_sum, p.cell_loss_sum, p.image_loss_sum],
+                sums: vec![
+                    p.loss_sum,
+                    p.cell_loss_sum,
+                    p.image_loss_sum,
+                    p.box_loss_sum,
+                ],
                 images: p.loss_images,
                 skipped: p.skipped,
                 train_seconds: p.train_seconds,
@@ -338,6 +392,30 @@ impl TrainKind for MprKind<'_> {
             }),
         })
     }
+}
+
+/// The cell + image loss plus, with the box head, its weighted box term; the box term's
+/// value alongside (0 without the head).
+fn full_loss(
+    out: DetectorOutput,
+    targets: &[ImageTargets],
+    weights: &LossWeights,
+    config: &MprConfig,
+    side: u32,
+) -> Result<(MprLoss, f32)> {
+    let DetectorOutput {
+        cells,
+        image,
+        boxes,
+    } = out;
+    let mut loss = mpr_loss(cells, image, targets, weights).ok_or_else(grid_misfit)?;
+    let Some(boxes) = boxes else {
+        return Ok((loss, 0.0));
+    };
+    let term = box_loss(boxes, targets, side).ok_or_else(grid_misfit)?;
+    let value: f32 = term.clone().into_scalar();
+    loss.total = loss.total + term.mul_scalar(config.box_loss_weight);
+    Ok((loss, value))
 }
 
 fn grid_misfit() -> TrainError {
@@ -353,6 +431,11 @@ pub struct Validation {
     pub cell_auroc: Option<f64>,
     pub hit_rate: Option<f64>,
     pub box_recall: Option<f64>,
+    /// Box head only: AP at IoU 0.5, box recall at IoU 0.3 with at most one false-positive
+    /// box per image, median drawn / true box area at the region threshold.
+    pub ap50: Option<f64>,
+    pub box_recall_fp1: Option<f64>,
+    pub box_area_ratio: Option<f64>,
     pub skipped: Vec<Skipped>,
 }
 
@@ -369,6 +452,7 @@ pub fn validate(
     let (mut labels, mut scores) = (Vec::new(), Vec::new());
     let (mut cell_labels, mut cell_scores) = (Vec::new(), Vec::new());
     let mut cases = Vec::new();
+    let mut box_cases = Vec::new();
     let mut skipped = Vec::new();
     let mut loss_sum = 0.0f64;
     for chunk in indices.chunks(config.batch_size) {
@@ -378,20 +462,27 @@ pub fn validate(
             continue;
         }
         let n = batch.items.len();
-        let targets = targets_of(&batch.items, config, grid);
-        let (cells, image) = model.forward(input_tensor(&batch.items, config, device));
-        let loss =
-            mpr_loss(cells.clone(), image.clone(), &targets, weights).ok_or_else(grid_misfit)?;
+        let targets = targets_of(&batch.items, config);
+        let out = model.forward_all(input_tensor(&batch.items, config, device));
+        let (cells, image, boxes) = (out.cells.clone(), out.image.clone(), out.boxes.clone());
+        let (loss, _) = full_loss(out, &targets, weights, config, config.size)?;
         let l: f32 = loss.total.into_scalar();
         loss_sum += l as f64 * n as f64;
         let image = tensor_values(image)?;
         let cells = tensor_values(cells)?;
+        let boxes = boxes.map(tensor_values).transpose()?;
         let g = grid * grid;
-        for ((item, t), (logit, z)) in batch
+        let box_grid = BoxGrid {
+            grid_w: grid,
+            grid_h: grid,
+            side: config.size,
+        };
+        for (k, ((item, t), (logit, z))) in batch
             .items
             .iter()
             .zip(&targets)
             .zip(image.iter().zip(cells.chunks(g)))
+            .enumerate()
         {
             labels.push(item.label);
             scores.push(*logit);
@@ -400,6 +491,25 @@ pub fn validate(
                 cell_scores.extend_from_slice(z);
             }
             let probs: Vec<f32> = z.iter().map(|&v| 1.0 / (1.0 + (-v).exp())).collect();
+            if let Some(raw) = &boxes {
+                let ltrb = &raw[k * 4 * g..(k + 1) * 4 * g];
+                let drawn = box_grid.boxes(&probs, ltrb, CANDIDATE_SCORE, MAX_BOXES);
+                box_cases.push(LocalisationCase {
+                    truth: if item.label {
+                        item.boxes.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    peak: None,
+                    predicted: drawn
+                        .into_iter()
+                        .map(|b| ScoredBox {
+                            bbox: b.bbox,
+                            score: b.score,
+                        })
+                        .collect(),
+                });
+            }
             let cell_grid = CellGrid::new(&probs, grid, grid, config.size)
                 .map_err(|e| RunError::Shape(e.to_string()))?;
             cases.push(LocalisationCase {
@@ -414,6 +524,15 @@ pub fn validate(
         }
     }
     let loc = localisation_metrics(&cases, DEFAULT_IOU, 0.95).ok();
+    let drawn = (!box_cases.is_empty())
+        .then(|| localisation_metrics(&box_cases, DEFAULT_IOU, 0.95).ok())
+        .flatten();
+    let fp1 = drawn.as_ref().and_then(|m| {
+        m.froc_at
+            .iter()
+            .find(|(rate, _)| *rate == 1.0)
+            .and_then(|(_, r)| *r)
+    });
     Ok(Validation {
         loss: if labels.is_empty() {
             f64::NAN
@@ -424,6 +543,9 @@ pub fn validate(
         cell_auroc: crate::metrics::auroc(&cell_labels, &cell_scores),
         hit_rate: loc.as_ref().and_then(|m| m.hit_rate.value),
         box_recall: loc.as_ref().and_then(|m| m.box_recall.value),
+        ap50: average_precision_at(&box_cases, 0.5),
+        box_recall_fp1: fp1,
+        box_area_ratio: median_area_ratio(&box_cases, config.region_threshold),
         skipped,
     })
 }
