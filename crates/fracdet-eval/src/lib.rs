@@ -33,7 +33,9 @@ pub mod training_log;
 pub use auroc::{auroc, auroc_with_ci};
 pub use binary::{BinaryMetrics, binary_metrics};
 pub use bootstrap::BootstrapConfig;
-pub use box_precision::{average_precision_at, median_area_ratio};
+pub use box_precision::{
+    DetectionMetrics, average_precision_at, detection_metrics, median_area_ratio,
+};
 pub use calibration::{Calibration, ReliabilityBin, brier_score, calibration};
 pub use confusion::{ConfusionMatrix, RatioMetric};
 pub use curves::{PrCurve, RocBand, RocCurve, average_precision, pr_curve, roc_band, roc_curve};

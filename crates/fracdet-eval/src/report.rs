@@ -44,6 +44,10 @@ pub struct MetricsReport {
     pub subgroups: Vec<SubgroupAnalysis>,
     #[serde(default)]
     pub localisation: Option<LocalisationMetrics>,
+    /// A box head's drawn boxes as detections (AP50, FROC recall, box size), over every
+    /// image; `None` for models that draw no regressed boxes.
+    #[serde(default)]
+    pub detection: Option<crate::box_precision::DetectionMetrics>,
     /// ECE and reliability after the model's stored temperature (`calibration` above is
     /// before it); `None` for a model without one.
     #[serde(default)]
@@ -108,6 +112,7 @@ impl MetricsReport {
             at_operating_points: at,
             subgroups: Vec::new(),
             localisation: None,
+            detection: None,
             calibrated: None,
             not_assessed: Vec::new(),
         })

@@ -308,6 +308,7 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
     let primary = primary_point(&points);
     report.subgroups = subgroups(&scored, &labels, &scores, primary.1.threshold, &cfg)?;
     report.localisation = localisation(&scored, &scorer, cfg.level)?;
+    report.detection = detection(&scored, &scorer);
     report.not_assessed = not_assessed.clone();
 
     std::fs::create_dir_all(&args.out)
@@ -680,6 +681,36 @@ fn localisation(
     )?))
 }
 
+/// A box head's boxes as detections over every image (a normal image's boxes are false
+/// positives), drawn at the run's region threshold; `None` without a box head.
+fn detection(scored: &[Scored], scorer: &Scorer) -> Option<fracdet_eval::DetectionMetrics> {
+    if !scored.iter().any(|s| s.boxes.is_some()) {
+        return None;
+    }
+    let cases: Vec<fracdet_eval::LocalisationCase> = scored
+        .iter()
+        .map(|s| {
+            let truth = if s.label {
+                s.sample.boxes.clone()
+            } else {
+                Vec::new()
+            };
+            let predicted = s
+                .boxes
+                .as_deref()
+                .map(|b| fracdet_eval::cell_regions::boxes_to_original(b, &s.transform))
+                .unwrap_or_default();
+            fracdet_eval::LocalisationCase {
+                truth,
+                peak: None,
+                predicted,
+            }
+        })
+        .collect();
+    let drawn_at = scorer.region_threshold().unwrap_or(0.5);
+    Some(fracdet_eval::detection_metrics(&cases, drawn_at))
+}
+
 /// Body part, hardware and view, each only when the dataset records it for some image.
 fn subgroups(
     scored: &[Scored],
@@ -1048,6 +1079,18 @@ fn summary(
             p.metrics.threshold,
             f(&p.metrics.sensitivity),
             f(&p.metrics.specificity)
+        );
+    }
+    if let Some(d) = &report.detection {
+        let o = |v: Option<f64>| v.map_or_else(|| "n/a".into(), |x| format!("{x:.3}"));
+        println!(
+            "boxes: AP50 {}  recall@IoU0.3 {} / {} / {} at 0.5 / 1 / 2 FP per image  \
+             median drawn/true area {}",
+            o(d.ap50),
+            o(d.recall_at(0.3, 0.5)),
+            o(d.recall_at(0.3, 1.0)),
+            o(d.recall_at(0.3, 2.0)),
+            o(d.median_area_ratio)
         );
     }
     println!("report: {}", out.join("report.html").display());

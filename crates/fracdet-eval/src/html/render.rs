@@ -286,6 +286,41 @@ pub fn render_html(r: &HtmlReport<'_>) -> String {
         out.push_str("</table>\n");
     }
 
+    if let Some(d) = &m.detection {
+        out.push_str("<h2>Boxes as detections</h2>\n");
+        let _ = writeln!(
+            out,
+            "<p>Every regressed box of all {} images, normal ones included (their boxes are \
+             false positives), against {} annotated boxes. Boxes are drawn at a box score of \
+             {:.2}.</p>",
+            d.n_images, d.n_truth_boxes, d.drawn_at
+        );
+        out.push_str("<table>");
+        let opt = |v: Option<f64>, percent: bool| match v {
+            Some(x) if percent => pct(x),
+            Some(x) => format!("{x:.2}"),
+            None => "n/a".into(),
+        };
+        let _ = write!(
+            out,
+            "<tr><th>AP at IoU 0.5</th><td>{}</td></tr>\
+             <tr><th>Median drawn / true box area</th><td>{}</td></tr>",
+            opt(d.ap50, false),
+            opt(d.median_area_ratio, false)
+        );
+        for r in &d.recall {
+            for (fp, v) in &r.at {
+                let _ = write!(
+                    out,
+                    "<tr><th>Box recall at IoU {:.1}, {fp} FP/image</th><td>{}</td></tr>",
+                    r.iou,
+                    opt(*v, true)
+                );
+            }
+        }
+        out.push_str("</table>\n");
+    }
+
     out.push_str("<h2>Most confident errors</h2>\n");
     if !(r.false_negatives.is_empty() && r.false_positives.is_empty()) {
         out.push_str(
