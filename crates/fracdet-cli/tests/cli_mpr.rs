@@ -276,6 +276,152 @@ fn mpr_run_in_predict_evaluate_and_detect() {
     assert!(flagged > 0, "the high-sensitivity point flags some image");
 }
 
+/// Strings in `v` (recursively) that look like absolute paths.
+fn absolute_paths(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) if s.starts_with('/') || s.contains(":\\") => {
+            out.push(s.clone())
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| absolute_paths(x, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| absolute_paths(x, out)),
+        _ => {}
+    }
+}
+
+/// The box-head detector (regressed boxes, image head, training crops) end to end: val
+/// box metrics per epoch and in evaluate, export to a bundle with no path of this
+/// machine in it, and the bundle in evaluate and detect scoring as the run does.
+#[test]
+fn box_head_detector_exports_to_a_bundle_that_evaluate_and_detect_take() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_dataset(&data);
+    let run = tmp.path().join("run");
+    let (data_s, run_s) = (data.to_str().unwrap(), run.to_str().unwrap());
+    let o = fracdet(&[
+        "train",
+        "mpr",
+        "--data",
+        data_s,
+        "--no-residuals",
+        "--size",
+        "64",
+        "--stride",
+        "8",
+        "--box-head",
+        "--image-head",
+        "--train-crop",
+        "48",
+        "--epochs",
+        "2",
+        "--batch",
+        "4",
+        "--warmup-epochs",
+        "0",
+        "--lr",
+        "2e-3",
+        "--out",
+        run_s,
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = csv.lines().nth(2).expect("two epochs").split(',').collect();
+    let col = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    let box_loss: f64 = col("train_box_loss").parse().unwrap();
+    assert!(
+        box_loss > 0.0 && box_loss < 2.0,
+        "GIoU loss in (0, 2): {box_loss}"
+    );
+    let ap: f64 = col("val_ap50").parse().expect("val AP50 measured");
+    assert!((0.0..=1.0).contains(&ap));
+
+    let report = tmp.path().join("report");
+    let o = evaluate(run_s, data_s, &report, &["--split", "val"]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("boxes: AP50"));
+    let m = json(&report.join("metrics.json"));
+    let d = &m["detection"];
+    assert_eq!(d["n_images"], 10, "every image counts: {d}");
+    assert_eq!(d["n_truth_boxes"], 5);
+    assert!(d["recall"].as_array().unwrap().len() == 2);
+
+    let bundle = tmp.path().join("bundle");
+    let o = fracdet(&[
+        "export",
+        "--model",
+        run_s,
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let manifest = json(&bundle.join("model.json"));
+    assert_eq!(manifest["kind"], "mpr");
+    assert_eq!(manifest["mpr"]["config"]["box_head"], true);
+    let mut paths = Vec::new();
+    absolute_paths(&manifest, &mut paths);
+    assert!(paths.is_empty(), "absolute paths in the bundle: {paths:?}");
+
+    // The bundle evaluates as the run does (f16 weights: AUROC within a few hundredths).
+    let from_bundle = tmp.path().join("report-bundle");
+    let o = evaluate(
+        bundle.to_str().unwrap(),
+        data_s,
+        &from_bundle,
+        &["--split", "val"],
+    );
+    assert!(o.status.success(), "{}", show(&o));
+    let mb = json(&from_bundle.join("metrics.json"));
+    let (a, b) = (
+        m["auroc"]["value"].as_f64().unwrap(),
+        mb["auroc"]["value"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() <= 0.05, "run {a} vs bundle {b}");
+    assert!(mb["detection"]["ap50"].is_number() || mb["detection"]["ap50"].is_null());
+
+    // detect with the bundle scores as the run does and draws boxes inside the image on
+    // every flagged image.
+    let device = Device::flex();
+    let detector = fracdet_detect::Detector::open(&bundle, &device).unwrap();
+    let from_run = fracdet_detect::Detector::open(&run, &device).unwrap();
+    let mut flagged = 0;
+    for i in 0..10 {
+        let file = data.join("images").join(format!("val_{i:02}.png"));
+        let image = read_radiograph(&file, &ReadOptions::default()).unwrap();
+        let d = detector.detect(&image, &device).unwrap();
+        let r = from_run.detect(&image, &device).unwrap();
+        assert!(
+            (d.model_probability - r.model_probability).abs() < 0.02,
+            "{}: bundle {} vs run {}",
+            file.display(),
+            d.model_probability,
+            r.model_probability
+        );
+        // The run's own weights decide exactly at the thresholds chosen on these images
+        // (the bundle's f16 weights may move a score across a threshold that close).
+        if r.decisions.flagged(r.probability) {
+            flagged += 1;
+            assert!(
+                !r.boxes.is_empty(),
+                "{}: flagged without a box",
+                file.display()
+            );
+        }
+        for b in d.boxes.iter().chain(&r.boxes) {
+            let bb = b.bbox;
+            assert!(
+                bb.x_min >= 0.0
+                    && bb.y_min >= 0.0
+                    && bb.x_max <= W as f32
+                    && bb.y_max <= H as f32
+                    && bb.area() > 0.0,
+                "{bb:?}"
+            );
+        }
+    }
+    assert!(flagged > 0, "the high-sensitivity point flags some image");
+}
+
 /// The residual-only ablation arm: an inpainter run trained from the CLI on the normal
 /// images, then scored by `evaluate` with no detector. Its score is the mean residual of
 /// the hottest cell, thresholds are stored on it, and the bright cracks (never seen by the

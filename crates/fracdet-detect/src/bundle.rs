@@ -8,11 +8,13 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use burn::module::Module;
 use burn::store::{HalfPrecisionAdapter, ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
 use fracdet_eval::StoredOperatingPoints;
 use fracdet_model::{BackboneKind, Classifier};
 use fracdet_run::ClassifierConfig;
+use fracdet_run::mpr::{MprConfig, MprPredictor, NoResiduals};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DetectError, Result};
@@ -22,11 +24,24 @@ pub const WEIGHTS_FILE: &str = "model.safetensors";
 pub const FORMAT: &str = "fracdet-model";
 pub const MANIFEST_VERSION: u32 = 1;
 
-/// What kind of network a bundle holds; MPR detectors will be a second variant.
+/// What kind of network a bundle holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
     Classifier,
+    /// The MPR grid detector (without residual channels: a bundle does not carry an
+    /// inpainter yet, and export refuses a detector that needs one).
+    Mpr,
+}
+
+/// What an MPR bundle needs besides its network's weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MprBundle {
+    /// The run's configuration (network, input recipe, region threshold, schedule).
+    pub config: MprConfig,
+    /// The cell W-BCE positive weight it trained with (its calibrated region threshold
+    /// follows from it).
+    pub cell_pos_weight: f32,
 }
 
 /// A probability recorded at export time with the full-precision weights, so the f16
@@ -52,8 +67,12 @@ pub struct Manifest {
     pub kind: ModelKind,
     /// Short name shown in outputs, e.g. "fracatlas-mobilenet_v2-224".
     pub name: String,
-    /// The training configuration (backbone, input recipe, schedule, data).
-    pub classifier: ClassifierConfig,
+    /// A classifier's training configuration (backbone, input recipe, schedule, data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<ClassifierConfig>,
+    /// An MPR detector's configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mpr: Option<MprBundle>,
     /// Thresholds chosen on validation; `detect`'s two-level decision needs them.
     pub operating_points: Option<StoredOperatingPoints>,
     /// Validation results as `fracdet evaluate` wrote them (free-form, informational).
@@ -68,6 +87,19 @@ impl Manifest {
         let m: Self = serde_json::from_slice(bytes).map_err(|e| {
             DetectError::bundle(origin, format!("{MANIFEST_FILE} is not valid: {e}"))
         })?;
+        let described = match m.kind {
+            ModelKind::Classifier => m.classifier.is_some(),
+            ModelKind::Mpr => m.mpr.is_some(),
+        };
+        if !described {
+            return Err(DetectError::bundle(
+                origin,
+                format!(
+                    "{MANIFEST_FILE} is a {:?} bundle without its configuration",
+                    m.kind
+                ),
+            ));
+        }
         if m.format != FORMAT || m.version != MANIFEST_VERSION {
             return Err(DetectError::bundle(
                 origin,
@@ -87,7 +119,7 @@ impl Manifest {
 
 /// Weights as f16 safetensors. BatchNorm statistics stay f32 (burn's half-precision
 /// adapter leaves them: a running variance can underflow in f16).
-pub fn weights_to_f16_safetensors(model: &Classifier) -> Result<Vec<u8>> {
+pub fn weights_to_f16_safetensors<M: Module>(model: &M) -> Result<Vec<u8>> {
     let mut store = SafetensorsStore::from_bytes(None).with_to_adapter(HalfPrecisionAdapter::new());
     model
         .save_into(&mut store)
@@ -97,15 +129,41 @@ pub fn weights_to_f16_safetensors(model: &Classifier) -> Result<Vec<u8>> {
         .map_err(|e| DetectError::bundle("export", format!("cannot serialise weights: {e}")))
 }
 
-/// The network a manifest describes, with `weights` (f16 or f32 safetensors) loaded.
+/// The classifier a manifest describes, with `weights` (f16 or f32 safetensors) loaded.
 pub fn classifier_from_bundle(
-    manifest: &Manifest,
+    config: &ClassifierConfig,
     weights: Vec<u8>,
     origin: &str,
     device: &Device,
 ) -> Result<Classifier> {
-    let kind = BackboneKind::from_str(&manifest.classifier.backbone)?;
-    let mut model = kind.init(manifest.classifier.input.channels, device)?;
+    let kind = BackboneKind::from_str(&config.backbone)?;
+    load_weights_into(kind.init(config.input.channels, device)?, weights, origin)
+}
+
+/// The MPR detector a manifest describes, with `weights` loaded.
+pub fn mpr_from_bundle(
+    mpr: &MprBundle,
+    weights: Vec<u8>,
+    origin: &str,
+    device: &Device,
+) -> Result<MprPredictor> {
+    if !mpr.config.residual_scales.is_empty() {
+        return Err(DetectError::bundle(
+            origin,
+            "holds a detector with residual channels, whose inpainter a bundle cannot carry yet",
+        ));
+    }
+    let model = load_weights_into(mpr.config.detector().init(device)?, weights, origin)?;
+    Ok(MprPredictor::from_parts(
+        mpr.config.clone(),
+        model,
+        Box::new(NoResiduals),
+        mpr.cell_pos_weight,
+    ))
+}
+
+/// `model` with `weights` (f16 or f32 safetensors) loaded; every tensor must be there.
+fn load_weights_into<M: Module>(mut model: M, weights: Vec<u8>, origin: &str) -> Result<M> {
     let mut store =
         SafetensorsStore::from_bytes(Some(weights)).with_from_adapter(HalfPrecisionAdapter::new());
     let result = model
@@ -122,6 +180,13 @@ pub fn classifier_from_bundle(
         ));
     }
     Ok(model)
+}
+
+/// Where a path of the training machine would go into a bundle: only its last component
+/// (the weights file, the dataset folder's name), so no bundle reveals the layout of the
+/// machine it was made on.
+pub fn portable_path(path: &Path) -> PathBuf {
+    path.file_name().map(PathBuf::from).unwrap_or_default()
 }
 
 /// Where a model comes from.

@@ -8,8 +8,7 @@ use fracdet_io::Radiograph;
 use fracdet_io::preprocess::{LetterboxTransform, letterbox};
 use serde::Serialize;
 
-use crate::bundle::{Manifest, ModelSource, classifier_from_bundle, read_bundle};
-use crate::cam::CamModel;
+use crate::bundle::{Manifest, ModelSource, read_bundle};
 use crate::error::{DetectError, Result};
 use crate::scorer::{ScoreKind, Scored, Scorer};
 use crate::typicality::{Typicality, TypicalityScore};
@@ -157,12 +156,8 @@ impl Detector {
         origin: &str,
         device: &Device,
     ) -> Result<Self> {
-        let model = classifier_from_bundle(&manifest, weights, origin, device)?;
         Ok(Self {
-            scorer: Scorer::Classifier {
-                cam: Box::new(CamModel::new(model, manifest.classifier.input.clone())),
-                backbone: manifest.classifier.backbone.clone(),
-            },
+            scorer: Scorer::from_manifest(&manifest, weights, origin, device)?,
             name: manifest.name.clone(),
             calibration: manifest
                 .operating_points

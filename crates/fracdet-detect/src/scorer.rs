@@ -144,21 +144,40 @@ impl Scorer {
         })
     }
 
-    /// A bundle directory (`model.json` + `model.safetensors`, classifiers only) and its
-    /// manifest, which holds the operating points and temperature it ships with.
+    /// A bundle directory (`model.json` + `model.safetensors`) and its manifest, which
+    /// holds the operating points and temperature it ships with.
     pub fn open_bundle(dir: &Path, device: &Device) -> Result<(Self, crate::bundle::Manifest)> {
         let (manifest, weights) = crate::bundle::read_bundle(dir)?;
-        let model = crate::bundle::classifier_from_bundle(
-            &manifest,
-            weights,
-            &dir.display().to_string(),
-            device,
-        )?;
-        let scorer = Self::Classifier {
-            cam: Box::new(CamModel::new(model, manifest.classifier.input.clone())),
-            backbone: manifest.classifier.backbone.clone(),
-        };
+        let scorer = Self::from_manifest(&manifest, weights, &dir.display().to_string(), device)?;
         Ok((scorer, manifest))
+    }
+
+    /// The network `manifest` describes, with `weights` loaded; `origin` names the bundle
+    /// in errors.
+    pub fn from_manifest(
+        manifest: &crate::bundle::Manifest,
+        weights: Vec<u8>,
+        origin: &str,
+        device: &Device,
+    ) -> Result<Self> {
+        use crate::bundle::{ModelKind, classifier_from_bundle, mpr_from_bundle};
+        let missing = || crate::DetectError::bundle(origin, "has no configuration for its kind");
+        match manifest.kind {
+            ModelKind::Classifier => {
+                let config = manifest.classifier.as_ref().ok_or_else(missing)?;
+                let model = classifier_from_bundle(config, weights, origin, device)?;
+                Ok(Self::Classifier {
+                    cam: Box::new(CamModel::new(model, config.input.clone())),
+                    backbone: config.backbone.clone(),
+                })
+            }
+            ModelKind::Mpr => {
+                let mpr = manifest.mpr.as_ref().ok_or_else(missing)?;
+                Ok(Self::Mpr(Box::new(mpr_from_bundle(
+                    mpr, weights, origin, device,
+                )?)))
+            }
+        }
     }
 
     pub fn score_kind(&self) -> ScoreKind {

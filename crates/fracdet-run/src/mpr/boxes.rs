@@ -112,6 +112,26 @@ impl BoxGrid {
     }
 }
 
+impl BoxGrid {
+    /// The box of the most probable cell, whatever its probability (`None` for inputs of
+    /// the wrong length or without a finite probability).
+    pub fn best(&self, probs: &[f32], ltrb: &[f32]) -> Option<CellBox> {
+        let g = self.grid_w * self.grid_h;
+        if probs.len() != g || ltrb.len() != 4 * g {
+            return None;
+        }
+        let (i, &score) = probs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.is_finite())
+            .max_by(|a, b| a.1.total_cmp(b.1))?;
+        let raw = [ltrb[i], ltrb[g + i], ltrb[2 * g + i], ltrb[3 * g + i]];
+        let side = self.side as f32;
+        let bbox = self.decode(i, raw).clipped(side, side);
+        (bbox.area() > 0.0).then_some(CellBox { bbox, score })
+    }
+}
+
 /// Greedy non-maximum suppression: highest score first, each box kept unless it overlaps a
 /// kept one by more than `iou`; at most `max_boxes` kept. Ties keep the earlier box.
 pub fn nms(mut boxes: Vec<CellBox>, iou: f32, max_boxes: usize) -> Vec<CellBox> {
@@ -191,5 +211,8 @@ mod tests {
         assert_eq!(got[1].bbox.x_max, 64.0);
         assert_eq!(g.boxes(&probs, &ltrb, 0.1, 1).len(), 1);
         assert!(g.boxes(&probs[..15], &ltrb, 0.1, 10).is_empty());
+        // Nothing at 0.95, but the hottest cell still has its box.
+        assert!(g.boxes(&probs, &ltrb, 0.95, 10).is_empty());
+        assert_eq!(g.best(&probs, &ltrb).unwrap().score, 0.9);
     }
 }

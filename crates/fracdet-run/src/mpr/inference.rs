@@ -80,15 +80,31 @@ impl MprPredictor {
         let ckpt = MprCheckpoint::load(&path)?;
         let cell_pos_weight = ckpt.state.cell_pos_weight;
         let model = config.detector().init(device)?;
-        let model = model_from_bytes(model, ckpt.model, &path)?.valid();
+        let model = model_from_bytes(model, ckpt.model, &path)?;
+        Ok(Self::from_parts(config, model, residuals, cell_pos_weight))
+    }
+
+    /// A detector already built (from a bundle, say): `model` must be `config.detector()`'s
+    /// network, `cell_pos_weight` the cell W-BCE weight it trained with.
+    pub fn from_parts(
+        config: MprConfig,
+        model: GridDetector,
+        residuals: Box<dyn ResidualSource>,
+        cell_pos_weight: f32,
+    ) -> Self {
         let grid = config.detector().grid_side(config.size as usize);
-        Ok(Self {
-            model,
+        Self {
+            model: model.valid(),
             residuals,
             config,
             grid,
             cell_pos_weight,
-        })
+        }
+    }
+
+    /// The network, in inference mode (what a bundle stores).
+    pub fn model(&self) -> &GridDetector {
+        &self.model
     }
 
     /// Open the run in `run_dir` with the residual source its config names (the inpainter
@@ -181,7 +197,13 @@ impl MprPredictor {
                 let cells: Vec<f32> = z.iter().map(|&v| sigmoid(v)).collect();
                 let boxes = raw.as_ref().map(|raw| {
                     let ltrb = &raw[k * 4 * g..(k + 1) * 4 * g];
-                    box_grid.boxes(&cells, ltrb, CANDIDATE_SCORE, MAX_BOXES)
+                    let mut boxes = box_grid.boxes(&cells, ltrb, CANDIDATE_SCORE, MAX_BOXES);
+                    if boxes.is_empty() {
+                        // The image head may flag an image no cell is sure of: it still
+                        // shows where, with the hottest cell's box.
+                        boxes.extend(box_grid.best(&cells, ltrb));
+                    }
+                    boxes
                 });
                 MprPrediction {
                     probability: sigmoid(logit),
