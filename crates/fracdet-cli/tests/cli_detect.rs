@@ -78,6 +78,20 @@ fn bundled_model_on_the_samples() {
 }
 
 /// A grey 48x40 image with a bright diagonal on odd `i`.
+#[test]
+fn the_shipped_bundle_names_no_path_of_the_machine_that_made_it() {
+    let text = std::fs::read_to_string(repo_root().join("models/default/model.json")).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let paths = common::absolute_paths(&manifest);
+    assert!(
+        paths.is_empty(),
+        "absolute paths in models/default: {paths:?}"
+    );
+    // The check itself finds one.
+    let planted = serde_json::json!({"a": [{"b": "/home/x/data"}], "c": "C:\\data"});
+    assert_eq!(common::absolute_paths(&planted).len(), 2);
+}
+
 fn image_bytes(i: usize) -> Vec<u8> {
     common::grey_png(48, 40, |x, y| {
         if i % 2 == 1 && (x as i32 - y as i32 - 4).abs() <= 1 {

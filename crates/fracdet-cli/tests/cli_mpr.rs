@@ -276,18 +276,6 @@ fn mpr_run_in_predict_evaluate_and_detect() {
     assert!(flagged > 0, "the high-sensitivity point flags some image");
 }
 
-/// Strings in `v` (recursively) that look like absolute paths.
-fn absolute_paths(v: &serde_json::Value, out: &mut Vec<String>) {
-    match v {
-        serde_json::Value::String(s) if s.starts_with('/') || s.contains(":\\") => {
-            out.push(s.clone())
-        }
-        serde_json::Value::Array(a) => a.iter().for_each(|x| absolute_paths(x, out)),
-        serde_json::Value::Object(o) => o.values().for_each(|x| absolute_paths(x, out)),
-        _ => {}
-    }
-}
-
 /// The box-head detector (regressed boxes, image head, training crops) end to end: val
 /// box metrics per epoch and in evaluate, export to a bundle with no path of this
 /// machine in it, and the bundle in evaluate and detect scoring as the run does.
@@ -358,8 +346,7 @@ fn box_head_detector_exports_to_a_bundle_that_evaluate_and_detect_take() {
     let manifest = json(&bundle.join("model.json"));
     assert_eq!(manifest["kind"], "mpr");
     assert_eq!(manifest["mpr"]["config"]["box_head"], true);
-    let mut paths = Vec::new();
-    absolute_paths(&manifest, &mut paths);
+    let paths = common::absolute_paths(&manifest);
     assert!(paths.is_empty(), "absolute paths in the bundle: {paths:?}");
 
     // The bundle evaluates as the run does (f16 weights: AUROC within a few hundredths).

@@ -78,3 +78,22 @@ pub fn mono16_dicom(
         .unwrap();
     out
 }
+
+/// Strings in `v` (recursively) that look like absolute paths (Unix or Windows): what a
+/// bundle must never carry from the machine it was made on.
+#[allow(dead_code)]
+pub fn absolute_paths(v: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            serde_json::Value::String(s) if s.starts_with('/') || s.get(1..3) == Some(":\\") => {
+                out.push(s.clone())
+            }
+            serde_json::Value::Array(a) => stack.extend(a),
+            serde_json::Value::Object(o) => stack.extend(o.values()),
+            _ => {}
+        }
+    }
+    out
+}
