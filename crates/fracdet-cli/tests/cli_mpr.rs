@@ -333,6 +333,8 @@ fn box_head_detector_exports_to_a_bundle_that_evaluate_and_detect_take() {
     assert_eq!(d["n_images"], 10, "every image counts: {d}");
     assert_eq!(d["n_truth_boxes"], 5);
     assert!(d["recall"].as_array().unwrap().len() == 2);
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(html.contains("Boxes as detections") && html.contains("orange outlines"));
 
     let bundle = tmp.path().join("bundle");
     let o = fracdet(&[

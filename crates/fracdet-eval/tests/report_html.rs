@@ -84,6 +84,12 @@ fn write_report(dir: &Path) -> String {
         primary: "target_sensitivity".into(),
         operating_point_origin: "Chosen on validation.".into(),
         figures,
+        true_positives: vec![CaseThumbnail {
+            image: "images/d.png".into(),
+            probability: 0.91,
+            png: thumb(3),
+            heatmap: false,
+        }],
         false_negatives: vec![
             CaseThumbnail {
                 image: "images/<script>alert(1)</script>.png".into(),
@@ -119,7 +125,7 @@ fn report_is_self_contained_and_escaped() {
         .match_indices("src=\"")
         .map(|(i, _)| &html[i + 5..])
         .collect();
-    assert_eq!(srcs.len(), 6, "3 plots + 3 thumbnails");
+    assert_eq!(srcs.len(), 7, "3 plots + 4 thumbnails");
     assert!(srcs.iter().all(|s| s.starts_with("data:image/png;base64,")));
     assert!(!html.contains("<link") && !html.contains("http"));
     assert!(
@@ -146,7 +152,7 @@ fn report_opens_in_headless_chromium() {
         return;
     };
     let body = &opened.body;
-    assert!(body.contains("data-images=\"6\""), "{body}");
+    assert!(body.contains("data-images=\"7\""), "{body}");
     assert!(
         body.contains("data-images-ok=\"true\""),
         "an image did not decode: {body}"

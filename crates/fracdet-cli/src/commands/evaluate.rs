@@ -379,7 +379,8 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
             ));
         }
     }
-    let (false_negatives, false_positives) = error_cases(&scored, primary.1.threshold, args.cases);
+    let (true_positives, false_negatives, false_positives) =
+        error_cases(&scored, &scorer, primary.1.threshold, args.cases);
     let mut context = vec![
         (
             "Model".into(),
@@ -418,6 +419,7 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
         primary: primary.0.to_string(),
         operating_point_origin: origin,
         figures,
+        true_positives,
         false_negatives,
         false_positives,
         localisation_note: report
@@ -982,13 +984,20 @@ fn plots(
     Ok(figures)
 }
 
-/// The most confident misses and false alarms at `threshold`, as thumbnails.
-/// `threshold` is on the score; heatmaps are the maps computed while scoring.
+/// The most confident finds, misses and false alarms at `threshold`, as thumbnails with
+/// the annotated boxes (green) and, on flagged images, the boxes `detect` would draw
+/// (orange). `threshold` is on the score; heatmaps are the maps computed while scoring.
 fn error_cases(
     scored: &[Scored],
+    scorer: &Scorer,
     threshold: f64,
     k: usize,
-) -> (Vec<CaseThumbnail>, Vec<CaseThumbnail>) {
+) -> (Vec<CaseThumbnail>, Vec<CaseThumbnail>, Vec<CaseThumbnail>) {
+    let mut tps: Vec<&Scored> = scored
+        .iter()
+        .filter(|s| s.label && f64::from(s.score) >= threshold)
+        .collect();
+    tps.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut fns: Vec<&Scored> = scored
         .iter()
         .filter(|s| s.label && f64::from(s.score) < threshold)
@@ -1005,16 +1014,34 @@ fn error_cases(
         let side = THUMB_SIZE as usize;
         let heat = s.map.as_ref().map(|m| m.resample(side));
         let mut rgb = overlay_rgb(&canvas, heat.as_deref(), 0.45).ok()?;
-        for b in &s.sample.boxes {
-            let w = t.bbox_to_working(b);
-            draw_box_outline(
-                &mut rgb,
-                THUMB_SIZE,
-                THUMB_SIZE,
-                [w.x_min, w.y_min, w.x_max, w.y_max],
-                [40, 230, 60],
-                2,
-            );
+        let drawn: Vec<fracdet_io::BBox> = if f64::from(s.score) >= threshold {
+            let r = fracdet_detect::Scored {
+                probability: s.probability,
+                score: s.score,
+                map: s.map.clone(),
+                features: None,
+                boxes: s.boxes.clone(),
+            };
+            scorer
+                .boxes(&r, &s.transform)
+                .into_iter()
+                .map(|b| b.bbox)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for (boxes, color) in [(&s.sample.boxes, [40u8, 230, 60]), (&drawn, [255, 150, 20])] {
+            for b in boxes {
+                let w = t.bbox_to_working(b);
+                draw_box_outline(
+                    &mut rgb,
+                    THUMB_SIZE,
+                    THUMB_SIZE,
+                    [w.x_min, w.y_min, w.x_max, w.y_max],
+                    color,
+                    2,
+                );
+            }
         }
         let png = encode_png(THUMB_SIZE, THUMB_SIZE, PngColor::Rgb, &rgb).ok()?;
         Some(CaseThumbnail {
@@ -1027,7 +1054,7 @@ fn error_cases(
     let thumbs = |cases: Vec<&Scored>| -> Vec<CaseThumbnail> {
         cases.into_iter().take(k).filter_map(thumb).collect()
     };
-    (thumbs(fns), thumbs(fps))
+    (thumbs(tps), thumbs(fns), thumbs(fps))
 }
 
 /// `kind` names the score thresholds are on when it is not the probability.

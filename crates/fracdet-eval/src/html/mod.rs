@@ -51,6 +51,9 @@ pub struct HtmlReport<'a> {
     /// Where and how the thresholds were chosen, in words.
     pub operating_point_origin: String,
     pub figures: Vec<Figure>,
+    /// Fractures the model found, most confident (highest probability) first: where its
+    /// drawn boxes sit against the annotated ones.
+    pub true_positives: Vec<CaseThumbnail>,
     /// Fractures the model missed, most confident (lowest probability) first.
     pub false_negatives: Vec<CaseThumbnail>,
     /// Normal images the model flagged, most confident (highest probability) first.

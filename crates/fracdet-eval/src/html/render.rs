@@ -321,14 +321,19 @@ pub fn render_html(r: &HtmlReport<'_>) -> String {
         out.push_str("</table>\n");
     }
 
-    out.push_str("<h2>Most confident errors</h2>\n");
-    if !(r.false_negatives.is_empty() && r.false_positives.is_empty()) {
+    out.push_str("<h2>Most confident findings and errors</h2>\n");
+    if !(r.true_positives.is_empty()
+        && r.false_negatives.is_empty()
+        && r.false_positives.is_empty())
+    {
         out.push_str(
-            "<p>Green outlines mark the annotated fracture boxes where the dataset provides them.</p>\n",
+            "<p>Green outlines mark the annotated fracture boxes where the dataset provides them; \
+             orange outlines the boxes the model draws.</p>\n",
         );
     }
-    if r.false_negatives
+    if r.true_positives
         .iter()
+        .chain(&r.false_negatives)
         .chain(&r.false_positives)
         .any(|c| c.heatmap)
     {
@@ -338,6 +343,11 @@ pub fn render_html(r: &HtmlReport<'_>) -> String {
              image; they are not calibrated and do not mark a fracture.</p>\n",
         );
     }
+    cases(
+        &mut out,
+        "Found fractures (true positives), highest probability first",
+        &r.true_positives,
+    );
     cases(
         &mut out,
         "Missed fractures (false negatives), lowest probability first",
