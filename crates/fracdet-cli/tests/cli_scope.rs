@@ -238,6 +238,11 @@ fn evaluate_counts_and_lists_what_it_did_not_assess() {
 /// A copy of the default bundle with a typicality check whose threshold is `threshold`
 /// (the density itself is a unit Gaussian over MobileNetV2's 1,280 pooled features).
 fn bundle_with_typicality(dir: &Path, threshold: f32) {
+    bundle_with_typicality_of(dir, threshold, 1280);
+}
+
+/// As [`bundle_with_typicality`], the density over `dim` features.
+fn bundle_with_typicality_of(dir: &Path, threshold: f32, dim: usize) {
     use fracdet_detect::Typicality;
     use fracdet_eval::density::FeatureDensity;
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/default");
@@ -247,8 +252,8 @@ fn bundle_with_typicality(dir: &Path, threshold: f32) {
     }
     let t = Typicality {
         density: FeatureDensity {
-            mean: vec![0.0; 1280],
-            std: vec![1.0; 1280],
+            mean: vec![0.0; dim],
+            std: vec![1.0; dim],
             components: Vec::new(),
             variances: Vec::new(),
             residual_variance: 1.0,
@@ -293,4 +298,27 @@ fn a_radiograph_unlike_the_training_data_is_not_assessed() {
             assert!(r["not_assessed"].is_null(), "{r}");
         }
     }
+}
+
+#[test]
+fn a_typicality_check_of_another_feature_length_is_refused_at_load() {
+    // Silently skipping it would assess every image as in scope.
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    bundle_with_typicality_of(&model, f32::MAX, 512);
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/IMG0002316.jpg");
+    let o = fracdet(&[
+        "detect",
+        sample.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        tmp.path().join("out").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success(), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("512-dimensional") && err.contains("1280"),
+        "{err}"
+    );
 }

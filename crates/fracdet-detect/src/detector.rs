@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::bundle::{Manifest, ModelSource, read_bundle};
 use crate::error::{DetectError, Result};
 use crate::scorer::{ScoreKind, Scored, Scorer};
-use crate::typicality::{Typicality, TypicalityScore};
+use crate::typicality::{TYPICALITY_FILE, Typicality, TypicalityScore};
 
 /// A model ready to examine radiographs: network, input recipe and stored thresholds.
 /// Classifier runs and bundles, and MPR grid-detector runs (bundles hold classifiers only).
@@ -129,20 +129,49 @@ impl Detector {
                 let (manifest, weights) = read_bundle(&dir)?;
                 let detector =
                     Self::from_bundle(manifest, weights, &dir.display().to_string(), device)?;
-                Ok(detector.with_typicality(Typicality::load(&dir)?))
+                detector.with_typicality(Typicality::load(&dir)?, device)
             }
             ModelSource::Run(dir) => {
                 let detector = Self::from_run(&dir, device)?;
-                Ok(detector.with_typicality(Typicality::load(&dir)?))
+                detector.with_typicality(Typicality::load(&dir)?, device)
             }
         }
     }
 
-    /// The typicality check to apply (classifiers only: the others have no pooled
-    /// features, and it is ignored for them).
-    pub fn with_typicality(mut self, typicality: Option<Typicality>) -> Self {
+    /// The typicality check to apply. Refused, rather than silently never applied, when
+    /// the model has no pooled features (only classifiers have them) or when the check was
+    /// fitted on features of another length (another backbone's `typicality.json`).
+    pub fn with_typicality(
+        mut self,
+        typicality: Option<Typicality>,
+        device: &Device,
+    ) -> Result<Self> {
+        if let Some(check) = &typicality {
+            let want = check.density.mean.len();
+            match self.scorer.feature_dim(device)? {
+                Some(dim) if dim == want => {}
+                Some(dim) => {
+                    return Err(DetectError::bundle(
+                        &self.name,
+                        format!(
+                            "its {TYPICALITY_FILE} was fitted on {want}-dimensional features, \
+                             the model gives {dim}: refit it with `fracdet typicality`"
+                        ),
+                    ));
+                }
+                None => {
+                    return Err(DetectError::bundle(
+                        &self.name,
+                        format!(
+                            "has a {TYPICALITY_FILE}, but only classifiers have the pooled \
+                             features it scores"
+                        ),
+                    ));
+                }
+            }
+        }
         self.typicality = typicality;
-        self
+        Ok(self)
     }
 
     pub fn typicality(&self) -> Option<&Typicality> {
