@@ -37,6 +37,10 @@ pub struct DetectResponse {
     /// number, and a one-line `message`. Absent for assessed images.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_assessed: Option<NotAssessedOut>,
+    /// A server started with `--assess-anyway` (research only) answers every image; this
+    /// is what the applicability or typicality check said of one it would have refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assessed_anyway: Option<NotAssessedOut>,
     /// Whether any stored operating point calls the image positive (0.5 without any); the
     /// overlay shows the heatmap and boxes only then.
     pub flagged: bool,
@@ -95,6 +99,7 @@ pub(crate) fn analyse(
     device: &Device,
     bytes: &[u8],
     read: &ReadOptions,
+    assess_anyway: bool,
 ) -> Result<DetectResponse, ApiError> {
     let image = read_radiograph_bytes(bytes, Path::new(UPLOAD_NAME), read).map_err(|e| {
         let status = match e {
@@ -104,7 +109,8 @@ pub(crate) fn analyse(
         };
         ApiError::new(status, e.to_string())
     })?;
-    if let Err(reason) = applicability::check(&image, &Thresholds::default()) {
+    let mut refused = applicability::check(&image, &Thresholds::default()).err();
+    if let Some(reason) = refused.clone().filter(|_| !assess_anyway) {
         return not_assessed(detector, &image, reason);
     }
     let detection = detector
@@ -115,7 +121,10 @@ pub(crate) fn analyse(
             score: t.score,
             threshold: t.threshold,
         };
-        return not_assessed(detector, &image, reason);
+        if !assess_anyway {
+            return not_assessed(detector, &image, reason);
+        }
+        refused.get_or_insert(reason);
     }
     let small = preview(&image);
     let draw_error =
@@ -128,6 +137,10 @@ pub(crate) fn analyse(
         probability: Some(detection.probability),
         finding: detection.decisions.level(),
         not_assessed: None,
+        assessed_anyway: refused.map(|reason| NotAssessedOut {
+            message: reason.describe(),
+            reason,
+        }),
         flagged: detection.decisions.flagged(detection.probability),
         decisions: Some(detection.decisions),
         boxes: detection
@@ -172,6 +185,7 @@ fn not_assessed(
             message: reason.describe(),
             reason,
         }),
+        assessed_anyway: None,
         flagged: false,
         decisions: None,
         boxes: Vec::new(),

@@ -167,7 +167,13 @@ async fn admit_and_run(
         // counts against the limits until it ends.
         tokio::task::spawn_blocking(move || {
             let _permits = (admitted, worker);
-            analyse(&shared.detector, &shared.device, &bytes, &shared.read)
+            analyse(
+                &shared.detector,
+                &shared.device,
+                &bytes,
+                &shared.read,
+                shared.config.assess_anyway,
+            )
         })
         .await
         .map_err(|e| {

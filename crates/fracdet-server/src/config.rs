@@ -48,6 +48,9 @@ pub struct ServerConfig {
     pub send_timeout: Duration,
     /// Largest decoded image, pixels (see `fracdet_io::ReadOptions::max_pixels`).
     pub max_pixels: u64,
+    /// Answer images the applicability or typicality check refuses as well, marking them
+    /// (research only; default false: they are answered "not_assessed").
+    pub assess_anyway: bool,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +70,7 @@ impl Default for ServerConfig {
             max_header_bytes: 32 << 10,
             send_timeout: Duration::from_secs(30),
             max_pixels: fracdet_io::read::DEFAULT_MAX_PIXELS,
+            assess_anyway: false,
         }
     }
 }

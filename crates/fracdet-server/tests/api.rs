@@ -185,10 +185,15 @@ async fn an_image_that_is_no_radiograph_is_not_assessed() {
     image::DynamicImage::from(noise)
         .write_to(&mut png, image::ImageFormat::Png)
         .unwrap();
-    for (body, reason) in [
-        (jpeg.into_inner(), "colour"),
-        (png.into_inner(), "no_structure"),
-    ] {
+    let (jpeg, png) = (jpeg.into_inner(), png.into_inner());
+    let body_again = |reason: &str| {
+        if reason == "colour" {
+            jpeg.clone()
+        } else {
+            png.clone()
+        }
+    };
+    for (body, reason) in [(jpeg.clone(), "colour"), (png.clone(), "no_structure")] {
         let (status, r) = detect(ServerConfig::default(), "application/octet-stream", body).await;
         assert_eq!(status, StatusCode::OK, "{r}");
         assert_eq!(r["finding"], "not_assessed", "{r}");
@@ -206,6 +211,19 @@ async fn an_image_that_is_no_radiograph_is_not_assessed() {
         assert!(r["boxes"].as_array().unwrap().is_empty());
         assert!(r["heatmap"].is_null());
         png_of(&r, "image_png");
+        assert!(r.get("assessed_anyway").is_none(), "{r}");
+
+        // --assess-anyway: a finding all the same, with the check's objection beside it.
+        let anyway = ServerConfig {
+            assess_anyway: true,
+            ..ServerConfig::default()
+        };
+        let (status, r) = detect(anyway, "application/octet-stream", body_again(reason)).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert!(r["probability"].is_number(), "{r}");
+        assert_ne!(r["finding"], "not_assessed", "{r}");
+        assert!(r.get("not_assessed").is_none(), "{r}");
+        assert_eq!(r["assessed_anyway"]["reason"], reason, "{r}");
     }
 }
 
