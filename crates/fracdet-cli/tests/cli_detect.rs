@@ -454,6 +454,46 @@ fn dicom_input_gives_a_secondary_capture() {
         64
     );
     assert_eq!(get(tags::PHOTOMETRIC_INTERPRETATION), "RGB");
+    // The SR and the GSPS: same study, each referencing the input image.
+    for (key, class) in [
+        ("dicom_sr", "1.2.840.10008.5.1.4.1.1.88.33"),
+        ("dicom_gsps", "1.2.840.10008.5.1.4.1.1.11.1"),
+    ] {
+        let path = out.join(records[0][key].as_str().expect("a DICOM result"));
+        let obj = dicom_object::open_file(&path).unwrap();
+        let get = |tag| {
+            obj.element(tag)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .trim_end_matches('\0')
+                .to_string()
+        };
+        assert_eq!(get(tags::SOP_CLASS_UID), class);
+        assert_eq!(
+            get(tags::STUDY_INSTANCE_UID),
+            "1.2.826.0.1.3680043.2.1125.1"
+        );
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            bytes
+                .windows(28)
+                .any(|w| w == b"1.2.826.0.1.3680043.2.1125.3"),
+            "{key} does not reference the input's SOP Instance UID"
+        );
+        // Debian's dciodvfy finds no error (skipped where it is not installed).
+        if let Ok(o) = std::process::Command::new("dciodvfy").arg(&path).output() {
+            let report = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let errors: Vec<&str> = report.lines().filter(|l| l.starts_with("Error")).collect();
+            assert!(errors.is_empty(), "{key}: {errors:#?}");
+        } else {
+            eprintln!("NOTICE: dciodvfy not installed; {key} IOD check skipped");
+        }
+    }
     // PNG and JPEG inputs get no DICOM result.
     let png_out = tmp.path().join("png-out");
     let o = fracdet(&[

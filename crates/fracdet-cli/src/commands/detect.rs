@@ -42,8 +42,9 @@ pub struct DetectArgs {
     /// What goes to stdout.
     #[arg(long, value_enum, default_value_t = StdoutFormat::Table)]
     pub format: StdoutFormat,
-    /// For DICOM inputs, also write a Secondary Capture DICOM with the overlay burned in
-    /// (new series in the same study) under OUT/dicom/.
+    /// For DICOM inputs, also write DICOM results under OUT/dicom/, each a new series in the
+    /// input's study: a Secondary Capture with the overlay burned in, a Comprehensive SR of
+    /// the finding (boxes as SCOORDs on the input) and a GSPS drawing the boxes over it.
     #[arg(long)]
     pub dicom_out: bool,
     /// Skip the overlay PNGs.
@@ -110,8 +111,14 @@ struct Record {
     not_assessed: Option<Scope>,
     #[serde(skip_serializing_if = "Option::is_none")]
     overlay: Option<String>,
+    /// The Secondary Capture.
     #[serde(skip_serializing_if = "Option::is_none")]
     dicom: Option<String>,
+    /// The Comprehensive SR and the Grayscale Softcopy Presentation State.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dicom_sr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dicom_gsps: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
@@ -143,6 +150,7 @@ pub fn run(args: DetectArgs, device: crate::device::DeviceChoice) -> anyhow::Res
     };
     let mut run_folder = claim_out_dir(&args, files.len(), detector.name())?;
     let mut outputs = Outputs::create(&args.out, !args.no_overlays, args.dicom_out)?;
+    outputs.model = detector.name().to_string();
 
     // Ctrl-C (and SIGTERM) finish the batch in flight, so every row has its overlay and
     // every overlay its row, then the run stops and says so.
@@ -349,6 +357,8 @@ struct Outputs {
     csv: BufWriter<File>,
     overlays: Option<PathBuf>,
     dicom: Option<PathBuf>,
+    /// Named in the DICOM results.
+    model: String,
     names: std::sync::Mutex<HashSet<String>>,
 }
 
@@ -380,6 +390,7 @@ impl Outputs {
             csv,
             overlays: sub(overlays, "overlays")?,
             dicom: sub(dicom, "dicom")?,
+            model: String::new(),
             names: Default::default(),
         })
     }
@@ -429,6 +440,8 @@ impl Outputs {
             not_assessed: scope,
             overlay: None,
             dicom: None,
+            dicom_sr: None,
+            dicom_gsps: None,
             error: None,
         };
         let wants_dicom = self.dicom.is_some() && image.meta.format == Format::Dicom;
@@ -455,9 +468,23 @@ impl Outputs {
             }
         }
         if let (Some(dir), true) = (&self.dicom, wants_dicom) {
-            let path = dir.join(self.unique_name(file, "dcm"));
-            match crate::commands::detect_dicom::write(file, &overlay, &path) {
-                Ok(()) => record.dicom = Some(self.relative(&path)),
+            let paths =
+                ["dcm", "sr.dcm", "pr.dcm"].map(|ext| dir.join(self.unique_name(file, ext)));
+            let out_of_scope = record.not_assessed.as_ref().map(|s| s.message.clone());
+            match crate::commands::detect_dicom::write(
+                file,
+                image,
+                &d,
+                &overlay,
+                out_of_scope,
+                &self.model,
+                paths,
+            ) {
+                Ok(w) => {
+                    record.dicom = Some(self.relative(&w.secondary_capture));
+                    record.dicom_sr = Some(self.relative(&w.structured_report));
+                    record.dicom_gsps = Some(self.relative(&w.presentation_state));
+                }
                 Err(e) => record.error = Some(format!("{name}: cannot write DICOM result: {e:#}")),
             }
         }
@@ -523,6 +550,8 @@ impl Record {
             not_assessed: None,
             overlay: None,
             dicom: None,
+            dicom_sr: None,
+            dicom_gsps: None,
             error: Some(error),
         }
     }

@@ -1,11 +1,55 @@
-//! DICOM results of `detect`: a Secondary Capture beside the overlay PNG, in a new series
-//! of the input's study, with the overlay burned in. The input file is only read.
+//! DICOM results of `detect`, in new series of the input's study (the input file is only
+//! read): a Secondary Capture with the overlay burned in, a Comprehensive SR of the
+//! finding with each box as an SCOORD on the input, and a GSPS that draws the boxes over
+//! the untouched input. The same objects `fracdet dicom serve` sends to a PACS.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use fracdet_io::{ScOptions, write_secondary_capture};
+use anyhow::Context;
+use fracdet_detect::Detection;
+use fracdet_dicom_node::{findings_of, model_info, result_set};
+use fracdet_io::Radiograph;
 
-pub fn write(source: &Path, overlay: &image::RgbImage, out: &Path) -> anyhow::Result<()> {
-    write_secondary_capture(source, overlay, &ScOptions::default(), out)?;
-    Ok(())
+/// Where the three results were written.
+pub struct Written {
+    pub secondary_capture: PathBuf,
+    pub structured_report: PathBuf,
+    pub presentation_state: PathBuf,
+}
+
+/// Writes the three results for `source` to `paths` (SC, SR, GSPS), each atomically and
+/// never over an existing file. `out_of_scope`: why the image was assessed anyway, if it was.
+pub fn write(
+    source: &Path,
+    image: &Radiograph,
+    detection: &Detection,
+    overlay: &image::RgbImage,
+    out_of_scope: Option<String>,
+    model: &str,
+    paths: [PathBuf; 3],
+) -> anyhow::Result<Written> {
+    let bytes =
+        std::fs::read(source).with_context(|| format!("cannot read {}", source.display()))?;
+    let findings = findings_of(detection, out_of_scope);
+    let set = result_set(
+        &bytes,
+        source,
+        image,
+        overlay,
+        &findings,
+        &model_info(model),
+    )?;
+    let [sc, sr, pr] = paths;
+    for (path, data) in [
+        (&sc, &set.secondary_capture),
+        (&sr, &set.structured_report),
+        (&pr, &set.presentation_state),
+    ] {
+        fracdet_io::write::write_file_atomic(path, data, false)?;
+    }
+    Ok(Written {
+        secondary_capture: sc,
+        structured_report: sr,
+        presentation_state: pr,
+    })
 }

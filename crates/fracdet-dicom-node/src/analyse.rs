@@ -1,0 +1,80 @@
+//! One received instance through the model: read, scope check, detection, results. The
+//! same steps and the same scope rules as `fracdet detect` and `fracdet serve`.
+
+use std::path::Path;
+
+use burn::tensor::Device;
+use fracdet_detect::Detector;
+use fracdet_io::applicability::{self, NotAssessed, Thresholds};
+use fracdet_io::{ReadOptions, read_radiograph_bytes};
+
+use crate::error::{NodeError, Result};
+use crate::results::{ResultSet, findings_of, model_info, overlay, result_set};
+
+/// What became of one instance.
+#[derive(Debug)]
+pub enum Analysis {
+    /// Results to deliver, and what they say (for the outcome log).
+    Results {
+        set: Box<ResultSet>,
+        finding: &'static str,
+        probability: f32,
+    },
+    /// Outside the model's scope (not a radiograph fracdet reads, or unlike its training
+    /// images): no result is sent, so nothing in the PACS looks like a finding.
+    NotAssessed(String),
+}
+
+/// Analyses the Part-10 bytes of instance `uid`; `assess_anyway` scores out-of-scope
+/// images regardless, and their results say so.
+pub fn analyse(
+    uid: &str,
+    bytes: &[u8],
+    detector: &Detector,
+    device: &Device,
+    assess_anyway: bool,
+) -> Result<Analysis> {
+    let name = Path::new(uid);
+    let failed = |reason: String| NodeError::Analyse {
+        uid: uid.to_string(),
+        reason,
+    };
+    let image = read_radiograph_bytes(bytes, name, &ReadOptions::default())?;
+    let mut scope = applicability::check(&image, &Thresholds::default())
+        .err()
+        .map(|r| r.describe());
+    if scope.is_some() && !assess_anyway {
+        return Ok(Analysis::NotAssessed(scope.unwrap_or_default()));
+    }
+    let detection = detector
+        .detect(&image, device)
+        .map_err(|e| failed(format!("inference failed: {e}")))?;
+    if scope.is_none()
+        && let Some(t) = detection.typicality.filter(|t| !t.typical)
+    {
+        let reason = NotAssessed::Atypical {
+            score: t.score,
+            threshold: t.threshold,
+        }
+        .describe();
+        if !assess_anyway {
+            return Ok(Analysis::NotAssessed(reason));
+        }
+        scope = Some(reason);
+    }
+    let findings = findings_of(&detection, scope);
+    let overlay = overlay(name, &image, &detection)?;
+    let set = result_set(
+        bytes,
+        name,
+        &image,
+        &overlay,
+        &findings,
+        &model_info(detector.name()),
+    )?;
+    Ok(Analysis::Results {
+        set: Box::new(set),
+        finding: findings.level.word(),
+        probability: findings.probability,
+    })
+}

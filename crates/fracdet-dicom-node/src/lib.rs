@@ -1,0 +1,21 @@
+//! fracdet as a DICOM node: what a hospital's PACS talks to.
+//!
+//! The PACS (or a modality) sends radiographs by C-STORE; each instance is written to a
+//! [`spool`] before it is acknowledged, analysed by a bounded pool of workers with the
+//! same model, scope checks and result objects as `fracdet detect` ([`analyse`],
+//! [`results`]: Secondary Capture, Comprehensive SR, GSPS), and its results are sent back by
+//! C-STORE to the configured destination with retries and back-off. Nothing acknowledged
+//! is lost: a restart resumes the spool. Networking is dicom-rs's `dicom-ul`; the DIMSE
+//! command sets it carries are [`dimse`].
+//!
+//! Logs name instances by SOP Instance UID only, never by a patient attribute.
+
+pub mod analyse;
+pub mod dimse;
+pub mod error;
+pub mod policy;
+pub mod results;
+pub mod spool;
+
+pub use error::{NodeError, Result};
+pub use results::{ResultSet, findings_of, model_info, overlay, result_set};
