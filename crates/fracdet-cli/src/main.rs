@@ -2,7 +2,6 @@
 //!
 //! Exit codes: 0 success, 1 failure (including "some inputs failed"), 2 usage error.
 
-mod alloc;
 mod bundled;
 mod commands;
 mod device;
@@ -59,7 +58,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    alloc::keep_freed_memory();
+    fracdet_run::alloc::keep_freed_memory();
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let outcome = match cli.command {

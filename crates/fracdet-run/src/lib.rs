@@ -11,6 +11,7 @@
 //! training writes. fracdet-train depends on this crate and re-exports it at its old paths,
 //! so each format is defined once, below both.
 
+pub mod alloc;
 pub mod atomic;
 pub mod checkpoint;
 pub mod classifier;

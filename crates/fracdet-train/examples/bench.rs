@@ -20,6 +20,8 @@ use fracdet_train::BinaryClassifier;
 use fracdet_train::loss::weighted_bce_with_logits;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // As `fracdet` does at start-up: measure the process users run.
+    fracdet_run::alloc::keep_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let kind = BackboneKind::from_str(args.first().map(String::as_str).unwrap_or("resnet18"))?;
     let parse = |i: usize, d: usize| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
