@@ -52,6 +52,9 @@ enum Command {
     Compare(commands::compare::CompareArgs),
     /// HTTP API and web viewer: POST /v1/detect, GET /healthz, and a page at /.
     Serve(commands::serve::ServeArgs),
+    /// DICOM networking: `dicom serve` is a C-STORE node that sends SR, GSPS and SC back.
+    #[command(subcommand)]
+    Dicom(commands::dicom_serve::DicomCommand),
     /// Fit a model's check of how typical an image is of its training data (train split
     /// for the density, val for the threshold); detect and serve then apply it.
     Typicality(commands::typicality::TypicalityArgs),
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => commands::evaluate::run(args, cli.device),
         Command::Compare(args) => commands::compare::run(args),
         Command::Serve(args) => commands::serve::run(args, cli.device),
+        Command::Dicom(cmd) => commands::dicom_serve::run(cmd, cli.device),
         Command::Typicality(args) => commands::typicality::run(args, cli.device),
     };
     match outcome {

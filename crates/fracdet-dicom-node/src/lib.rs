@@ -13,9 +13,15 @@
 pub mod analyse;
 pub mod dimse;
 pub mod error;
+pub mod node;
 pub mod policy;
 pub mod results;
+pub mod scp;
+pub mod scu;
 pub mod spool;
 
 pub use error::{NodeError, Result};
+pub use node::{NodePlan, RetryPolicy, bind, run};
 pub use results::{ResultSet, findings_of, model_info, overlay, result_set};
+pub use scp::ScpLimits;
+pub use scu::Destination;
