@@ -156,6 +156,26 @@ fn train_then_predict_then_resume_finished_run() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // Any other training flag with --resume is refused as a usage error (exit 2), never
+    // silently replaced by the saved configuration; the run is left as it was.
+    for (kind, flag, value) in [
+        ("classifier", "--lr", "0.1"),
+        ("classifier", "--size", "64"),
+        ("mpr", "--box-head", ""),
+        ("mpr", "--train-crop", "32"),
+        ("inpainter", "--adv-weight", "0.5"),
+    ] {
+        let mut args = vec!["train", kind, "--resume", run_s, flag];
+        if !value.is_empty() {
+            args.push(value);
+        }
+        let out = fracdet(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{kind} {flag}: {stderr}");
+        assert!(stderr.contains("cannot be used with"), "{stderr}");
+    }
+    assert_eq!(std::fs::read(run.join("last.ckpt")).unwrap(), before);
+
     // A second fresh run into the same directory is refused.
     let out = fracdet(&[
         "train",

@@ -87,7 +87,9 @@ pub struct ClassifierArgs {
     #[arg(long)]
     pub workers: Option<usize>,
     /// Continue the run in this directory from its last.ckpt, with its saved configuration.
-    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["data", "backbone", "out", "pretrained"])]
+    /// Every setting comes from that configuration: a training flag given with it is refused
+    /// (only --workers, and --epochs when it repeats the run's own count).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["data", "backbone", "out", "pretrained", "size", "batch", "lr", "weight_decay", "warmup_epochs", "freeze_epochs", "pos_weight", "patience", "no_augment", "acquisition_augment", "seed"])]
     pub resume: Option<PathBuf>,
 }
 

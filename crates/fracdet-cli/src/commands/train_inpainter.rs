@@ -66,7 +66,9 @@ pub struct InpainterArgs {
     #[arg(long)]
     pub workers: Option<usize>,
     /// Continue the run in this directory from its last.ckpt, with its saved configuration.
-    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["data", "out"])]
+    /// Every setting comes from that configuration: a training flag given with it is refused
+    /// (only --workers, and --epochs when it repeats the run's own count).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["data", "out", "size", "scales", "batch", "adv_weight", "lr", "lr_d", "width", "val_limit", "no_augment", "seed"])]
     pub resume: Option<PathBuf>,
 }
 

@@ -98,7 +98,9 @@ pub struct MprArgs {
     #[arg(long)]
     pub workers: Option<usize>,
     /// Continue the run in this directory from its last.ckpt, with its saved configuration.
-    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["data", "out", "pretrained", "inpainter"])]
+    /// Every setting comes from that configuration: a training flag given with it is refused
+    /// (only --workers, and --epochs when it repeats the run's own count).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["data", "out", "pretrained", "inpainter", "no_residuals", "residual_scales", "size", "stride", "batch", "lr", "weight_decay", "warmup_epochs", "image_pos_weight", "cell_pos_weight", "image_loss_weight", "min_cell_overlap", "patience", "box_head", "box_loss_weight", "image_head", "train_crop", "no_augment", "seed"])]
     pub resume: Option<PathBuf>,
 }
 
