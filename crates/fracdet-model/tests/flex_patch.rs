@@ -20,7 +20,7 @@ fn mask_bits(n: usize) -> Vec<bool> {
             x ^= x << 13;
             x ^= x >> 17;
             x ^= x << 5;
-            (i / 37) % 3 == 0 || x % 5 == 0
+            (i / 37).is_multiple_of(3) || x.is_multiple_of(5)
         })
         .collect()
 }
