@@ -175,7 +175,9 @@ pub fn run(
     Ok(())
 }
 
-fn scp_options(plan: &NodePlan) -> Options {
+/// The association options the node receives with: its AE title, PDU limit, time-outs,
+/// and the SOP classes and transfer syntaxes of [`crate::policy`].
+pub fn receiver_options(plan: &NodePlan) -> Options {
     let mut options = ServerAssociationOptions::new()
         .accept_called_ae_title()
         .ae_title(plan.ae_title.clone())
@@ -199,7 +201,7 @@ fn accept_loop(
     queue: &mpsc::Sender<String>,
     stop: &AtomicBool,
 ) -> Result<()> {
-    let options = Arc::new(scp_options(plan));
+    let options = Arc::new(receiver_options(plan));
     let open = Arc::new(AtomicUsize::new(0));
     // Non-blocking, polled: the stop flag is seen within 100 ms.
     listener

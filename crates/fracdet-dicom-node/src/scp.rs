@@ -31,8 +31,8 @@ pub struct Tally {
     pub echoes: usize,
 }
 
-pub(crate) type Options =
-    ServerAssociationOptions<'static, AcceptCalledAeTitle, DefaultNegotiation>;
+/// Association options of the receiving side (see [`crate::node::receiver_options`]).
+pub type Options = ServerAssociationOptions<'static, AcceptCalledAeTitle, DefaultNegotiation>;
 
 /// A store in progress: its command, and the data set's fragments so far.
 struct Pending {
@@ -43,7 +43,7 @@ struct Pending {
 }
 
 /// Serves one association to its end (release, abort, idle time-out or a broken peer).
-pub(crate) fn serve(
+pub fn serve(
     stream: TcpStream,
     options: &Options,
     spool: &Spool,
