@@ -494,6 +494,18 @@ fn dicom_input_gives_a_secondary_capture() {
             eprintln!("NOTICE: dciodvfy not installed; {key} IOD check skipped");
         }
     }
+    // The study it belongs to, in studies.csv, decided by this image.
+    let studies = std::fs::read_to_string(out.join("studies.csv")).unwrap();
+    let rows: Vec<&str> = studies.lines().collect();
+    assert_eq!(rows.len(), 2, "{studies}");
+    assert!(
+        rows[1].starts_with("1.2.826.0.1.3680043.2.1125.1,1,") && rows[1].ends_with("study1.dcm"),
+        "{studies}"
+    );
+    assert_eq!(
+        records[0]["study_instance_uid"],
+        "1.2.826.0.1.3680043.2.1125.1"
+    );
     // PNG and JPEG inputs get no DICOM result.
     let png_out = tmp.path().join("png-out");
     let o = fracdet(&[

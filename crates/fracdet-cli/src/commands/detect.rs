@@ -121,6 +121,9 @@ struct Record {
     dicom_gsps: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// DICOM inputs: the study the image belongs to (grouped in studies.csv).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    study_instance_uid: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -224,6 +227,7 @@ pub fn run(args: DetectArgs, device: crate::device::DeviceChoice) -> anyhow::Res
     }
     progress.finish_and_clear();
     outputs.finish()?;
+    let studies = super::detect_studies::write(&args.out, &study_images(&records))?;
     let stopped = records.len() < files.len();
     let status = if stopped {
         RunStatus::Interrupted
@@ -280,11 +284,40 @@ pub fn run(args: DetectArgs, device: crate::device::DeviceChoice) -> anyhow::Res
         started.elapsed().as_secs_f64(),
         args.out.display()
     );
+    if studies > 0 {
+        eprintln!(
+            "{studies} DICOM stud(ies): the most suspicious image decides each, in {}",
+            args.out.join("studies.csv").display()
+        );
+    }
     Ok(if failed == 0 && not_read == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The Study Instance UID of a DICOM input, for the study grouping.
+fn study_of(file: &Path) -> Option<String> {
+    let bytes = std::fs::read(file).ok()?;
+    fracdet_io::write::source_image(&bytes, file)
+        .ok()
+        .map(|i| i.study_instance_uid)
+}
+
+/// The assessed DICOM images, as the study grouping takes them.
+fn study_images(records: &[Record]) -> Vec<super::detect_studies::StudyImage> {
+    records
+        .iter()
+        .filter_map(|r| {
+            Some(super::detect_studies::StudyImage {
+                study_instance_uid: r.study_instance_uid.clone()?,
+                file: r.file.clone(),
+                level: fracdet_io::write::FindingLevel::from_word(r.finding?)?,
+                probability: r.probability?,
+            })
+        })
+        .collect()
 }
 
 /// The model's own scope check: a radiograph unlike its training images.
@@ -443,6 +476,9 @@ impl Outputs {
             dicom_sr: None,
             dicom_gsps: None,
             error: None,
+            study_instance_uid: (image.meta.format == Format::Dicom)
+                .then(|| study_of(file))
+                .flatten(),
         };
         let wants_dicom = self.dicom.is_some() && image.meta.format == Format::Dicom;
         if self.overlays.is_none() && !wants_dicom {
@@ -553,6 +589,7 @@ impl Record {
             dicom_sr: None,
             dicom_gsps: None,
             error: Some(error),
+            study_instance_uid: None,
         }
     }
 

@@ -21,7 +21,12 @@ use crate::walk::{OUTPUT_MARKER, display_path};
 use crate::write::write_file_atomic;
 
 /// The results files and folders a run writes, and the only things `replace` removes.
-pub const RESULT_FILES: [&str; 2] = ["results.csv", "results.jsonl"];
+pub const RESULT_FILES: [&str; 4] = [
+    "results.csv",
+    "results.jsonl",
+    "studies.csv",
+    "studies.jsonl",
+];
 /// Sub-folders a run writes.
 pub const RESULT_FOLDERS: [&str; 2] = ["overlays", "dicom"];
 
