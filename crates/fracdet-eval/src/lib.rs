@@ -23,11 +23,14 @@ pub mod html;
 pub mod localisation;
 pub mod operating;
 pub mod paired;
+pub mod predictions;
 mod ranking;
 pub mod report;
+pub mod report_figures;
 pub mod stored_points;
 pub mod subgroup;
 pub mod temperature;
+pub mod threshold_policy;
 pub mod training_log;
 
 pub use auroc::{auroc, auroc_with_ci};
@@ -46,9 +49,13 @@ pub use localisation::{
 };
 pub use operating::{OperatingPoint, OperatingPoints, choose_operating_points};
 pub use paired::{AurocComparison, compare_auroc};
+pub use predictions::{Prediction, PredictionsError, read_predictions, write_predictions};
 pub use report::{AtOperatingPoint, MetricsReport, NotAssessedImage};
 pub use stored_points::{OPERATING_POINTS_FILE, StoredOperatingPoints};
 pub use subgroup::{SubgroupAnalysis, SubgroupMetrics, subgroup_analysis};
 pub use temperature::{CalibratedReport, Temperature, fit_calibration, fit_platt, fit_temperature};
+pub use threshold_policy::{
+    CalibrationFit, Settled, StoredPoints, ThresholdPolicy, ThresholdPolicyError, ThresholdRequest,
+};
 pub use training_log::TrainingLog;
 pub mod plot;
