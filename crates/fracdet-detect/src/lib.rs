@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod cam;
 pub mod detector;
 pub mod error;
+pub mod evaluation;
 pub mod export;
 pub mod overlay;
 pub mod regions;
