@@ -7,7 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use fracdet_eval::{AurocComparison, BootstrapConfig, Estimate, MetricsReport, compare_auroc};
+use fracdet_eval::{
+    AurocComparison, BootstrapConfig, Estimate, MetricsReport, Prediction, compare_auroc,
+    read_predictions,
+};
 use serde::Serialize;
 
 #[derive(Debug, Args)]
@@ -22,16 +25,6 @@ pub struct CompareArgs {
     /// Also write comparison.json into this directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-/// One row of predictions.csv.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Prediction {
-    pub image: String,
-    pub label: bool,
-    /// What the report ranked: the `logit` column of an MPR report (its probabilities
-    /// saturate at 1.0 and would tie), else the probability.
-    pub score: f32,
 }
 
 #[derive(Debug, Serialize)]
@@ -65,8 +58,8 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
                 );
             }
             labels.push(p.label);
-            sa.push(p.score);
-            sb.push(q.score);
+            sa.push(p.score());
+            sb.push(q.score());
         }
     }
     if labels.is_empty() {
@@ -231,104 +224,5 @@ fn short(p: &Path) -> String {
         s
     } else {
         format!("…{}", s.chars().skip(n - 19).collect::<String>())
-    }
-}
-
-/// Reads `fracdet evaluate`'s predictions.csv (header `image,label,probability,...`, with a
-/// last `logit` column for MPR reports, which is then the score).
-pub fn read_predictions(path: &Path) -> anyhow::Result<Vec<Prediction>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut lines = text.lines().enumerate();
-    let header = lines.next().map(|(_, h)| split_csv(h)).unwrap_or_default();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| h == name)
-            .with_context(|| format!("{}: no column {name:?}", path.display()))
-    };
-    let (ci, cl) = (col("image")?, col("label")?);
-    let (cp, what) = match col("logit") {
-        Ok(c) => (c, "logit"),
-        Err(_) => (col("probability")?, "probability"),
-    };
-    let mut out = Vec::new();
-    for (i, line) in lines {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let f = split_csv(line);
-        let get = |c: usize| f.get(c).map(String::as_str).unwrap_or("");
-        let bad = |what: &str| anyhow::anyhow!("{} line {}: {what}", path.display(), i + 1);
-        let label = match get(cl) {
-            "1" => true,
-            "0" => false,
-            other => return Err(bad(&format!("label {other:?} is not 0 or 1"))),
-        };
-        let score: f32 = get(cp)
-            .parse()
-            .map_err(|_| bad(&format!("{what} is not a number")))?;
-        if !score.is_finite() {
-            return Err(bad(&format!("{what} is not finite")));
-        }
-        out.push(Prediction {
-            image: get(ci).to_string(),
-            label,
-            score,
-        });
-    }
-    Ok(out)
-}
-
-/// One CSV line into fields, honouring double quotes (`""` inside quotes is a quote).
-fn split_csv(line: &str) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => fields.push(std::mem::take(&mut cur)),
-            (c, _) => cur.push(c),
-        }
-    }
-    fields.push(cur);
-    fields
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{read_predictions, split_csv};
-
-    #[test]
-    fn mpr_reports_are_compared_on_their_logits() {
-        // Probabilities tied at 1.0 would hide that the logits rank the positive first.
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("predictions.csv");
-        std::fs::write(
-            &path,
-            "image,label,probability,decision_fixed,decision_target_sensitivity,decision_youden,logit\n\
-             a.png,1,1.000000,1,1,1,25.5\n\
-             b.png,0,1.000000,1,1,1,18.0\n",
-        )
-        .unwrap();
-        let p = read_predictions(&path).unwrap();
-        assert_eq!((p[0].score, p[1].score), (25.5, 18.0));
-        std::fs::write(&path, "image,label,probability\nc.png,0,0.25\n").unwrap();
-        assert_eq!(read_predictions(&path).unwrap()[0].score, 0.25);
-        std::fs::write(&path, "image,label,probability,logit\nc.png,0,0.25,x\n").unwrap();
-        let err = read_predictions(&path).unwrap_err().to_string();
-        assert!(err.contains("logit is not a number"), "{err}");
-    }
-
-    #[test]
-    fn quoted_fields() {
-        assert_eq!(split_csv("a,\"b,c\",\"d\"\"e\""), vec!["a", "b,c", "d\"e"]);
-        assert_eq!(split_csv(""), vec![""]);
     }
 }

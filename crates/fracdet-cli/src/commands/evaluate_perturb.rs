@@ -1,86 +1,48 @@
 //! `fracdet evaluate --perturb`: the split scored again under each standard perturbation
-//! (`fracdet_io::perturb`), and the AUROC drop against the unperturbed scores with a paired
-//! bootstrap CI, as `perturbations.json` and a table on stderr.
+//! (`fracdet_detect::evaluation::perturbation_rows`), each row's AUROC drop printed as a
+//! table on stderr as it is done.
 
-use std::collections::HashMap;
 use std::path::Path;
 
+use anyhow::Context;
 use burn::tensor::Device;
 use fracdet_detect::Scorer;
-use fracdet_eval::compare_auroc;
+use fracdet_detect::evaluation::{PerturbationRow, ScoreOptions, SplitScores, perturbation_rows};
 use fracdet_eval::{BootstrapConfig, Estimate};
 use fracdet_io::dataset::Sample;
-use fracdet_io::perturb::Perturbation;
-use serde::Serialize;
 
-use super::evaluate::{Scored, score};
+use super::evaluate::EvaluateArgs;
 
-/// One row of the table.
-#[derive(Debug, Serialize)]
-pub(super) struct PerturbationRow {
-    pub perturbation: Perturbation,
-    pub name: String,
-    /// AUROC under the perturbation, on the images scored both ways.
-    pub auroc: Estimate,
-    /// AUROC(perturbed) − AUROC(unperturbed), paired bootstrap CI: negative is a drop.
-    pub difference: Estimate,
-    pub p_value: Option<f64>,
-    pub n: usize,
-}
-
-/// Scores `samples` under every [`Perturbation::STANDARD`] and compares each with
-/// `baseline` (the unperturbed scores of the same split).
-#[allow(clippy::too_many_arguments)]
+/// Scores `samples` under each perturbation, compares with `baseline` (their unperturbed
+/// scores) and writes `perturbations.json` into the report directory.
 pub(super) fn run(
+    args: &EvaluateArgs,
     scorer: &Scorer,
     device: &Device,
     root: &Path,
     samples: &[Sample],
-    baseline: &[Scored],
-    batch: usize,
-    assess_anyway: bool,
+    baseline: &SplitScores,
     cfg: &BootstrapConfig,
-) -> anyhow::Result<Vec<PerturbationRow>> {
-    let base: HashMap<&str, (bool, f32)> = baseline
-        .iter()
-        .map(|s| (s.name.as_str(), (s.label, s.score)))
-        .collect();
-    let mut rows = Vec::new();
-    for p in Perturbation::STANDARD {
-        let perturbed = score(
-            scorer,
-            device,
-            root,
-            samples.to_vec(),
-            batch,
-            assess_anyway,
-            Some(p),
-        )?;
-        let (mut labels, mut a, mut b) = (Vec::new(), Vec::new(), Vec::new());
-        for s in &perturbed.scored {
-            if let Some(&(label, unperturbed)) = base.get(s.name.as_str()) {
-                labels.push(label);
-                a.push(s.score);
-                b.push(unperturbed);
-            }
-        }
-        let cmp = compare_auroc(&labels, &a, &b, cfg)?;
+) -> anyhow::Result<()> {
+    eprintln!("AUROC under perturbation (paired bootstrap CI of the difference):");
+    let options = ScoreOptions {
+        batch: args.batch,
+        assess_anyway: args.assess_anyway,
+        perturb: None,
+    };
+    let show_row = |row: &PerturbationRow| {
         eprintln!(
             "  {:<28} AUROC {}  difference {}",
-            p.name(),
-            show(&cmp.auroc_a),
-            show_ci(&cmp.difference)
+            row.name,
+            show(&row.auroc),
+            show_ci(&row.difference)
         );
-        rows.push(PerturbationRow {
-            perturbation: p,
-            name: p.name(),
-            auroc: cmp.auroc_a,
-            difference: cmp.difference,
-            p_value: cmp.p_value,
-            n: labels.len(),
-        });
-    }
-    Ok(rows)
+    };
+    let base = &baseline.scored;
+    let rows = perturbation_rows(scorer, device, root, samples, base, &options, cfg, show_row)?;
+    let path = args.out.join("perturbations.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&rows)?)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn show(e: &Estimate) -> String {
