@@ -178,3 +178,59 @@ pub fn report_figures(out: &Path, inputs: &FigureInputs) -> Result<(Vec<Figure>,
     }
     Ok((figures, warnings))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BootstrapConfig, choose_operating_points};
+
+    #[test]
+    fn figures_are_written_and_inlined_and_a_bad_training_log_is_only_a_warning() {
+        let labels = [true, true, true, false, false, false];
+        let scores = [0.9, 0.7, 0.4, 0.6, 0.2, 0.1];
+        let points = choose_operating_points(&labels, &scores, 0.5, 0.9).unwrap();
+        let cfg = BootstrapConfig {
+            n_resamples: 20,
+            ..BootstrapConfig::default()
+        };
+        let report = MetricsReport::compute(&labels, &scores, &points, &cfg).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("metrics.csv");
+        std::fs::write(&log, "not,a,training,log\n").unwrap();
+        let inputs = FigureInputs {
+            labels: &labels,
+            scores: &scores,
+            probabilities: &scores,
+            report: &report,
+            points: &points,
+            primary: ("fixed", points.fixed),
+            primary_probability: 0.5,
+            training_log: Some(&log),
+        };
+        let (figures, warnings) = report_figures(dir.path(), &inputs).unwrap();
+        let titles: Vec<&str> = figures.iter().map(|f| f.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "ROC curve",
+                "Precision–recall curve",
+                "Reliability diagram (uncalibrated)",
+                "Confusion matrix",
+                "Score histograms"
+            ]
+        );
+        // What the page inlines is what is on disk.
+        assert_eq!(
+            figures[0].png,
+            std::fs::read(dir.path().join("roc.png")).unwrap()
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("no training-curve plot"));
+        // No log at all: nothing to warn about.
+        let no_log = FigureInputs {
+            training_log: None,
+            ..inputs
+        };
+        assert!(report_figures(dir.path(), &no_log).unwrap().1.is_empty());
+    }
+}

@@ -115,3 +115,64 @@ pub fn report_warnings(
     }
     warnings
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evaluation::scoring::Unreadable;
+    use crate::evaluation::testing::image;
+    use fracdet_eval::{BootstrapConfig, NotAssessedImage, choose_operating_points};
+    use fracdet_io::applicability::NotAssessed;
+
+    fn report() -> MetricsReport {
+        let labels = [true, false];
+        let points = choose_operating_points(&labels, &[0.9, 0.1], 0.5, 0.9).unwrap();
+        let cfg = BootstrapConfig {
+            n_resamples: 10,
+            ..BootstrapConfig::default()
+        };
+        MetricsReport::compute(&labels, &[0.9, 0.1], &points, &cfg).unwrap()
+    }
+
+    #[test]
+    fn warnings_name_what_was_left_out_and_why() {
+        let mut scores = SplitScores {
+            scored: vec![image("a.png", true, 0.9), image("b.png", false, 0.1)],
+            ..SplitScores::default()
+        };
+        assert!(report_warnings(&report(), &scores, false, false).is_empty());
+        scores.failed.push(Unreadable {
+            image: "c.png".into(),
+            reason: "truncated".into(),
+        });
+        let reason = NotAssessed::Blank { std: 0.0 };
+        scores.not_assessed.push(NotAssessedImage {
+            image: "d.png".into(),
+            label: true,
+            message: reason.describe(),
+            reason,
+        });
+        let w = report_warnings(&report(), &scores, true, true);
+        assert_eq!(w.len(), 4, "{w:?}");
+        assert!(w[0].starts_with("These numbers are on the validation split"));
+        assert_eq!(w[1], "1 image(s) could not be read and are not counted.");
+        assert!(w[2].starts_with("1 image(s) (1 fractured) were not assessed"));
+        assert!(w[2].contains("d.png: "), "{}", w[2]);
+        assert!(w[3].starts_with("--assess-anyway"));
+    }
+
+    #[test]
+    fn only_scores_that_are_not_probabilities_get_a_note() {
+        assert_eq!(score_note(ScoreKind::Probability), None);
+        assert!(
+            score_note(ScoreKind::Logit)
+                .unwrap()
+                .starts_with("image logit")
+        );
+        assert!(
+            score_note(ScoreKind::Residual)
+                .unwrap()
+                .contains("not a probability")
+        );
+    }
+}
