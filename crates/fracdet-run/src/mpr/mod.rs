@@ -15,7 +15,7 @@ pub mod input;
 pub mod residuals;
 pub mod state;
 
-pub use config::MprConfig;
+pub use config::{BoxCells, MprConfig};
 pub use inference::{MprPrediction, MprPredictor};
 pub use input::MprItem;
 pub use residuals::{NoResiduals, ResidualSource};

@@ -6,6 +6,7 @@
 //! image has every cell negative.
 
 use fracdet_io::BBox;
+use fracdet_run::mpr::BoxCells;
 use fracdet_run::mpr::boxes::BoxGrid;
 
 /// What one image contributes to the loss.
@@ -16,9 +17,8 @@ pub struct ImageTargets {
     /// `gh * gw` cell targets in {0, 1}, row-major; `None` when unknown (fractured, no box).
     pub cells: Option<Vec<f32>>,
     /// The box head's targets: (cell index, the box that cell regresses), for the positive
-    /// cells whose centre lies inside their box (a distance to an edge behind the centre
-    /// would be negative, which the log-distances cannot say), plus the cell holding each
-    /// box's centre so that every box is regressed by at least one cell.
+    /// cells [`BoxCells`] names, plus the cell holding each box's centre so that every box
+    /// is regressed by at least one cell.
     pub regress: Vec<(usize, BBox)>,
 }
 
@@ -95,6 +95,7 @@ pub fn regression_targets(
     grid_w: usize,
     grid_h: usize,
     min_overlap: f32,
+    which: BoxCells,
 ) -> Vec<(usize, BBox)> {
     let grid = BoxGrid {
         grid_w,
@@ -105,7 +106,7 @@ pub fn regression_targets(
         .iter()
         .enumerate()
         .filter_map(|(cell, owner)| owner.map(|o| (cell, boxes[o])))
-        .filter(|(cell, b)| grid.encode(*cell, b).is_some())
+        .filter(|(cell, b)| which == BoxCells::AllPositive || grid.encode(*cell, b).is_some())
         .collect();
     if grid_w > 0 && grid_h > 0 && size > 0 {
         let (cw, ch) = grid.cell();
@@ -133,12 +134,13 @@ pub fn image_targets(
     grid_w: usize,
     grid_h: usize,
     min_overlap: f32,
+    which: BoxCells,
 ) -> ImageTargets {
     let (cells, regress) = match (label, boxes.is_empty()) {
         (true, true) => (None, Vec::new()),
         (true, false) => (
             Some(cell_targets(boxes, size, grid_w, grid_h, min_overlap)),
-            regression_targets(boxes, size, grid_w, grid_h, min_overlap),
+            regression_targets(boxes, size, grid_w, grid_h, min_overlap, which),
         ),
         (false, _) => (Some(vec![0.0; grid_w * grid_h]), Vec::new()),
     };
@@ -208,9 +210,9 @@ mod tests {
     #[test]
     fn three_kinds_of_image_and_the_weight() {
         let b = [BBox::new(0.0, 0.0, 16.0, 16.0)];
-        let pos = image_targets(true, &b, 64, 4, 4, 0.0);
-        let unknown = image_targets(true, &[], 64, 4, 4, 0.0);
-        let neg = image_targets(false, &b, 64, 4, 4, 0.0);
+        let pos = image_targets(true, &b, 64, 4, 4, 0.0, BoxCells::CentreInside);
+        let unknown = image_targets(true, &[], 64, 4, 4, 0.0, BoxCells::CentreInside);
+        let neg = image_targets(false, &b, 64, 4, 4, 0.0, BoxCells::CentreInside);
         assert_eq!(pos.cells.as_ref().unwrap().iter().sum::<f32>(), 1.0);
         assert!(unknown.cells.is_none());
         assert_eq!(neg.cells.as_ref().unwrap(), &vec![0.0; 16]);
@@ -231,7 +233,7 @@ mod tests {
         assert_eq!(owners[2 * 8 + 2], Some(1));
         assert_eq!(owners[0], Some(0));
         assert_eq!(owners[7], None);
-        let r = regression_targets(&[large, small], 64, 8, 8, 0.0);
+        let r = regression_targets(&[large, small], 64, 8, 8, 0.0, BoxCells::CentreInside);
         // Every regressing cell's centre lies inside its box, or it holds the box's centre.
         let grid = BoxGrid {
             grid_w: 8,
@@ -246,7 +248,23 @@ mod tests {
         // A box smaller than a cell, off the cell centres, is still regressed by the cell
         // holding its centre.
         let tiny = BBox::new(1.0, 1.0, 3.0, 3.0);
-        let r = regression_targets(&[tiny], 64, 8, 8, 0.0);
+        let r = regression_targets(&[tiny], 64, 8, 8, 0.0, BoxCells::CentreInside);
         assert_eq!(r, vec![(0, tiny)]);
+        // AllPositive: every cell a box owns regresses it, edge cells included. The box
+        // ends at 42, inside the sixth column and row of cells (40..48), whose centres at
+        // 44 lie outside it.
+        let edge = BBox::new(0.0, 0.0, 42.0, 42.0);
+        let all = regression_targets(&[edge], 64, 8, 8, 0.0, BoxCells::AllPositive);
+        let owned = cell_owners(&[edge], 64, 8, 8, 0.0);
+        assert_eq!(all.len(), owned.iter().filter(|o| o.is_some()).count());
+        assert_eq!(all.len(), 36);
+        let inside = regression_targets(&[edge], 64, 8, 8, 0.0, BoxCells::CentreInside);
+        assert_eq!(inside.len(), 25);
+        assert!(
+            inside.len() < all.len(),
+            "{} vs {}",
+            inside.len(),
+            all.len()
+        );
     }
 }

@@ -109,6 +109,7 @@ fn targets_of(items: &[MprItem], config: &MprConfig) -> Vec<ImageTargets> {
                 grid,
                 grid,
                 config.min_cell_overlap,
+                config.box_cells,
             )
         })
         .collect()
