@@ -1,6 +1,7 @@
 //! `fracdet dicom serve` between two real DICOM programs: dcmtk's `storescu` sends studies
 //! to it, it sends its results to an Orthanc started here on loopback, and the results
-//! are found in Orthanc by study and read back with dicom-rs. Then what a hospital relies
+//! are found in Orthanc by study and read back with dicom-rs; Orthanc itself routes a DX
+//! image to fracdet by the Lua rule of docs/integration.md. Then what a hospital relies
 //! on: 200 instances at once give 200 result sets; a node killed with SIGKILL mid-stream
 //! and started again finishes what it had acknowledged; a corrupt instance is answered
 //! with a failure status; the log names no patient.
@@ -90,11 +91,26 @@ fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
     }
 }
 
-/// Orthanc on loopback with its own configuration and storage in `dir`.
-fn start_orthanc(dir: &Path, dicom: u16, http_port: u16) -> Running {
+/// docs/integration.md's routing rule: Orthanc forwards every CR or DX instance to fracdet.
+const ROUTE_LUA: &str = r#"
+function OnStoredInstance(instanceId, tags, metadata, origin)
+  local modality = tags['Modality']
+  if modality == 'CR' or modality == 'DX' then
+    SendToModality(instanceId, 'fracdet')
+  end
+end
+"#;
+
+/// Orthanc on loopback with its own configuration and storage in `dir`, knowing the node
+/// on `node` as modality "fracdet" and routing CR/DX to it as docs/integration.md says.
+fn start_orthanc(dir: &Path, dicom: u16, http_port: u16, node: u16) -> Running {
     let storage = dir.join("orthanc-db");
     std::fs::create_dir_all(&storage).unwrap();
+    let lua = dir.join("fracdet-route.lua");
+    std::fs::write(&lua, ROUTE_LUA).unwrap();
     let config = serde_json::json!({
+        "DicomModalities": { "fracdet": ["FRACDET", "127.0.0.1", node] },
+        "LuaScripts": [lua],
         "Name": "fracdet-test",
         "StorageDirectory": storage,
         "IndexDirectory": storage,
@@ -274,7 +290,7 @@ fn a_pacs_round_trip_and_nothing_received_is_lost() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let (orthanc_dicom, orthanc_http, node_port) = (free_port(), free_port(), free_port());
-    let _orthanc = start_orthanc(tmp.path(), orthanc_dicom, orthanc_http);
+    let _orthanc = start_orthanc(tmp.path(), orthanc_dicom, orthanc_http, node_port);
     let spool = tmp.path().join("spool");
     let log = tmp.path().join("node.log");
     // FRACDET_NODE_WORKERS: the worker count of the whole run (docs/integration.md measures 1
@@ -337,6 +353,26 @@ fn a_pacs_round_trip_and_nothing_received_is_lost() {
             sources.iter().any(|s| bytes.contains(s.as_str())),
             "{bytes}"
         );
+    }
+
+    // 1b. The PACS routes: an image stored into Orthanc reaches fracdet by the Lua rule of
+    // docs/integration.md, and its three results come back into the same study.
+    let routed = "1.2.826.0.1.3680043.2.1125.7005";
+    let files = write_study(&tmp.path().join("routed"), routed, 1);
+    let o = Command::new("storescu")
+        .args(["-aec", "ORTHANC", "127.0.0.1", &orthanc_dicom.to_string()])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", common::show(&o));
+    wait_for(
+        "the routed image and its 3 results",
+        Duration::from_secs(120),
+        || instances_in(orthanc_http, routed).len() >= 4,
+    );
+    let results = read_back(orthanc_http, routed);
+    for class in [DX, SC, SR, GSPS] {
+        assert_eq!(results.get(class).map_or(0, Vec::len), 1, "{class}");
     }
 
     // 2. An instance fracdet cannot use (no Study Instance UID: a result could not join
