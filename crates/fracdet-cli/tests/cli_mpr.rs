@@ -60,6 +60,31 @@ fn write_dataset(root: &Path) {
     std::fs::write(root.join("boxes.csv"), boxes).unwrap();
 }
 
+/// A tiny detector without residual channels, 2 epochs on 64² canvases, plus `extra` flags.
+fn train_tiny(data: &str, run: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "train",
+        "mpr",
+        "--data",
+        data,
+        "--no-residuals",
+        "--size",
+        "64",
+        "--epochs",
+        "2",
+        "--batch",
+        "4",
+        "--warmup-epochs",
+        "0",
+        "--lr",
+        "2e-3",
+        "--out",
+        run,
+    ];
+    args.extend_from_slice(extra);
+    fracdet(&args)
+}
+
 /// `fracdet evaluate` of `run` on `data` into `out` (100 bootstrap resamples), plus `extra`.
 fn evaluate(run: &str, data: &str, out: &Path, extra: &[&str]) -> Output {
     let out = out.to_str().unwrap();
@@ -103,26 +128,7 @@ fn mpr_run_in_predict_evaluate_and_detect() {
     write_dataset(&data);
     let run = tmp.path().join("run");
     let (data_s, run_s) = (data.to_str().unwrap(), run.to_str().unwrap());
-    let o = fracdet(&[
-        "train",
-        "mpr",
-        "--data",
-        data_s,
-        "--no-residuals",
-        "--size",
-        "64",
-        "--epochs",
-        "2",
-        "--batch",
-        "4",
-        "--warmup-epochs",
-        "0",
-        "--lr",
-        "2e-3",
-        "--no-augment",
-        "--out",
-        run_s,
-    ]);
+    let o = train_tiny(data_s, run_s, &["--no-augment"]);
     assert!(o.status.success(), "{}", show(&o));
 
     // evaluate on val: thresholds chosen and stored (on the logit), localisation from cells.
@@ -286,31 +292,18 @@ fn box_head_detector_exports_to_a_bundle_that_evaluate_and_detect_take() {
     write_dataset(&data);
     let run = tmp.path().join("run");
     let (data_s, run_s) = (data.to_str().unwrap(), run.to_str().unwrap());
-    let o = fracdet(&[
-        "train",
-        "mpr",
-        "--data",
+    let o = train_tiny(
         data_s,
-        "--no-residuals",
-        "--size",
-        "64",
-        "--stride",
-        "8",
-        "--box-head",
-        "--image-head",
-        "--train-crop",
-        "48",
-        "--epochs",
-        "2",
-        "--batch",
-        "4",
-        "--warmup-epochs",
-        "0",
-        "--lr",
-        "2e-3",
-        "--out",
         run_s,
-    ]);
+        &[
+            "--stride",
+            "8",
+            "--box-head",
+            "--image-head",
+            "--train-crop",
+            "48",
+        ],
+    );
     assert!(o.status.success(), "{}", show(&o));
     let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::localisation::{FROC_FP_RATES, LocalisationCase, froc_curve};
+use crate::localisation::{LocalisationCase, froc_curve, recall_at_fp_rates};
 
 /// Recall points of COCO's interpolated AP: 0, 0.01, …, 1.
 const RECALL_POINTS: usize = 101;
@@ -105,7 +105,8 @@ pub fn median_area_ratio(cases: &[LocalisationCase], min_score: f32) -> Option<f
     })
 }
 
-/// Box recall at one IoU at each of [`FROC_FP_RATES`] false-positive boxes per image.
+/// Box recall at one IoU at each of [`crate::localisation::FROC_FP_RATES`] false-positive
+/// boxes per image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecallAtFp {
     pub iou: f32,
@@ -134,18 +135,7 @@ pub fn detection_metrics(cases: &[LocalisationCase], drawn_at: f32) -> Detection
     let recall = [0.3f32, 0.5]
         .into_iter()
         .map(|iou| {
-            let froc = froc_curve(cases, iou);
-            let at = FROC_FP_RATES
-                .iter()
-                .map(|&rate| {
-                    let best = froc
-                        .iter()
-                        .filter(|p| p.fp_per_image <= rate + 1e-12)
-                        .map(|p| p.sensitivity)
-                        .reduce(f64::max);
-                    (rate, best.or((!froc.is_empty()).then_some(0.0)))
-                })
-                .collect();
+            let at = recall_at_fp_rates(&froc_curve(cases, iou));
             RecallAtFp { iou, at }
         })
         .collect();

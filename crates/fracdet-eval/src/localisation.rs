@@ -118,19 +118,7 @@ pub fn localisation_metrics(
     let box_recall = proportion(recalled, n_truth, level, "no ground-truth boxes");
 
     let froc = froc_curve(cases, iou_threshold);
-    let froc_at = FROC_FP_RATES
-        .iter()
-        .map(|&rate| {
-            let best = froc
-                .iter()
-                .filter(|p| p.fp_per_image <= rate + 1e-12)
-                .map(|p| p.sensitivity)
-                .fold(None, |acc: Option<f64>, s| {
-                    Some(acc.map_or(s, |a| a.max(s)))
-                });
-            (rate, if n_truth == 0 { None } else { best })
-        })
-        .collect();
+    let froc_at = recall_at_fp_rates(&froc);
     Ok(LocalisationMetrics {
         hit_rate,
         box_recall,
@@ -140,6 +128,24 @@ pub fn localisation_metrics(
         n_images: cases.len(),
         n_truth_boxes: n_truth,
     })
+}
+
+/// Sensitivity at each of [`FROC_FP_RATES`] false positives per image: the best vertex of
+/// `froc` within that budget, 0 when every vertex is over it (a threshold above all scores
+/// finds nothing and makes no false positive), `None` for an empty curve (no ground truth,
+/// or no predicted box).
+pub fn recall_at_fp_rates(froc: &[FrocPoint]) -> Vec<(f64, Option<f64>)> {
+    FROC_FP_RATES
+        .iter()
+        .map(|&rate| {
+            let best = froc
+                .iter()
+                .filter(|p| p.fp_per_image <= rate + 1e-12)
+                .map(|p| p.sensitivity)
+                .reduce(f64::max);
+            (rate, best.or((!froc.is_empty()).then_some(0.0)))
+        })
+        .collect()
 }
 
 fn proportion(k: usize, n: usize, level: f64, empty_reason: &str) -> Estimate {
