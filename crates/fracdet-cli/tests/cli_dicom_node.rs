@@ -495,6 +495,15 @@ fn a_pacs_round_trip_and_nothing_received_is_lost() {
     );
     let outcomes = std::fs::read_to_string(dead_spool.join("outcomes.jsonl")).unwrap();
     assert!(outcomes.contains("delivery_failed"), "{outcomes}");
+    let analysed: serde_json::Value =
+        serde_json::from_str(outcomes.lines().next().unwrap()).unwrap();
+    assert_eq!(analysed["outcome"], "analysed");
+    assert!(
+        analysed["probability"]
+            .as_f64()
+            .is_some_and(|p| (0.0..=1.0).contains(&p)),
+        "{outcomes}"
+    );
     assert!(node_log(&log).contains("delivery failed, kept in failed/"));
 
     // The log names instances by UID, never the patient.

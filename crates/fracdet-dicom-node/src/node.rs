@@ -326,6 +326,14 @@ fn process(
                         ms = started.elapsed().as_millis() as u64,
                         "analysed"
                     );
+                    let _ = spool.record(&Outcome {
+                        sop_instance_uid: uid,
+                        outcome: "analysed",
+                        study_instance_uid: None,
+                        finding: Some(finding),
+                        probability: Some(probability),
+                        reason: None,
+                    });
                     let _ = deliver.send(uid.to_string());
                     return;
                 }

@@ -54,7 +54,15 @@ pub fn serve(
     let mut assoc = match options.establish(stream) {
         Ok(a) => a,
         Err(e) => {
-            tracing::info!("association not established: {e}");
+            // An unexpected PDU's display would dump its bytes, which could be a data set.
+            let why = match &e {
+                dicom_ul::association::Error::UnexpectedPdu { .. }
+                | dicom_ul::association::Error::UnknownPdu { .. } => {
+                    "unexpected PDU before the association".to_string()
+                }
+                other => other.to_string(),
+            };
+            tracing::info!("association not established: {why}");
             return tally;
         }
     };

@@ -4,7 +4,7 @@
 //! SPOOL/inbox/<sop uid>.dcm      received and acknowledged, not yet analysed
 //! SPOOL/outbox/<sop uid>/*.dcm   its results (SC, SR, GSPS), not yet delivered
 //! SPOOL/failed/<sop uid>/        given up: reason.txt, and the source or the results
-//! SPOOL/outcomes.jsonl           one line per instance finished: sent, not assessed, failed
+//! SPOOL/outcomes.jsonl           a line per step: analysed (finding), sent, not assessed, failed
 //! ```
 //!
 //! Each step is a rename or an atomic write, so a crash at any point (SIGKILL included)
@@ -33,7 +33,8 @@ const OUTCOMES: &str = "outcomes.jsonl";
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome<'a> {
     pub sop_instance_uid: &'a str,
-    /// "sent", "not_assessed", "analysis_failed", "delivery_failed".
+    /// "analysed" (with the finding), then "sent" or "delivery_failed"; or
+    /// "not_assessed", "analysis_failed".
     pub outcome: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub study_instance_uid: Option<&'a str>,
