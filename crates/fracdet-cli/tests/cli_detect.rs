@@ -499,7 +499,7 @@ fn dicom_input_gives_a_secondary_capture() {
     let rows: Vec<&str> = studies.lines().collect();
     assert_eq!(rows.len(), 2, "{studies}");
     assert!(
-        rows[1].starts_with("1.2.826.0.1.3680043.2.1125.1,1,") && rows[1].ends_with("study1.dcm"),
+        rows[1].starts_with("1.2.826.0.1.3680043.2.1125.1,1,") && rows[1].ends_with("study1.dcm,"),
         "{studies}"
     );
     assert_eq!(
@@ -517,4 +517,93 @@ fn dicom_input_gives_a_secondary_capture() {
     ]);
     assert!(o.status.success(), "{}", show(&o));
     assert!(jsonl(&png_out.join("results.jsonl"))[0]["dicom"].is_null());
+}
+
+/// Two images of one study with `--dicom-out`: studies.csv names the study once, decided
+/// by its more suspicious image, and the study's own SR has a measurement group for each.
+#[test]
+fn a_two_image_study_gets_one_study_finding_and_its_own_sr() {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let text = |tag, vr, s: &str| DataElement::new(tag, vr, PrimitiveValue::from(s));
+    let study = "1.2.826.0.1.3680043.2.1125.50";
+    for i in 1..=2u32 {
+        let pixels: Vec<u16> = (0..64 * 48u32)
+            .map(|p| {
+                let bone = if (10 * i..20 + 10 * i).contains(&(p % 64)) {
+                    1200
+                } else {
+                    0
+                };
+                ((p % 64) * 40 + (p / 64) * 20 + bone) as u16
+            })
+            .collect();
+        let extra = vec![
+            text(tags::SOP_INSTANCE_UID, VR::UI, &format!("{study}.{i}")),
+            text(tags::STUDY_INSTANCE_UID, VR::UI, study),
+            text(tags::SERIES_INSTANCE_UID, VR::UI, &format!("{study}.0")),
+            text(tags::MODALITY, VR::CS, "DX"),
+        ];
+        let dcm = common::mono16_dicom(64, 48, "1.2.840.10008.5.1.4.1.1.1.1", pixels, extra);
+        std::fs::write(input.join(format!("view{i}.dcm")), dcm).unwrap();
+    }
+    let out = tmp.path().join("out");
+    let o = fracdet(&[
+        "detect",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--dicom-out",
+        "--assess-anyway",
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let records = jsonl(&out.join("results.jsonl"));
+    let top = records
+        .iter()
+        .max_by(|a, b| {
+            let p = |r: &serde_json::Value| r["probability"].as_f64().unwrap();
+            p(a).total_cmp(&p(b))
+        })
+        .unwrap();
+    let studies = jsonl(&out.join("studies.jsonl"));
+    assert_eq!(studies.len(), 1, "{studies:?}");
+    assert_eq!(studies[0]["study_instance_uid"], study);
+    assert_eq!(studies[0]["images"], 2);
+    // The more suspicious image decides (both levels may be equal; then probability).
+    if records[0]["finding"] == records[1]["finding"] {
+        assert_eq!(studies[0]["decided_by"], top["file"]);
+    }
+    let sr_path = out.join(studies[0]["dicom_sr"].as_str().expect("a study SR"));
+    let sr = dicom_object::open_file(&sr_path).unwrap();
+    let bytes = std::fs::read(&sr_path).unwrap();
+    let groups = bytes
+        .windows(17)
+        .filter(|w| w == b"Measurement Group")
+        .count();
+    assert_eq!(groups, 2, "one measurement group per image");
+    assert_eq!(
+        sr.element(tags::STUDY_INSTANCE_UID)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .trim_end_matches('\0'),
+        study
+    );
+    if let Ok(o) = std::process::Command::new("dciodvfy")
+        .arg(&sr_path)
+        .output()
+    {
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let errors: Vec<&str> = report.lines().filter(|l| l.starts_with("Error")).collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+    } else {
+        eprintln!("NOTICE: dciodvfy not installed; study SR IOD check skipped");
+    }
 }

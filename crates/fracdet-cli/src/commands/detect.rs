@@ -124,6 +124,9 @@ struct Record {
     /// DICOM inputs: the study the image belongs to (grouped in studies.csv).
     #[serde(skip_serializing_if = "Option::is_none")]
     study_instance_uid: Option<String>,
+    /// With --dicom-out: the source and what its SR says, for the study's SR.
+    #[serde(skip)]
+    dicom_findings: Option<(PathBuf, fracdet_io::write::ImageFindings)>,
 }
 
 #[derive(Debug, Serialize)]
@@ -227,7 +230,11 @@ pub fn run(args: DetectArgs, device: crate::device::DeviceChoice) -> anyhow::Res
     }
     progress.finish_and_clear();
     outputs.finish()?;
-    let studies = super::detect_studies::write(&args.out, &study_images(&records))?;
+    let studies = super::detect_studies::write(
+        &args.out,
+        &study_images(&records),
+        outputs.dicom.as_deref().map(|d| (d, detector.name())),
+    )?;
     let stopped = records.len() < files.len();
     let status = if stopped {
         RunStatus::Interrupted
@@ -315,6 +322,7 @@ fn study_images(records: &[Record]) -> Vec<super::detect_studies::StudyImage> {
                 file: r.file.clone(),
                 level: fracdet_io::write::FindingLevel::from_word(r.finding?)?,
                 probability: r.probability?,
+                dicom: r.dicom_findings.clone(),
             })
         })
         .collect()
@@ -479,6 +487,7 @@ impl Outputs {
             study_instance_uid: (image.meta.format == Format::Dicom)
                 .then(|| study_of(file))
                 .flatten(),
+            dicom_findings: None,
         };
         let wants_dicom = self.dicom.is_some() && image.meta.format == Format::Dicom;
         if self.overlays.is_none() && !wants_dicom {
@@ -520,6 +529,7 @@ impl Outputs {
                     record.dicom = Some(self.relative(&w.secondary_capture));
                     record.dicom_sr = Some(self.relative(&w.structured_report));
                     record.dicom_gsps = Some(self.relative(&w.presentation_state));
+                    record.dicom_findings = Some((file.to_path_buf(), w.findings));
                 }
                 Err(e) => record.error = Some(format!("{name}: cannot write DICOM result: {e:#}")),
             }
@@ -590,6 +600,7 @@ impl Record {
             dicom_gsps: None,
             error: Some(error),
             study_instance_uid: None,
+            dicom_findings: None,
         }
     }
 

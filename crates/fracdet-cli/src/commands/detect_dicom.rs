@@ -15,6 +15,8 @@ pub struct Written {
     pub secondary_capture: PathBuf,
     pub structured_report: PathBuf,
     pub presentation_state: PathBuf,
+    /// What the SR says of the image, for the study's own SR.
+    pub findings: fracdet_io::write::ImageFindings,
 }
 
 /// Writes the three results for `source` to `paths` (SC, SR, GSPS), each atomically and
@@ -51,5 +53,6 @@ pub fn write(
         secondary_capture: sc,
         structured_report: sr,
         presentation_state: pr,
+        findings,
     })
 }
