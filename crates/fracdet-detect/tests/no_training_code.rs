@@ -1,4 +1,4 @@
-//! Data flows one way: fracdet-detect and fracdet-server read trained runs through
+//! Data flows one way: fracdet-detect, fracdet-server and fracdet-dicom-node read trained runs through
 //! fracdet-run and never link the training code. This walks the workspace's dependency
 //! graph as cargo reads it (normal and build edges; dev-dependencies are not linked into
 //! the libraries) and fails if fracdet-train is reachable from either.
@@ -68,7 +68,7 @@ fn detect_and_server_do_not_depend_on_the_training_crate() {
     // The walk sees the edges it is meant to judge: the CLI trains, so it reaches
     // fracdet-train; detect reaches fracdet-run.
     assert!(reachable(&graph, "fracdet-cli").contains("fracdet-train"));
-    for root in ["fracdet-detect", "fracdet-server"] {
+    for root in ["fracdet-detect", "fracdet-server", "fracdet-dicom-node"] {
         let deps = reachable(&graph, root);
         assert!(deps.contains("fracdet-run"), "{root}: {deps:?}");
         assert!(
