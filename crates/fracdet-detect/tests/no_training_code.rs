@@ -1,7 +1,7 @@
-//! Data flows one way: fracdet-detect, fracdet-server and fracdet-dicom-node read trained runs through
-//! fracdet-run and never link the training code. This walks the workspace's dependency
-//! graph as cargo reads it (normal and build edges; dev-dependencies are not linked into
-//! the libraries) and fails if fracdet-train is reachable from either.
+//! Data flows one way: fracdet-detect, fracdet-server and fracdet-dicom-node read trained
+//! runs through fracdet-run and never link the training code. This walks the workspace's
+//! dependency graph as cargo reads it (normal and build edges; dev-dependencies are not
+//! linked into the libraries) and fails if fracdet-train is reachable from any of them.
 //!
 //! `--no-deps` keeps to the workspace's own packages: a full resolve would want the
 //! manifests of every platform's crates, which an offline machine lacks, and only a
