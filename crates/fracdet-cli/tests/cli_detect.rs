@@ -79,6 +79,38 @@ fn bundled_model_on_the_samples() {
 
 /// A grey 48x40 image with a bright diagonal on odd `i`.
 #[test]
+fn predict_takes_a_bundle_and_gives_its_uncalibrated_reference_probabilities() {
+    let bundle = repo_root().join("models/default");
+    let text = std::fs::read_to_string(bundle.join("model.json")).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let o = fracdet(&[
+        "predict",
+        "--model",
+        bundle.to_str().unwrap(),
+        "--format",
+        "json",
+        repo_root().join("samples").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let reference = manifest["reference"].as_array().unwrap();
+    assert_eq!(rows.len(), reference.len());
+    for r in reference {
+        let file = r["file"].as_str().unwrap();
+        let row = rows
+            .iter()
+            .find(|x| x["file"].as_str().unwrap().ends_with(file))
+            .unwrap_or_else(|| panic!("{file} not predicted"));
+        // The network's own probability (f16 weights against the f32 reference).
+        let (got, want) = (
+            row["probability"].as_f64().unwrap(),
+            r["uncalibrated"].as_f64().unwrap(),
+        );
+        assert!((got - want).abs() < 0.01, "{file}: {got} vs {want}");
+    }
+}
+
+#[test]
 fn the_shipped_bundle_names_no_path_of_the_machine_that_made_it() {
     let text = std::fs::read_to_string(repo_root().join("models/default/model.json")).unwrap();
     let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -1,27 +1,25 @@
-//! `fracdet predict`: fracture probability per image from a trained run directory (a
-//! classifier run or an MPR grid-detector run).
+//! `fracdet predict`: the network's own fracture probability per image (before any
+//! calibration) from a trained run directory or a bundle (classifier or MPR detector).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::str::FromStr;
 
 use anyhow::Context;
 
 use super::files::csv_field;
 use clap::{Args, ValueEnum};
+use fracdet_detect::{ModelSource, Scorer};
 use fracdet_io::preprocess::letterbox;
 use fracdet_io::{ReadOptions, read_radiograph};
-use fracdet_model::{BackboneKind, Classifier};
-use fracdet_train::mpr::{MprConfig, MprPredictor};
-use fracdet_train::{Device, Predictor};
+use fracdet_train::Device;
 use rayon::prelude::*;
 use serde::Serialize;
 
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// Run directory written by `fracdet train classifier` or `fracdet train mpr`
-    /// (config.json + best.ckpt).
-    #[arg(long, value_name = "RUN_DIR")]
+    /// A model bundle (model.json + model.safetensors) or a run directory written by
+    /// `fracdet train classifier` or `fracdet train mpr` (config.json + best.ckpt).
+    #[arg(long, value_name = "DIR")]
     pub model: PathBuf,
     /// Radiograph files, or folders searched recursively for PNG/JPEG/DICOM files.
     #[arg(required = true, value_name = "FILE|DIR")]
@@ -53,26 +51,29 @@ pub fn run(args: PredictArgs, device: crate::device::DeviceChoice) -> anyhow::Re
     inputs.report_skipped();
     let files = inputs.files;
     let device = &crate::device::select(device)?;
-    let predictor = Engine::open(&args.model, device)
+    let scorer = open_scorer(&args.model, device)
         .with_context(|| format!("cannot open model {}", args.model.display()))?;
-    let size = predictor.size();
+    let size = scorer.input_size();
     let read = ReadOptions::default();
 
     let mut rows = Vec::with_capacity(files.len());
     for chunk in files.chunks(args.batch.max(1)) {
-        let loaded: Vec<Result<Vec<f32>, String>> = chunk
+        let loaded: Vec<Result<_, String>> = chunk
             .par_iter()
             .map(|f| {
                 read_radiograph(f, &read)
-                    .map(|r| letterbox(&r, size).0)
+                    .map(|r| letterbox(&r, size))
                     .map_err(|e| e.to_string())
             })
             .collect();
-        let canvases: Vec<Vec<f32>> = loaded
+        let (canvases, transforms): (Vec<Vec<f32>>, Vec<_>) = loaded
             .iter()
             .filter_map(|r| r.as_ref().ok().cloned())
-            .collect();
-        let mut probabilities = predictor.probabilities(&canvases, device)?.into_iter();
+            .unzip();
+        let mut probabilities = scorer
+            .score(&canvases, &transforms, device)?
+            .into_iter()
+            .map(|s| s.probability);
         for (file, result) in chunk.iter().zip(loaded) {
             let file = fracdet_io::walk::display_path(file);
             rows.push(match result {
@@ -107,48 +108,21 @@ pub fn run(args: PredictArgs, device: crate::device::DeviceChoice) -> anyhow::Re
     }
 }
 
-/// The network of a run: only probabilities are needed here, so no maps are computed.
-enum Engine {
-    Classifier(Box<Predictor<Classifier>>),
-    Mpr(Box<MprPredictor>),
-}
-
-impl Engine {
-    fn open(dir: &std::path::Path, device: &Device) -> fracdet_train::Result<Self> {
-        if MprConfig::is_mpr_run(dir) {
-            return Ok(Self::Mpr(Box::new(MprPredictor::open_run(dir, device)?)));
-        }
-        Ok(Self::Classifier(Box::new(Predictor::open(
-            dir,
-            device,
-            |config, device| {
-                let kind = BackboneKind::from_str(&config.backbone)?;
-                Ok::<Classifier, fracdet_train::RunError>(kind.init(config.input.channels, device)?)
-            },
-        )?)))
+/// The model: a run directory or a bundle, as `detect` opens them. The inpainter alone is
+/// refused: its score is a residual, not a fracture probability.
+fn open_scorer(path: &std::path::Path, device: &Device) -> anyhow::Result<Scorer> {
+    let scorer = match ModelSource::detect(path)? {
+        ModelSource::Bundle(dir) => Scorer::open_bundle(&dir, device)?.0,
+        ModelSource::Run(dir) => Scorer::open_run(&dir, device)?,
+    };
+    if matches!(scorer, Scorer::Anomaly(_)) {
+        anyhow::bail!(
+            "{} is an MPR inpainter run: its score is a residual, not a fracture probability \
+             (score it with `fracdet evaluate`)",
+            path.display()
+        );
     }
-
-    fn size(&self) -> u32 {
-        match self {
-            Self::Classifier(p) => p.input().size,
-            Self::Mpr(p) => p.size(),
-        }
-    }
-
-    fn probabilities(
-        &self,
-        canvases: &[Vec<f32>],
-        device: &Device,
-    ) -> fracdet_train::Result<Vec<f32>> {
-        match self {
-            Self::Classifier(p) => Ok(p.probabilities(canvases, device)?),
-            Self::Mpr(p) => Ok(p
-                .predict(canvases, device)?
-                .into_iter()
-                .map(|m| m.probability)
-                .collect()),
-        }
-    }
+    Ok(scorer)
 }
 
 fn render(rows: &[Row], format: OutputFormat) -> anyhow::Result<String> {
