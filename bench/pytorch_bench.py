@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch reference throughput for the same work as `fracdet-train`'s `bench` example.
 
-    python3 bench/pytorch_bench.py BACKBONE [SIZE] [BATCH] [STEPS]    # resnet18 | mobilenet_v2
+    python3 bench/pytorch_bench.py BACKBONE [SIZE] [BATCH] [STEPS]    # resnet18 | mobilenet_v2 | efficientnet_lite0
 
 Times STEPS training steps (forward, BCE-with-logits with a positive weight, backward,
 AdamW) and STEPS eval-mode inference batches on random input after one untimed warm-up of
@@ -62,7 +62,12 @@ def build(name):
         if mods is None:
             raise SystemExit("torch is not importable")
         return mods.MobileNetV2(num_classes=1)
-    raise SystemExit(f"unknown backbone {name!r} (resnet18, mobilenet_v2)")
+    if name == "efficientnet_lite0":
+        mods = make_fixtures._mobile_torch()
+        if mods is None:
+            raise SystemExit("torch is not importable")
+        return mods.EfficientNetLite(num_classes=1)
+    raise SystemExit(f"unknown backbone {name!r} (resnet18, mobilenet_v2, efficientnet_lite0)")
 
 
 def main():
