@@ -94,9 +94,9 @@ pub struct MprConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BoxCells {
-    /// Positive cells whose centre lies inside their box, plus each box's centre cell. The
-    /// first run used it: positive cells at a box's edge then scored high but drew untrained
-    /// boxes (val median drawn/true area rose from 1.2 to 3.3 between epochs 1 and 2).
+    /// Positive cells whose centre lies inside their box, plus each box's centre cell (the
+    /// first 512² run). Positive cells at a box's edge are then trained to score high but
+    /// never to draw a box.
     CentreInside,
     /// Every positive cell (and each box's centre cell): GIoU needs no positive distance, so
     /// an edge cell learns to draw the whole box too, and any warm cell's box is trained.
