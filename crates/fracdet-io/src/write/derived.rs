@@ -15,6 +15,7 @@ use dicom_dictionary_std::{tags, uids};
 use dicom_object::mem::InMemElement;
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 
+use super::uid::new_uid;
 use crate::radiograph::Format;
 use crate::read::{DicomHeader, read_dicom_header, sniff};
 use crate::{IoError, Result};
@@ -269,6 +270,17 @@ pub(crate) fn undefined_lengths(e: &InMemElement) -> InMemElement {
 
 pub(crate) fn sequence(tag: Tag, items: Vec<InMemDicomObject>) -> InMemElement {
     DataElement::new(tag, VR::SQ, DataSetSequence::new(items, Length::UNDEFINED))
+}
+
+/// A new series for a result object (General Series, or SR Document / Presentation
+/// Series): its modality, a fresh Series Instance UID, the number and description.
+pub(crate) fn new_series(modality: &str, number: i32, description: &str) -> [InMemElement; 4] {
+    [
+        text(tags::MODALITY, VR::CS, modality),
+        text(tags::SERIES_INSTANCE_UID, VR::UI, &new_uid()),
+        text(tags::SERIES_NUMBER, VR::IS, &number.to_string()),
+        text(tags::SERIES_DESCRIPTION, VR::LO, description),
+    ]
 }
 
 pub(crate) fn text(tag: Tag, vr: VR, s: &str) -> InMemElement {

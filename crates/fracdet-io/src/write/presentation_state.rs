@@ -11,8 +11,8 @@ use dicom_object::InMemDicomObject;
 use dicom_object::mem::InMemElement;
 
 use super::derived::{
-    check_lo, encode, image_of, in_source_study, parse_source, put_empty_if_absent, sequence,
-    str_of, text, us,
+    check_lo, encode, image_of, in_source_study, new_series, parse_source, put_empty_if_absent,
+    sequence, str_of, text, us,
 };
 use super::findings::{ImageFindings, ModelInfo};
 use super::sr_content::{ds, rectangle};
@@ -118,18 +118,6 @@ pub fn presentation_state_bytes(
         text(tags::TIMEZONE_OFFSET_FROM_UTC, VR::SH, "+0000"),
         text(tags::STUDY_INSTANCE_UID, VR::UI, &image.study_instance_uid),
         // General Series and Presentation Series
-        text(tags::MODALITY, VR::CS, "PR"),
-        text(tags::SERIES_INSTANCE_UID, VR::UI, &new_uid()),
-        text(
-            tags::SERIES_NUMBER,
-            VR::IS,
-            &options.series_number.to_string(),
-        ),
-        text(
-            tags::SERIES_DESCRIPTION,
-            VR::LO,
-            &options.series_description,
-        ),
         // General Equipment
         text(tags::MANUFACTURER, VR::LO, "fracdet"),
         text(tags::SOFTWARE_VERSIONS, VR::LO, env!("CARGO_PKG_VERSION")),
@@ -210,7 +198,8 @@ pub fn presentation_state_bytes(
             ])],
         ));
     }
-    for e in elements {
+    let series = new_series("PR", options.series_number, &options.series_description);
+    for e in elements.into_iter().chain(series) {
         obj.put(e);
     }
     encode(obj, name)

@@ -16,8 +16,8 @@ use dicom_object::mem::InMemElement;
 use image::RgbImage;
 
 use super::derived::{
-    check_lo, encode, in_source_study, parse_source, put_empty_if_absent, sequence, study_uid,
-    text, uid_of, us,
+    check_lo, encode, in_source_study, new_series, parse_source, put_empty_if_absent, sequence,
+    study_uid, text, uid_of, us,
 };
 use super::output::{check_not_source, write_file_atomic};
 use super::uid::{new_uid, utc_now};
@@ -202,18 +202,6 @@ fn build(
         // General Study
         text(tags::STUDY_INSTANCE_UID, VR::UI, &study_uid),
         // General Series
-        text(tags::MODALITY, VR::CS, "OT"),
-        text(tags::SERIES_INSTANCE_UID, VR::UI, &new_uid()),
-        text(
-            tags::SERIES_NUMBER,
-            VR::IS,
-            &options.series_number.to_string(),
-        ),
-        text(
-            tags::SERIES_DESCRIPTION,
-            VR::LO,
-            &options.series_description,
-        ),
         // SC Equipment
         text(tags::CONVERSION_TYPE, VR::CS, "WSD"),
         text(
@@ -252,7 +240,8 @@ fn build(
         us(tags::PIXEL_REPRESENTATION, 0),
         DataElement::new(tags::PIXEL_DATA, VR::OB, PrimitiveValue::U8(pixels.into())),
     ];
-    for e in elements {
+    let series = new_series("OT", options.series_number, &options.series_description);
+    for e in elements.into_iter().chain(series) {
         obj.put(e);
     }
     if let Some(reference) = source_reference(src) {

@@ -20,7 +20,7 @@ use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
 
 use super::derived::{
-    IMPLEMENTATION_CLASS_UID, SourceImage, check_lo, encode, image_of, in_source_study,
+    IMPLEMENTATION_CLASS_UID, SourceImage, check_lo, encode, image_of, in_source_study, new_series,
     parse_source, sequence, text,
 };
 use super::findings::{FindingLevel, ImageFindings, ModelInfo, study_decider};
@@ -171,18 +171,6 @@ fn put_document(obj: &mut InMemDicomObject, refs: &[SourceImage], options: &Resu
             VR::UI,
             &refs[0].study_instance_uid,
         ),
-        text(tags::MODALITY, VR::CS, "SR"),
-        text(tags::SERIES_INSTANCE_UID, VR::UI, &new_uid()),
-        text(
-            tags::SERIES_NUMBER,
-            VR::IS,
-            &options.series_number.to_string(),
-        ),
-        text(
-            tags::SERIES_DESCRIPTION,
-            VR::LO,
-            &options.series_description,
-        ),
         sequence(
             tags::REFERENCED_PERFORMED_PROCEDURE_STEP_SEQUENCE,
             Vec::new(),
@@ -213,7 +201,8 @@ fn put_document(obj: &mut InMemDicomObject, refs: &[SourceImage], options: &Resu
             ])],
         ),
     ];
-    for e in elements {
+    let series = new_series("SR", options.series_number, &options.series_description);
+    for e in elements.into_iter().chain(series) {
         obj.put(e);
     }
     if let Some(evidence) = evidence(refs) {
