@@ -15,6 +15,6 @@ pub fn detector(device: &Device) -> anyhow::Result<Detector> {
     let typicality = fracdet_detect::Typicality::from_json(TYPICALITY, ORIGIN)?;
     Ok(
         Detector::from_bundle(manifest, WEIGHTS.to_vec(), ORIGIN, device)?
-            .with_typicality(Some(typicality), device)?,
+            .with_typicality(Some(typicality))?,
     )
 }

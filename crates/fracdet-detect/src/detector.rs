@@ -129,11 +129,11 @@ impl Detector {
                 let (manifest, weights) = read_bundle(&dir)?;
                 let detector =
                     Self::from_bundle(manifest, weights, &dir.display().to_string(), device)?;
-                detector.with_typicality(Typicality::load(&dir)?, device)
+                detector.with_typicality(Typicality::load(&dir)?)
             }
             ModelSource::Run(dir) => {
                 let detector = Self::from_run(&dir, device)?;
-                detector.with_typicality(Typicality::load(&dir)?, device)
+                detector.with_typicality(Typicality::load(&dir)?)
             }
         }
     }
@@ -141,14 +141,10 @@ impl Detector {
     /// The typicality check to apply. Refused, rather than silently never applied, when
     /// the model has no pooled features (only classifiers have them) or when the check was
     /// fitted on features of another length (another backbone's `typicality.json`).
-    pub fn with_typicality(
-        mut self,
-        typicality: Option<Typicality>,
-        device: &Device,
-    ) -> Result<Self> {
+    pub fn with_typicality(mut self, typicality: Option<Typicality>) -> Result<Self> {
         if let Some(check) = &typicality {
             let want = check.density.mean.len();
-            match self.scorer.feature_dim(device)? {
+            match self.scorer.feature_dim() {
                 Some(dim) if dim == want => {}
                 Some(dim) => {
                     return Err(DetectError::bundle(

@@ -181,14 +181,12 @@ impl Scorer {
     }
 
     /// Length of the pooled features [`Scorer::score`] returns (classifiers only; `None`
-    /// for the other kinds), found by scoring one mid-grey canvas.
-    pub fn feature_dim(&self, device: &Device) -> Result<Option<usize>> {
-        let Self::Classifier { cam, .. } = self else {
-            return Ok(None);
-        };
-        let side = cam.input().size as usize;
-        let scored = cam.score(&[vec![0.5; side * side]], device)?;
-        Ok(scored.first().map(|s| s.features.len()))
+    /// for the other kinds).
+    pub fn feature_dim(&self) -> Option<usize> {
+        match self {
+            Self::Classifier { cam, .. } => Some(cam.model().feature_dim()),
+            _ => None,
+        }
     }
 
     pub fn score_kind(&self) -> ScoreKind {

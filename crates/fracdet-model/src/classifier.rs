@@ -175,6 +175,17 @@ impl Classifier {
         }
     }
 
+    /// Channels of the pooled features (`F` of [`Classifier::features`]), read from the
+    /// head's input width: no forward pass needed.
+    pub fn feature_dim(&self) -> usize {
+        match self {
+            Classifier::ResNet(m) => m.feature_dim(),
+            Classifier::DenseNet(m) => m.feature_dim(),
+            Classifier::MobileNetV2(m) => m.classifier.weight.dims()[0],
+            Classifier::EfficientNetLite(m) => m.classifier.weight.dims()[0],
+        }
+    }
+
     /// Last convolutional feature map, the one global pooling sees:
     /// `[N, C, H, W]` -> `[N, F, ~H/32, ~W/32]`.
     pub fn features(&self, images: Tensor<4>) -> Tensor<4> {

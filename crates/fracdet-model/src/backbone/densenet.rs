@@ -248,6 +248,11 @@ impl DenseNet {
     }
 
     /// Head on a feature map from [`DenseNet::forward_features`]: `[N, C, h, w]` -> `[N, num_outputs]`.
+    /// Channels of the pooled features the head reads (its input width).
+    pub fn feature_dim(&self) -> usize {
+        self.classifier.weight.dims()[0]
+    }
+
     pub fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
         self.classifier.forward(global_avg_pool(features))
     }

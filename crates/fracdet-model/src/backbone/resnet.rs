@@ -267,6 +267,11 @@ impl ResNet {
     }
 
     /// Head on a feature map from [`ResNet::forward_features`]: `[N, C, h, w]` -> `[N, num_outputs]`.
+    /// Channels of the pooled features the head reads (its input width).
+    pub fn feature_dim(&self) -> usize {
+        self.fc.weight.dims()[0]
+    }
+
     pub fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
         self.fc.forward(global_avg_pool(features))
     }
