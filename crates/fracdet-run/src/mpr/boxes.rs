@@ -94,19 +94,11 @@ impl BoxGrid {
         if probs.len() != g || ltrb.len() != 4 * g {
             return Vec::new();
         }
-        let side = self.side as f32;
         let candidates = probs
             .iter()
             .enumerate()
             .filter(|(_, p)| **p >= min_score && p.is_finite())
-            .map(|(i, &score)| {
-                let raw = [ltrb[i], ltrb[g + i], ltrb[2 * g + i], ltrb[3 * g + i]];
-                CellBox {
-                    bbox: self.decode(i, raw).clipped(side, side),
-                    score,
-                }
-            })
-            .filter(|b| b.bbox.area() > 0.0)
+            .filter_map(|(i, &score)| self.cell_box(i, ltrb, score))
             .collect();
         nms(candidates, NMS_IOU, max_boxes)
     }
@@ -125,6 +117,13 @@ impl BoxGrid {
             .enumerate()
             .filter(|(_, p)| p.is_finite())
             .max_by(|a, b| a.1.total_cmp(b.1))?;
+        self.cell_box(i, ltrb, score)
+    }
+
+    /// Cell `i`'s box from the head's channel-major `ltrb` (`4·gw·gh` values), clipped to
+    /// the canvas; `None` when nothing of it is left.
+    fn cell_box(&self, i: usize, ltrb: &[f32], score: f32) -> Option<CellBox> {
+        let g = self.grid_w * self.grid_h;
         let raw = [ltrb[i], ltrb[g + i], ltrb[2 * g + i], ltrb[3 * g + i]];
         let side = self.side as f32;
         let bbox = self.decode(i, raw).clipped(side, side);
