@@ -14,6 +14,7 @@ pub mod evaluation;
 pub mod export;
 pub mod overlay;
 pub mod regions;
+pub mod results;
 pub mod scorer;
 pub mod typicality;
 

@@ -79,12 +79,3 @@ fn is_image_name(path: &Path) -> bool {
         None => !name.as_encoded_bytes().starts_with(b"."),
     }
 }
-
-/// A CSV field, quoted when it must be.
-pub fn csv_field(v: &str) -> String {
-    if v.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v.to_string()
-    }
-}

@@ -4,8 +4,6 @@
 pub mod compare;
 pub mod data;
 pub mod detect;
-pub mod detect_dicom;
-pub mod detect_studies;
 pub mod dicom_serve;
 pub mod evaluate;
 pub mod evaluate_perturb;

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::files::csv_field;
 use clap::{Args, ValueEnum};
 use fracdet_detect::{ModelSource, Scorer};
 use fracdet_io::preprocess::letterbox;
@@ -141,16 +140,13 @@ fn render(rows: &[Row], format: OutputFormat) -> anyhow::Result<String> {
             }
         }
         OutputFormat::Csv => {
-            let _ = writeln!(s, "file,probability,error");
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(["file", "probability", "error"])?;
             for r in rows {
                 let p = r.probability.map(|p| p.to_string()).unwrap_or_default();
-                let _ = writeln!(
-                    s,
-                    "{},{p},{}",
-                    csv_field(&r.file),
-                    csv_field(r.error.as_deref().unwrap_or(""))
-                );
+                w.write_record([r.file.as_str(), &p, r.error.as_deref().unwrap_or("")])?;
             }
+            s = String::from_utf8(w.into_inner()?)?;
         }
         OutputFormat::Json => {
             s = serde_json::to_string_pretty(rows)?;

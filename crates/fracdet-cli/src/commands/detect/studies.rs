@@ -8,13 +8,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use fracdet_detect::results::{ResultRecord, StudyRecord, studies_csv};
 use fracdet_io::write::{
     DEFAULT_SR_SERIES_DESCRIPTION, FindingLevel, ImageFindings, ReportImage, ResultOptions,
     structured_report_bytes, study_decider,
 };
-use serde::Serialize;
-
-use super::files::csv_field;
 
 /// What the grouping needs of one assessed image.
 pub struct StudyImage {
@@ -26,17 +24,20 @@ pub struct StudyImage {
     pub dicom: Option<(PathBuf, ImageFindings)>,
 }
 
-#[derive(Debug, Serialize)]
-struct StudyRecord<'a> {
-    study_instance_uid: &'a str,
-    images: usize,
-    finding: &'static str,
-    probability: f32,
-    /// The image that decided the study's finding.
-    decided_by: &'a str,
-    /// The study's SR (two or more images, --dicom-out), relative to the output folder.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dicom_sr: Option<String>,
+/// The assessed DICOM images, as the grouping takes them.
+pub fn images_of(records: &[ResultRecord]) -> Vec<StudyImage> {
+    records
+        .iter()
+        .filter_map(|r| {
+            Some(StudyImage {
+                study_instance_uid: r.study_instance_uid.clone()?,
+                file: r.file.clone(),
+                level: FindingLevel::from_word(r.finding?)?,
+                probability: r.probability?,
+                dicom: r.dicom_findings.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Writes studies.csv and studies.jsonl into `dir` (atomically), and with `dicom` (the
@@ -50,8 +51,7 @@ pub fn write(
     for i in images {
         by_study.entry(&i.study_instance_uid).or_default().push(i);
     }
-    let mut csv =
-        String::from("study_instance_uid,images,finding,probability,decided_by,dicom_sr\n");
+    let mut rows = Vec::with_capacity(by_study.len());
     let mut jsonl = String::new();
     for (uid, list) in &by_study {
         let findings: Vec<ImageFindings> = list
@@ -82,19 +82,12 @@ pub fn write(
             decided_by: &list[d].file,
             dicom_sr,
         };
-        csv.push_str(&format!(
-            "{},{},{},{},{},{}\n",
-            csv_field(r.study_instance_uid),
-            r.images,
-            r.finding,
-            r.probability,
-            csv_field(r.decided_by),
-            csv_field(r.dicom_sr.as_deref().unwrap_or(""))
-        ));
         jsonl.push_str(&serde_json::to_string(&r)?);
         jsonl.push('\n');
+        rows.push(r);
     }
-    fracdet_io::write::write_file_atomic(&dir.join("studies.csv"), csv.as_bytes(), true)?;
+    let csv = studies_csv(&rows)?;
+    fracdet_io::write::write_file_atomic(&dir.join("studies.csv"), &csv, true)?;
     fracdet_io::write::write_file_atomic(&dir.join("studies.jsonl"), jsonl.as_bytes(), true)?;
     Ok(by_study.len())
 }
