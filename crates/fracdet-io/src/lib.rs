@@ -14,6 +14,7 @@ pub mod augment;
 pub mod dataset;
 pub mod error;
 pub mod geometry;
+pub mod inspection;
 pub mod loader;
 pub mod perturb;
 pub mod preprocess;

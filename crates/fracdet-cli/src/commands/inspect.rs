@@ -9,9 +9,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use fracdet_io::inspection::{Seen, seen_table};
 use fracdet_io::preprocess::letterbox;
-use fracdet_io::read::{ReadOptions, read_radiograph, transfer_syntax_name};
-use fracdet_io::{Photometric, Radiograph, Window};
+use fracdet_io::read::{ReadOptions, read_radiograph};
+use fracdet_io::{Radiograph, Window};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -61,54 +62,6 @@ fn parse_window(s: &str) -> Result<Window, String> {
     Ok(Window { center, width })
 }
 
-/// One file's line of the report, in the units the reader saw.
-#[derive(Debug, Serialize)]
-struct Seen {
-    /// The path as given; bytes that are not UTF-8 as `\xNN`, so JSON can always hold it.
-    file: String,
-    format: String,
-    width: u32,
-    height: u32,
-    bit_depth: u8,
-    photometric: &'static str,
-    window: Option<Window>,
-    /// Stored (PNG/JPEG) or modality (DICOM) value range before windowing.
-    raw_range: (f64, f64),
-    /// Range of the [0, 1] grey image handed to the rest of fracdet.
-    value_range: (f32, f32),
-    pixel_spacing_mm: Option<(f64, f64)>,
-    body_part: Option<String>,
-    transfer_syntax: Option<String>,
-    transfer_syntax_name: Option<&'static str>,
-    preview: Option<PathBuf>,
-}
-
-impl Seen {
-    fn new(file: &Path, r: &Radiograph) -> Self {
-        let m = &r.meta;
-        Self {
-            file: display_path(file),
-            format: m.format.to_string(),
-            width: r.width,
-            height: r.height,
-            bit_depth: m.bit_depth,
-            photometric: match m.photometric {
-                Photometric::Monochrome1 => "MONOCHROME1",
-                Photometric::Monochrome2 => "MONOCHROME2",
-                Photometric::Rgb => "RGB",
-            },
-            window: m.window,
-            raw_range: m.raw_range,
-            value_range: r.value_range(),
-            pixel_spacing_mm: m.pixel_spacing_mm,
-            body_part: m.body_part.clone(),
-            transfer_syntax: m.transfer_syntax.clone(),
-            transfer_syntax_name: m.transfer_syntax.as_deref().and_then(transfer_syntax_name),
-            preview: None,
-        }
-    }
-}
-
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 enum Outcome {
@@ -148,7 +101,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
             })
             .collect();
         if !seen.is_empty() {
-            print!("{}", table(&seen));
+            print!("{}", seen_table(&seen));
         }
     }
     if failed > 0 {
@@ -258,80 +211,6 @@ impl PreviewPlan {
     }
 }
 
-fn table(rows: &[&Seen]) -> String {
-    let header = [
-        "FILE",
-        "FORMAT",
-        "SIZE",
-        "BITS",
-        "PHOTOMETRIC",
-        "WINDOW C/W",
-        "RAW RANGE",
-        "VALUE RANGE",
-        "SPACING MM",
-        "BODY PART",
-        "TRANSFER SYNTAX",
-    ];
-    let dash = || "-".to_string();
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|s| {
-            vec![
-                s.file.clone(),
-                s.format.clone(),
-                format!("{}x{}", s.width, s.height),
-                s.bit_depth.to_string(),
-                s.photometric.to_string(),
-                s.window
-                    .map_or_else(dash, |w| format!("{}/{}", num(w.center), num(w.width))),
-                format!("{}..{}", num(s.raw_range.0), num(s.raw_range.1)),
-                format!("{:.3}..{:.3}", s.value_range.0, s.value_range.1),
-                s.pixel_spacing_mm
-                    .map_or_else(dash, |(r, c)| format!("{}x{}", num(r), num(c))),
-                s.body_part.clone().unwrap_or_else(dash),
-                match (&s.transfer_syntax, s.transfer_syntax_name) {
-                    (Some(uid), Some(name)) => format!("{uid} ({name})"),
-                    (Some(uid), None) => uid.clone(),
-                    (None, _) => dash(),
-                },
-            ]
-        })
-        .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &cells {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cols: Vec<&str>| {
-        let last = cols.len() - 1;
-        for (i, (cell, w)) in cols.iter().zip(&widths).enumerate() {
-            if i == last {
-                out.push_str(cell);
-            } else {
-                out.push_str(&format!("{cell:<w$}  "));
-            }
-        }
-        out.push('\n');
-    };
-    line(header.to_vec());
-    for row in &cells {
-        line(row.iter().map(String::as_str).collect());
-    }
-    out
-}
-
-/// Numbers as short as they can be without lying: integers without decimals.
-fn num(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        let s = format!("{v:.4}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,12 +228,5 @@ mod tests {
         assert!(parse_window("a,1").is_err());
         assert!(parse_window("0,0.5").is_err());
         assert!(parse_window("nan,10").is_err());
-    }
-
-    #[test]
-    fn numbers_are_short() {
-        assert_eq!(num(4095.0), "4095");
-        assert_eq!(num(-1.5), "-1.5");
-        assert_eq!(num(0.143), "0.143");
     }
 }
