@@ -126,6 +126,7 @@ fn mpr_bundle(
         .clone()
         .unwrap_or_else(|| format!("mpr-{}-{}-s{}", config.backbone, config.size, config.stride));
     config.pretrained = config.pretrained.as_deref().map(portable_path);
+    config.init_from = config.init_from.as_deref().map(portable_path);
     config.data = config.data.as_deref().map(portable_path);
     config.inpainter = None;
     let manifest = Manifest {

@@ -34,6 +34,11 @@ pub struct MprArgs {
     /// ImageNet MobileNetV2 weights (torchvision `mobilenet_v2-b0353104.pth`) for the trunk.
     #[arg(long)]
     pub pretrained: Option<PathBuf>,
+    /// Start the network from a trained MPR detector run's weights instead (fine-tuning:
+    /// on your own images, or with another loss); it must have the same architecture and
+    /// inputs (--stride, --image-head, --box-head, residual channels).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "pretrained")]
+    pub init_from: Option<PathBuf>,
     /// Canvas side in pixels (images are letterboxed to size x size).
     #[arg(long, default_value_t = 256)]
     pub size: u32,
@@ -100,7 +105,7 @@ pub struct MprArgs {
     /// Continue the run in this directory from its last.ckpt, with its saved configuration.
     /// Every setting comes from that configuration: a training flag given with it is refused
     /// (only --workers, and --epochs when it repeats the run's own count).
-    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["data", "out", "pretrained", "inpainter", "no_residuals", "residual_scales", "size", "stride", "batch", "lr", "weight_decay", "warmup_epochs", "image_pos_weight", "cell_pos_weight", "image_loss_weight", "min_cell_overlap", "patience", "box_head", "box_loss_weight", "image_head", "train_crop", "no_augment", "seed"])]
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["data", "out", "pretrained", "init_from", "inpainter", "no_residuals", "residual_scales", "size", "stride", "batch", "lr", "weight_decay", "warmup_epochs", "image_pos_weight", "cell_pos_weight", "image_loss_weight", "min_cell_overlap", "patience", "box_head", "box_loss_weight", "image_head", "train_crop", "no_augment", "seed"])]
     pub resume: Option<PathBuf>,
 }
 
@@ -112,6 +117,7 @@ fn config_from_args(args: &MprArgs) -> anyhow::Result<MprConfig> {
     };
     let mut c = MprConfig::new(args.size, scales);
     c.pretrained = args.pretrained.clone();
+    c.init_from = args.init_from.clone();
     c.inpainter = args.inpainter.clone();
     c.data = args.data.clone();
     c.stride = args.stride;
@@ -205,8 +211,12 @@ pub fn run(args: MprArgs, device: crate::device::DeviceChoice) -> anyhow::Result
     }
 
     let detector = config.detector();
-    let model = match (&start, &config.pretrained) {
-        (Start::Fresh, Some(weights)) => {
+    let model = match (&start, &config.pretrained, &config.init_from) {
+        (Start::Fresh, _, Some(source)) => {
+            fracdet_run::mpr::warm_start(detector.init(device)?, &config, source)
+                .with_context(|| format!("cannot start from {}", source.display()))?
+        }
+        (Start::Fresh, Some(weights), None) => {
             let (model, report) = detector
                 .init_pretrained(weights, device)
                 .with_context(|| format!("cannot load pretrained weights {}", weights.display()))?;

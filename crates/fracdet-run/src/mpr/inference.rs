@@ -17,7 +17,7 @@ use crate::mpr::boxes::{BoxGrid, CellBox};
 use crate::mpr::config::MprConfig;
 use crate::mpr::input::{MprItem, input_tensor};
 use crate::mpr::residuals::ResidualSource;
-use crate::mpr::state::MprCheckpoint;
+use crate::mpr::state::{MprCheckpoint, MprState};
 use crate::tensors::tensor_values;
 use crate::weights::model_from_bytes;
 
@@ -71,17 +71,13 @@ impl MprPredictor {
                 residuals.scales()
             )));
         }
-        let best = run_dir.join(BEST_FILE);
-        let path = if best.exists() {
-            best
-        } else {
-            run_dir.join(LAST_FILE)
-        };
-        let ckpt = MprCheckpoint::load(&path)?;
-        let cell_pos_weight = ckpt.state.cell_pos_weight;
-        let model = config.detector().init(device)?;
-        let model = model_from_bytes(model, ckpt.model, &path)?;
-        Ok(Self::from_parts(config, model, residuals, cell_pos_weight))
+        let (model, ckpt) = load_run_network(config.detector().init(device)?, run_dir)?;
+        Ok(Self::from_parts(
+            config,
+            model,
+            residuals,
+            ckpt.cell_pos_weight,
+        ))
     }
 
     /// A detector already built (from a bundle, say): `model` must be `config.detector()`'s
@@ -219,4 +215,30 @@ impl MprPredictor {
 
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
+}
+
+/// The weights of the MPR run in `run_dir` (its `best.ckpt`, or `last.ckpt` before any
+/// validated epoch) loaded into `model`, with that checkpoint's training state.
+fn load_run_network(model: GridDetector, run_dir: &Path) -> Result<(GridDetector, MprState)> {
+    let best = run_dir.join(BEST_FILE);
+    let path = if best.exists() {
+        best
+    } else {
+        run_dir.join(LAST_FILE)
+    };
+    let ckpt = MprCheckpoint::load(&path)?;
+    Ok((model_from_bytes(model, ckpt.model, &path)?, ckpt.state))
+}
+
+/// A new run's network started from the trained MPR run in `source_dir` (fine-tuning: a
+/// new box loss, a hospital's own images), refused unless `config` and the source run's
+/// config describe the same network and inputs ([`MprConfig::check_warm_start`]).
+/// `model` is `config.detector()`'s freshly built network.
+pub fn warm_start(
+    model: GridDetector,
+    config: &MprConfig,
+    source_dir: &Path,
+) -> Result<GridDetector> {
+    config.check_warm_start(&MprConfig::load(source_dir)?)?;
+    Ok(load_run_network(model, source_dir)?.0)
 }

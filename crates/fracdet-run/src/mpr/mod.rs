@@ -15,8 +15,8 @@ pub mod input;
 pub mod residuals;
 pub mod state;
 
-pub use config::{BoxCells, MprConfig};
-pub use inference::{MprPrediction, MprPredictor};
+pub use config::{BoxCells, BoxWeighting, MprConfig};
+pub use inference::{MprPrediction, MprPredictor, warm_start};
 pub use input::MprItem;
 pub use residuals::{NoResiduals, ResidualSource};
 pub use state::{MprCheckpoint, MprEpochMetrics, MprState};

@@ -11,6 +11,8 @@ use burn::tensor::{Tensor, TensorData};
 
 use crate::loss::weighted_bce_with_logits;
 use crate::mpr::targets::ImageTargets;
+use fracdet_io::BBox;
+use fracdet_run::mpr::BoxWeighting;
 use fracdet_run::mpr::boxes::{BoxGrid, MAX_LOG_DISTANCE};
 
 /// Weights of the loss, fixed for a run.
@@ -95,13 +97,19 @@ fn cell_bce_sum(z: Tensor<2>, y: Tensor<2>, mask: Tensor<2>, pos_weight: f32) ->
     per_cell.mul(mask).sum().neg()
 }
 
-/// The box term: mean `1 − GIoU` between the boxes decoded from `boxes` (`[N, 4, gh, gw]`
-/// raw log-distances, [`BoxGrid::decode`]) and each regressing cell's target box, over all
-/// regressing cells of the batch; `side` is the canvas side the targets are in. Zero when
-/// no cell regresses; `None` when the shapes disagree. GIoU (Rezatofighi et al. 2019) is
-/// scale-free, so a 10-px and a 200-px fracture weigh alike, and, unlike an L1 on
-/// distances, it measures the overlap the box metrics score.
-pub fn box_loss(boxes: Tensor<4>, targets: &[ImageTargets], side: u32) -> Option<Tensor<1>> {
+/// The box term: `1 − GIoU` between the boxes decoded from `boxes` (`[N, 4, gh, gw]`
+/// raw log-distances, [`BoxGrid::decode`]) and each regressing cell's target box; `side` is
+/// the canvas side the targets are in. [`BoxWeighting::PerCell`] averages over the batch's
+/// regressing cells, [`BoxWeighting::PerBox`] first within each box, then over boxes. Zero
+/// when no cell regresses; `None` when the shapes disagree. GIoU (Rezatofighi et al. 2019)
+/// is scale-free per cell and, unlike an L1 on distances, measures the overlap the box
+/// metrics score; but a large box has more cells, hence the per-box weighting.
+pub fn box_loss(
+    boxes: Tensor<4>,
+    targets: &[ImageTargets],
+    side: u32,
+    weighting: BoxWeighting,
+) -> Option<Tensor<1>> {
     let [n, four, gh, gw] = boxes.dims();
     let g = gh * gw;
     if four != 4 || targets.len() != n {
@@ -132,16 +140,18 @@ pub fn box_loss(boxes: Tensor<4>, targets: &[ImageTargets], side: u32) -> Option
             target[2][j] = cx + 1.0;
             target[3][j] = cy + 1.0;
         }
-        for (cell, b) in &t.regress {
+        let weights = cell_weights(&t.regress, weighting);
+        for ((cell, b), w) in t.regress.iter().zip(weights) {
             if *cell >= g {
                 return None;
             }
             let j = k * g + cell;
             [target[0][j], target[1][j], target[2][j], target[3][j]] =
                 [b.x_min, b.y_min, b.x_max, b.y_max];
-            mask[j] = 1.0;
+            mask[j] = w;
         }
     }
+    let total_weight: f32 = mask.iter().sum();
     let dense = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [n, g]), &device);
     let [cx, cy] = centre.map(dense);
     let [tx0, ty0, tx1, ty1] = target.map(dense);
@@ -171,7 +181,23 @@ pub fn box_loss(boxes: Tensor<4>, targets: &[ImageTargets], side: u32) -> Option
     let enclosing = (ew * eh).clamp_min(1e-6);
     let giou = inter / union.clone() - (enclosing.clone() - union) / enclosing;
     let per_cell = giou.neg().add_scalar(1.0) * mask;
-    Some(per_cell.sum().div_scalar(count as f32))
+    Some(
+        per_cell
+            .sum()
+            .div_scalar(total_weight.max(f32::MIN_POSITIVE)),
+    )
+}
+
+/// Each regressing cell's weight in the box term, in `regress` order: 1, or (per box) one
+/// over the number of cells regressing the same box, so that each box's weights sum to 1.
+fn cell_weights(regress: &[(usize, BBox)], weighting: BoxWeighting) -> Vec<f32> {
+    match weighting {
+        BoxWeighting::PerCell => vec![1.0; regress.len()],
+        BoxWeighting::PerBox => regress
+            .iter()
+            .map(|(_, b)| 1.0 / regress.iter().filter(|(_, o)| o == b).count() as f32)
+            .collect(),
+    }
 }
 
 #[cfg(test)]
@@ -257,7 +283,6 @@ mod tests {
 
     #[test]
     fn box_loss_is_zero_on_the_target_and_grows_with_misfit() {
-        use fracdet_io::BBox;
         let device = Device::flex();
         // One image, 2x2 cells on a 32 px canvas; cell 0 (centre 8, 8) regresses a box.
         let target = BBox::new(2.0, 4.0, 14.0, 12.0);
@@ -279,11 +304,15 @@ mod tests {
             }
             Tensor::<4>::from_data(TensorData::new(v, [1, 4, 2, 2]), &device)
         };
-        let exact: f32 = box_loss(head(raw), &t, 32).unwrap().into_scalar();
+        let exact: f32 = box_loss(head(raw), &t, 32, BoxWeighting::PerCell)
+            .unwrap()
+            .into_scalar();
         assert!(exact.abs() < 1e-5, "{exact}");
         // Predicting one cell (16 px) on each side, (-8, -8, 24, 24), holds the target:
         // IoU 96/1024, enclosing = union, so the loss is 1 - 0.09375.
-        let off: f32 = box_loss(head([0.0; 4]), &t, 32).unwrap().into_scalar();
+        let off: f32 = box_loss(head([0.0; 4]), &t, 32, BoxWeighting::PerCell)
+            .unwrap()
+            .into_scalar();
         assert!((off - 0.906_25).abs() < 1e-5, "{off}");
         // Other cells' outputs do not matter; no regressing cell gives zero; bad shapes None.
         let none = vec![ImageTargets {
@@ -291,8 +320,61 @@ mod tests {
             cells: Some(vec![0.0; 4]),
             regress: vec![],
         }];
-        let zero: f32 = box_loss(head([3.0; 4]), &none, 32).unwrap().into_scalar();
+        let zero: f32 = box_loss(head([3.0; 4]), &none, 32, BoxWeighting::PerBox)
+            .unwrap()
+            .into_scalar();
         assert_eq!(zero, 0.0);
-        assert!(box_loss(Tensor::<4>::zeros([1, 3, 2, 2], &device), &t, 32).is_none());
+        assert!(
+            box_loss(
+                Tensor::<4>::zeros([1, 3, 2, 2], &device),
+                &t,
+                32,
+                BoxWeighting::PerCell
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn per_box_weighting_counts_each_box_once_whatever_its_cells() {
+        let device = Device::flex();
+        // 2x2 cells on 32 px. A large box regressed by cells 0, 1, 2 (each predicting it
+        // exactly: loss 0) and a small one by cell 3 (predicting a unit box: loss > 0).
+        let grid = BoxGrid {
+            grid_w: 2,
+            grid_h: 2,
+            side: 32,
+        };
+        let large = BBox::new(1.0, 1.0, 31.0, 31.0);
+        let small = BBox::new(18.0, 18.0, 30.0, 28.0);
+        let mut v = vec![0.0f32; 16];
+        for cell in 0..3 {
+            for (c, x) in grid.encode(cell, &large).unwrap().iter().enumerate() {
+                v[c * 4 + cell] = *x;
+            }
+        }
+        let head = || Tensor::<4>::from_data(TensorData::new(v.clone(), [1, 4, 2, 2]), &device);
+        let t = vec![ImageTargets {
+            label: true,
+            cells: Some(vec![1.0; 4]),
+            regress: vec![(0, large), (1, large), (2, large), (3, small)],
+        }];
+        let alone = vec![ImageTargets {
+            label: true,
+            cells: Some(vec![0.0, 0.0, 0.0, 1.0]),
+            regress: vec![(3, small)],
+        }];
+        let miss: f32 = box_loss(head(), &alone, 32, BoxWeighting::PerCell)
+            .unwrap()
+            .into_scalar();
+        assert!(miss > 0.1, "{miss}");
+        let per_cell: f32 = box_loss(head(), &t, 32, BoxWeighting::PerCell)
+            .unwrap()
+            .into_scalar();
+        let per_box: f32 = box_loss(head(), &t, 32, BoxWeighting::PerBox)
+            .unwrap()
+            .into_scalar();
+        assert!((per_cell - miss / 4.0).abs() < 1e-5, "{per_cell} vs {miss}");
+        assert!((per_box - miss / 2.0).abs() < 1e-5, "{per_box} vs {miss}");
     }
 }

@@ -413,7 +413,7 @@ fn full_loss(
     let Some(boxes) = boxes else {
         return Ok((loss, 0.0));
     };
-    let term = box_loss(boxes, targets, side).ok_or_else(grid_misfit)?;
+    let term = box_loss(boxes, targets, side, config.box_weighting).ok_or_else(grid_misfit)?;
     let value: f32 = term.clone().into_scalar();
     loss.total = loss.total + term.mul_scalar(config.box_loss_weight);
     Ok((loss, value))
