@@ -13,6 +13,4 @@ pub mod inspect;
 pub mod predict;
 pub mod serve;
 pub mod train;
-pub mod train_inpainter;
-pub mod train_mpr;
 pub mod typicality;

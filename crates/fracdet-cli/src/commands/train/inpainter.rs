@@ -1,23 +1,17 @@
 //! `fracdet train inpainter`: train, or resume training, the MPR healthy-bone inpainter.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use fracdet_io::dataset::Split;
-use fracdet_train::inpainter::{
-    Critics, InpainterEpochMetrics, InpainterTrainConfig, StepLosses, normal_indices,
-    train_inpainter,
-};
-use fracdet_train::{DatasetSource, Skipped, Start, StopFlag, StopReason, TrainObserver};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use fracdet_train::inpainter::{Critics, InpainterTrainConfig, normal_indices, train_inpainter};
+use fracdet_train::{DatasetSource, StopFlag, StopReason};
 
-use super::train::{
-    check_resume_epochs, install_ctrl_c, open_dataset, report_interrupted, report_skipped,
-    set_workers,
+use super::inpainter_progress::InpainterProgress;
+use super::{
+    install_ctrl_c, open_dataset, plan_start, report_interrupted, report_skipped, set_workers,
 };
 
 #[derive(Debug, Args)]
@@ -93,17 +87,17 @@ fn config_from_args(args: &InpainterArgs) -> anyhow::Result<InpainterTrainConfig
 
 pub fn run(args: InpainterArgs, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
     set_workers(args.workers)?;
-    let (config, run_dir, start) = match &args.resume {
-        Some(dir) => {
+    let (config, run_dir, start) = plan_start(
+        args.resume.as_deref(),
+        args.out.as_deref(),
+        args.epochs,
+        |dir| {
             let config = InpainterTrainConfig::load(dir)?;
-            check_resume_epochs(args.epochs, config.epochs, dir)?;
-            (config, dir.clone(), Start::Resume)
-        }
-        None => {
-            let out = args.out.clone().context("--out is required")?;
-            (config_from_args(&args)?, out, Start::Fresh)
-        }
-    };
+            let epochs = config.epochs;
+            Ok((config, epochs))
+        },
+        || config_from_args(&args),
+    )?;
     let (data, dataset) = open_dataset(&config.data)?;
     let train = DatasetSource::new(
         &dataset.split(Split::Train),
@@ -170,134 +164,5 @@ pub fn run(args: InpainterArgs, device: crate::device::DeviceChoice) -> anyhow::
             );
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-/// Progress bar on stderr (masked L1, adversarial loss, img/s, ETA) and one line per epoch;
-/// a plain line a minute when stderr is not a terminal.
-struct InpainterProgress {
-    bar: Option<ProgressBar>,
-    interactive: bool,
-    epoch_started: Instant,
-    last_line: Instant,
-    images: usize,
-    steps: usize,
-    batches: usize,
-    sums: StepLosses,
-    label: String,
-}
-
-const LOG_LINE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
-
-impl InpainterProgress {
-    fn new() -> Self {
-        Self {
-            bar: None,
-            interactive: std::io::stderr().is_terminal(),
-            epoch_started: Instant::now(),
-            last_line: Instant::now(),
-            images: 0,
-            steps: 0,
-            batches: 0,
-            sums: StepLosses::default(),
-            label: String::new(),
-        }
-    }
-
-    fn finish(&mut self) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-impl TrainObserver<StepLosses, InpainterEpochMetrics> for InpainterProgress {
-    fn epoch_started(&mut self, epoch: u64, epochs: u64, batches: usize) {
-        self.finish();
-        self.epoch_started = Instant::now();
-        self.last_line = Instant::now();
-        self.images = 0;
-        self.steps = 0;
-        self.batches = batches;
-        self.sums = StepLosses::default();
-        self.label = format!("{}/{epochs}", epoch + 1);
-        let bar = if self.interactive {
-            ProgressBar::with_draw_target(Some(batches as u64), ProgressDrawTarget::stderr())
-        } else {
-            ProgressBar::hidden()
-        };
-        if let Ok(style) =
-            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
-        {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar.set_prefix(self.label.clone());
-        self.bar = Some(bar);
-    }
-
-    fn step_finished(&mut self, losses: &StepLosses, images: usize) {
-        self.images += images;
-        self.steps += 1;
-        self.sums.l1 += losses.l1;
-        self.sums.adv += losses.adv;
-        self.sums.d += losses.d;
-        let elapsed = self.epoch_started.elapsed().as_secs_f64().max(1e-9);
-        let rate = self.images as f64 / elapsed;
-        let n = self.steps as f64;
-        let msg = format!(
-            "loss_rec {:.4} loss_adv {:.3} loss_d {:.3} {rate:.1} img/s",
-            self.sums.l1 / n,
-            self.sums.adv / n,
-            self.sums.d / n
-        );
-        if let Some(bar) = &self.bar {
-            bar.set_message(msg.clone());
-            bar.inc(1);
-        }
-        if !self.interactive && self.last_line.elapsed() >= LOG_LINE_EVERY {
-            self.last_line = Instant::now();
-            let eta = elapsed / n * self.batches.saturating_sub(self.steps) as f64;
-            eprintln!(
-                "epoch {} step {}/{}: {msg}, epoch ETA {:.0} min",
-                self.label,
-                self.steps,
-                self.batches,
-                eta / 60.0
-            );
-        }
-    }
-
-    fn validating(&mut self, images: usize) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(format!("validating {images} images"));
-        }
-    }
-
-    fn skipped(&mut self, s: &Skipped) {
-        let line = format!("skipped {}: {}", s.name, s.reason);
-        match &self.bar {
-            Some(bar) => bar.println(line),
-            None => eprintln!("{line}"),
-        }
-    }
-
-    fn epoch_finished(&mut self, m: &InpainterEpochMetrics, improved: bool) {
-        self.finish();
-        eprintln!(
-            "epoch {:>3}: lr {:.2e} train L1 {:.4} adv {:.3} d {:.3} | val L1 {:.4} PSNR {:.2} dB \
-             (blur fill L1 {:.4} PSNR {:.2} dB){} ({:.0}s, {:.1} img/s)",
-            m.epoch + 1,
-            m.lr_g,
-            m.train_l1,
-            m.train_adv,
-            m.train_d,
-            m.val_l1,
-            m.val_psnr,
-            m.blur_l1,
-            m.blur_psnr,
-            if improved { " *best*" } else { "" },
-            m.seconds,
-            m.train_images_per_second
-        );
     }
 }

@@ -1,19 +1,19 @@
 //! `fracdet train mpr`: train, or resume training, the MPR grid detector (issue #5).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
 use fracdet_io::dataset::Split;
 use fracdet_model::grid_detector::ImagePool;
-use fracdet_train::mpr::inpainter_residuals::residual_source_for;
-use fracdet_train::mpr::{MprConfig, MprData, MprEpochMetrics, MprSource, train_mpr};
-use fracdet_train::{Skipped, Start, StopFlag, TrainObserver};
+use fracdet_train::mpr::{MprConfig, MprData, MprSource, train_mpr};
+use fracdet_train::{Start, StopFlag};
 
-use super::train::{
-    Progress, check_resume_epochs, install_ctrl_c, open_dataset, report_auroc_run, report_skipped,
-    set_workers,
+use super::mpr_progress::{MprProgress, residual_maps};
+use super::{
+    Progress, check_splits, install_ctrl_c, open_dataset, plan_start, report_auroc_run,
+    report_skipped, set_workers,
 };
 
 #[derive(Debug, Args)]
@@ -148,23 +148,26 @@ fn config_from_args(args: &MprArgs) -> anyhow::Result<MprConfig> {
 
 pub fn run(args: MprArgs, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
     set_workers(args.workers)?;
-    let (config, run_dir, start) = match &args.resume {
-        Some(dir) => {
+    let (config, run_dir, start) = plan_start(
+        args.resume.as_deref(),
+        args.out.as_deref(),
+        args.epochs,
+        |dir| {
             let config = MprConfig::load(dir)?;
-            check_resume_epochs(args.epochs, config.epochs, dir)?;
-            (config, dir.clone(), Start::Resume)
-        }
-        None => {
-            let out = args.out.clone().context("--out is required")?;
+            let epochs = config.epochs;
+            Ok((config, epochs))
+        },
+        || {
+            let out = args.out.as_deref().unwrap_or(Path::new(""));
             if out.join(fracdet_train::checkpoint::LAST_FILE).exists() {
                 bail!(
                     "{} already holds a run; resume it with --resume or choose another --out",
                     out.display()
                 );
             }
-            (config_from_args(&args)?, out, Start::Fresh)
-        }
-    };
+            config_from_args(&args)
+        },
+    )?;
     let (data, dataset) = open_dataset(&config.data)?;
     let mut train = MprData::new(
         &dataset.split(Split::Train),
@@ -172,43 +175,14 @@ pub fn run(args: MprArgs, device: crate::device::DeviceChoice) -> anyhow::Result
         config.augment.clone(),
     )?;
     let mut val = MprData::new(&dataset.split(Split::Val), config.size, None)?;
-    if train.is_empty() || val.is_empty() {
-        bail!(
-            "{} needs labelled train and val splits (found {} train, {} val images)",
-            data.display(),
-            train.len(),
-            val.len()
-        );
-    }
-    eprintln!(
-        "train: {} images ({} fractured), val: {} images ({} fractured)",
-        train.len(),
-        train.positives(),
-        val.len(),
-        val.positives()
-    );
+    check_splits(
+        &data,
+        (train.len(), train.positives()),
+        (val.len(), val.positives()),
+    )?;
 
     let device = &crate::device::select(device)?;
-    let source =
-        residual_source_for(&config, device).with_context(|| "cannot set up the residual maps")?;
-    if !config.residual_scales.is_empty() {
-        std::fs::create_dir_all(&run_dir)
-            .with_context(|| format!("cannot create {}", run_dir.display()))?;
-        for (name, split) in [("train", &mut train), ("val", &mut val)] {
-            let cache = run_dir.join(format!("residuals-{name}.bin"));
-            let mut last = std::time::Instant::now();
-            let reused =
-                split.load_or_compute(&cache, source.as_ref(), 8, &mut |done, total| {
-                    if last.elapsed().as_secs() >= 30 || done == total {
-                        last = std::time::Instant::now();
-                        eprintln!("residual maps ({name}): {done}/{total}");
-                    }
-                })?;
-            if reused {
-                eprintln!("residual maps ({name}): from {}", cache.display());
-            }
-        }
-    }
+    residual_maps(&config, &run_dir, &mut train, &mut val, device)?;
 
     let detector = config.detector();
     let model = match (&start, &config.pretrained, &config.init_from) {
@@ -252,43 +226,4 @@ pub fn run(args: MprArgs, device: crate::device::DeviceChoice) -> anyhow::Result
         "mpr",
         &run_dir,
     ))
-}
-
-/// The classifier's progress display, plus a line of detector metrics per epoch.
-struct MprProgress(Progress);
-
-impl TrainObserver<f64, MprEpochMetrics> for MprProgress {
-    fn epoch_started(&mut self, epoch: u64, epochs: u64, batches: usize) {
-        self.0.epoch_started(epoch, epochs, batches);
-    }
-    fn step_finished(&mut self, loss: &f64, images: usize) {
-        self.0.step_finished(loss, images);
-    }
-    fn validating(&mut self, images: usize) {
-        self.0.validating(images);
-    }
-    fn skipped(&mut self, s: &Skipped) {
-        self.0.skipped(s);
-    }
-    fn epoch_finished(&mut self, m: &MprEpochMetrics, improved: bool) {
-        self.0.epoch_finished(&m.base(), improved);
-        let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.4}"));
-        eprintln!(
-            "           cell_loss {:.4} image_loss {:.4} val_cell_auroc {} val_hit_rate {} val_box_recall {}",
-            m.train_cell_loss,
-            m.train_image_loss,
-            f(m.val_cell_auroc),
-            f(m.val_hit_rate),
-            f(m.val_box_recall)
-        );
-        if m.val_ap50.is_some() || m.train_box_loss != 0.0 {
-            eprintln!(
-                "           box_loss {:.4} val_ap50 {} val_box_recall@1fp {} val_box_area_ratio {}",
-                m.train_box_loss,
-                f(m.val_ap50),
-                f(m.val_box_recall_fp1),
-                f(m.val_box_area_ratio)
-            );
-        }
-    }
 }
