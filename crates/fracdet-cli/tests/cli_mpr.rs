@@ -328,6 +328,20 @@ fn box_head_detector_exports_to_a_bundle_that_evaluate_and_detect_take() {
     assert!(d["recall"].as_array().unwrap().len() == 2);
     let html = std::fs::read_to_string(report.join("report.html")).unwrap();
     assert!(html.contains("Boxes as detections") && html.contains("orange outlines"));
+    // The drawing threshold is chosen on val within the false-positive budget, stored with
+    // the run, and the drawn-box metrics use it.
+    let stored = json(&run.join("operating_points.json"));
+    let drawn_at = stored["points"]["box_threshold"].clone();
+    if drawn_at.is_object() {
+        assert!(
+            drawn_at["fp_per_image"].as_f64().unwrap() <= 0.5 + 1e-9,
+            "{drawn_at}"
+        );
+        let as_f32 = |v: &serde_json::Value| v.as_f64().unwrap() as f32;
+        assert_eq!(as_f32(&d["drawn_at"]), as_f32(&drawn_at["score"]));
+    } else {
+        eprintln!("NOTICE: the tiny run's top box is a false positive; no box threshold to check");
+    }
 
     let bundle = tmp.path().join("bundle");
     let o = fracdet(&[
@@ -341,6 +355,10 @@ fn box_head_detector_exports_to_a_bundle_that_evaluate_and_detect_take() {
     let manifest = json(&bundle.join("model.json"));
     assert_eq!(manifest["kind"], "mpr");
     assert_eq!(manifest["mpr"]["config"]["box_head"], true);
+    assert_eq!(
+        manifest["operating_points"]["points"]["box_threshold"],
+        drawn_at
+    );
     let paths = common::absolute_paths(&manifest);
     assert!(paths.is_empty(), "absolute paths in the bundle: {paths:?}");
 

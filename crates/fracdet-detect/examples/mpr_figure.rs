@@ -138,7 +138,7 @@ fn main() -> Res<()> {
         });
         // At least the hottest cell's region, as `detect` draws it.
         let hottest = if boxes.is_empty() {
-            scorer.boxes(&scored, &t)
+            scorer.boxes(&scored, &t, None)
         } else {
             Vec::new()
         };

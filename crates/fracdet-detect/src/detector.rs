@@ -275,7 +275,8 @@ impl Detector {
             self.calibration.as_ref(),
         );
         let boxes = if decisions.flagged(probability) {
-            self.scorer.boxes(scored, &t)
+            let drawn_at = self.points.as_ref().and_then(|p| p.box_threshold);
+            self.scorer.boxes(scored, &t, drawn_at.map(|b| b.score))
         } else {
             Vec::new()
         };

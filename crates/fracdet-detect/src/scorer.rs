@@ -368,12 +368,18 @@ impl Scorer {
     /// [`Scorer::localisation_case`], but when no content cell reaches the region
     /// threshold the hottest cell is boxed, so a flagged image always shows where.
     ///
-    /// With a box head: the regressed boxes at or above the region threshold, or the best
-    /// one when none reaches it.
-    pub fn boxes(&self, scored: &Scored, t: &LetterboxTransform) -> Vec<ScoredBox> {
+    /// With a box head: the regressed boxes scored at or above `drawn_at` (the drawing
+    /// threshold chosen on validation, [`fracdet_eval::BoxThreshold`]; without one, the
+    /// region threshold), or the best one when none reaches it.
+    pub fn boxes(
+        &self,
+        scored: &Scored,
+        t: &LetterboxTransform,
+        drawn_at: Option<f32>,
+    ) -> Vec<ScoredBox> {
         let size = self.input_size();
         if let Some(boxes) = &scored.boxes {
-            let threshold = self.region_threshold().unwrap_or(0.5);
+            let threshold = drawn_at.or(self.region_threshold()).unwrap_or(0.5);
             let mut kept: Vec<ScoredBox> = boxes
                 .iter()
                 .filter(|b| b.score >= threshold)

@@ -37,7 +37,8 @@ pub use auroc::{auroc, auroc_with_ci};
 pub use binary::{BinaryMetrics, binary_metrics};
 pub use bootstrap::BootstrapConfig;
 pub use box_precision::{
-    DetectionMetrics, average_precision_at, detection_metrics, median_area_ratio,
+    BOX_FP_BUDGET, BoxThreshold, DetectionMetrics, average_precision_at, choose_box_threshold,
+    detection_metrics, median_area_ratio,
 };
 pub use calibration::{Calibration, ReliabilityBin, brier_score, calibration};
 pub use confusion::{ConfusionMatrix, RatioMetric};

@@ -48,6 +48,11 @@ pub struct OperatingPoints {
     /// Absent from files written before it existed.
     #[serde(default)]
     pub at_target_specificity: Option<OperatingPoint>,
+    /// A box head's drawing threshold, chosen on the same validation split
+    /// ([`crate::box_precision::choose_box_threshold`]); `None` for other models and for
+    /// files written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub box_threshold: Option<crate::box_precision::BoxThreshold>,
 }
 
 fn default_target_specificity() -> f64 {
@@ -133,6 +138,7 @@ pub fn choose_operating_points(
                 (total_neg > 0.0 && top.is_finite()).then(|| f64::from(top.next_up()))
             })
             .map(|t| evaluate(labels, scores, t)),
+        box_threshold: None,
     })
 }
 

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use fracdet_io::dataset::Split;
 use thiserror::Error;
 
+use crate::box_precision::BoxThreshold;
 use crate::operating::{
     DEFAULT_FIXED_THRESHOLD, DEFAULT_TARGET_SENSITIVITY, OperatingPoint, OperatingPoints,
     choose_operating_points,
@@ -182,6 +183,7 @@ impl ThresholdPolicy {
                     origin,
                     chosen_here: true,
                     bundle: false,
+                    box_threshold_chosen: false,
                 })
             }
             Self::Reuse { stored, bundle } => Ok(Settled {
@@ -195,6 +197,7 @@ impl ThresholdPolicy {
                 record: *stored,
                 chosen_here: false,
                 bundle,
+                box_threshold_chosen: false,
             }),
         }
     }
@@ -209,6 +212,8 @@ pub struct Settled {
     pub origin: String,
     pub chosen_here: bool,
     bundle: bool,
+    /// Whether [`Settled::choose_box_threshold`] changed the record.
+    box_threshold_chosen: bool,
 }
 
 /// What [`Settled::calibrate`] did.
@@ -254,10 +259,31 @@ impl Settled {
         }
     }
 
-    /// Whether [`Settled::save`] writes: after choosing, or after fitting a calibration
-    /// for a run directory (a bundle is fixed at export).
+    /// Whether [`Settled::save`] writes: after choosing, or after fitting a calibration or
+    /// a box threshold for a run directory (a bundle is fixed at export).
     pub fn needs_saving(&self, fit: &CalibrationFit) -> bool {
-        self.chosen_here || (*fit == CalibrationFit::Fitted && !self.bundle)
+        self.chosen_here
+            || self.box_threshold_chosen
+            || (*fit == CalibrationFit::Fitted && !self.bundle)
+    }
+
+    /// Sets the box head's drawing threshold from `choose` (run on this split's scores)
+    /// when thresholds were chosen here, or on a val split of a run directory whose record
+    /// has none yet (runs evaluated before box thresholds existed); otherwise keeps the
+    /// stored one. Returns the threshold in use.
+    pub fn choose_box_threshold(
+        &mut self,
+        split: Split,
+        choose: impl FnOnce() -> Option<BoxThreshold>,
+    ) -> Option<BoxThreshold> {
+        let due = self.chosen_here
+            || (split == Split::Val && !self.bundle && self.record.points.box_threshold.is_none());
+        if due {
+            let chosen = choose();
+            self.box_threshold_chosen |= chosen != self.record.points.box_threshold;
+            self.record.points.box_threshold = chosen;
+        }
+        self.record.points.box_threshold
     }
 
     /// What a new fit changed, for the user ("calibration: ...; validation ECE a -> b");
@@ -486,5 +512,37 @@ mod tests {
             ..points.clone()
         };
         assert_eq!(headline_point(&none), ("fixed", points.fixed));
+    }
+
+    #[test]
+    fn a_box_threshold_is_chosen_on_val_once_and_never_for_a_bundle_or_a_test_split() {
+        let t = BoxThreshold {
+            score: 0.7,
+            fp_per_image: 0.5,
+            recall: 0.6,
+        };
+        let settle = |stored: StoredPoints, split: Split| {
+            decide(stored, split, ThresholdRequest::default())
+                .unwrap()
+                .settle(Path::new("data"), &[true, false], &[0.9, 0.1], |p| p)
+                .unwrap()
+        };
+        // A run evaluated before box thresholds existed gets one on val, and is saved.
+        let mut old = settle(StoredPoints::Run(Some(stored())), Split::Val);
+        assert!(!old.needs_saving(&CalibrationFit::Kept));
+        assert_eq!(old.choose_box_threshold(Split::Val, || Some(t)), Some(t));
+        assert!(old.needs_saving(&CalibrationFit::Kept));
+        // Once stored, it is kept (not re-chosen) on a later val evaluation.
+        let mut with = stored();
+        with.points.box_threshold = Some(t);
+        let mut again = settle(StoredPoints::Run(Some(with.clone())), Split::Val);
+        assert_eq!(again.choose_box_threshold(Split::Val, || None), Some(t));
+        assert!(!again.needs_saving(&CalibrationFit::Kept));
+        // A test split and a bundle never choose.
+        let mut test = settle(StoredPoints::Run(Some(stored())), Split::Test);
+        assert_eq!(test.choose_box_threshold(Split::Test, || Some(t)), None);
+        let mut bundle = settle(StoredPoints::Bundle(Some(stored())), Split::Val);
+        assert_eq!(bundle.choose_box_threshold(Split::Val, || Some(t)), None);
+        assert!(!bundle.needs_saving(&CalibrationFit::Kept));
     }
 }

@@ -34,7 +34,9 @@ fn state() -> MprState {
 
 /// Cell and box outputs of `model` (inference mode) on a fixed 64² input.
 fn outputs(model: &GridDetector, device: &Device) -> Vec<f32> {
-    let x: Vec<f32> = (0..64 * 64).map(|i| ((i * 37) % 101) as f32 / 101.0).collect();
+    let x: Vec<f32> = (0..64 * 64)
+        .map(|i| ((i * 37) % 101) as f32 / 101.0)
+        .collect();
     let x = Tensor::<4>::from_data(TensorData::new(x, [1, 1, 64, 64]), device);
     let out = model.clone().valid().forward_all(x);
     let mut v = tensor_values(out.cells).unwrap();

@@ -1,15 +1,14 @@
 //! `fracdet evaluate`: score a dataset split with a trained model and write metrics.json,
 //! predictions.csv, PNG plots and a self-contained report.html.
 //!
-//! Operating points are chosen on the validation split and stored in the model directory
-//! (`operating_points.json`); every other split reuses them unchanged, so a test set never
-//! picks its own threshold.
+//! Operating points (and a box head's drawing threshold) are chosen on the validation split
+//! and stored in the model directory (`operating_points.json`); every other split reuses
+//! them unchanged, so a test set never picks its own threshold.
 //!
 //! Classifier and MPR runs alike, through [`fracdet_detect::Scorer`]: rankings, ROC/PR,
 //! operating points and decisions use the model's *score* (the probability for a
 //! classifier, the image logit for MPR, whose f32 probabilities saturate at 1.0); the
 //! reliability diagram, calibration figures, histograms and tables show probabilities.
-//! Localisation comes from the CAM or from the MPR cell grid.
 //!
 //! This file turns flags into calls and prints; the work is in libraries:
 //! [`fracdet_eval::ThresholdPolicy`] (which thresholds may be used) and
@@ -23,7 +22,8 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::Args;
 use fracdet_detect::evaluation::{
-    ReportContext, ScoreOptions, metrics_report, score_split, summary, write_report,
+    ReportContext, ScoreOptions, choose_box_threshold, metrics_report, score_split, summary,
+    write_report,
 };
 use fracdet_detect::{ModelSource, Scorer};
 use fracdet_eval::threshold_policy::headline_point;
@@ -142,6 +142,9 @@ pub fn run(args: EvaluateArgs, device: crate::device::DeviceChoice) -> anyhow::R
             "operating points chosen on this validation split and stored in {}",
             args.model.join(OPERATING_POINTS_FILE).display()
         );
+    }
+    if let Some(t) = settled.choose_box_threshold(split, || choose_box_threshold(&scores.scored)) {
+        eprintln!("{}", t.describe());
     }
     let fit = settled.calibrate(split, scores.logits(kind).as_deref(), &labels);
     if let CalibrationFit::Failed(e) = &fit {

@@ -2,7 +2,9 @@
 //! for fracdet-eval's metrics.
 
 use fracdet_eval::cell_regions::boxes_to_original;
-use fracdet_eval::{DetectionMetrics, LocalisationCase, LocalisationMetrics};
+use fracdet_eval::{
+    BoxThreshold, DetectionMetrics, LocalisationCase, LocalisationMetrics, OperatingPoints,
+};
 
 use super::scoring::ScoredImage;
 use crate::error::Result;
@@ -54,15 +56,31 @@ pub fn detection_cases(scored: &[ScoredImage]) -> Vec<LocalisationCase> {
         .collect()
 }
 
-/// AP50, FROC and area ratios of a box head, its boxes drawn at the run's region threshold
-/// (0.5 without one); `None` without a box head.
-pub fn detection(scored: &[ScoredImage], scorer: &Scorer) -> Option<DetectionMetrics> {
+/// AP50, FROC and area ratios of a box head, its boxes drawn at the validation-chosen box
+/// threshold of `points`, else at the run's region threshold (0.5 without one); `None`
+/// without a box head.
+pub fn detection(
+    scored: &[ScoredImage],
+    scorer: &Scorer,
+    points: &OperatingPoints,
+) -> Option<DetectionMetrics> {
     let cases = detection_cases(scored);
     if cases.is_empty() {
         return None;
     }
-    let drawn_at = scorer.region_threshold().unwrap_or(0.5);
+    let drawn_at = points
+        .box_threshold
+        .map(|b| b.score)
+        .or(scorer.region_threshold())
+        .unwrap_or(0.5);
     Some(fracdet_eval::detection_metrics(&cases, drawn_at))
+}
+
+/// A box head's drawing threshold, chosen on these (validation) images: the most sensitive
+/// one within [`fracdet_eval::BOX_FP_BUDGET`] false-positive boxes per image. `None`
+/// without a box head or annotated boxes.
+pub fn choose_box_threshold(scored: &[ScoredImage]) -> Option<BoxThreshold> {
+    fracdet_eval::choose_box_threshold(&detection_cases(scored), fracdet_eval::BOX_FP_BUDGET)
 }
 
 #[cfg(test)]

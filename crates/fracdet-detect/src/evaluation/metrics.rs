@@ -39,7 +39,7 @@ pub fn metrics_report(
     let primary = headline_point(points);
     report.subgroups = subgroups(&scores.scored, primary.1.threshold, cfg)?;
     report.localisation = localisation(&scores.scored, scorer, cfg.level)?;
-    report.detection = detection(&scores.scored, scorer);
+    report.detection = detection(&scores.scored, scorer, points);
     report.not_assessed = scores.not_assessed.clone();
     Ok(report)
 }

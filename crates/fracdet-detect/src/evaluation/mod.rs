@@ -21,7 +21,7 @@ mod summary;
 mod testing;
 mod thumbnails;
 
-pub use cases::{detection, detection_cases, localisation};
+pub use cases::{choose_box_threshold, detection, detection_cases, localisation};
 pub use error::{EvaluationError, Result};
 pub use metrics::metrics_report;
 pub use notes::{localisation_note, report_warnings, score_note};

@@ -78,7 +78,14 @@ pub fn write_report(
             training_log: Some(&training_log),
         },
     )?;
-    let cases = error_cases(&scores.scored, scorer, primary.1.threshold, context.cases);
+    let drawn_at = points.box_threshold.map(|b| b.score);
+    let cases = error_cases(
+        &scores.scored,
+        scorer,
+        primary.1.threshold,
+        drawn_at,
+        context.cases,
+    );
     let mut lines = vec![
         (
             "Model".into(),

@@ -40,12 +40,14 @@ pub fn select_cases(scored: &[ScoredImage], threshold: f64) -> [Vec<&ScoredImage
     [tps, fns, fps]
 }
 
-/// Thumbnails of the first `k` cases of each kind at `threshold`; images that can no longer
-/// be read are left out (not replaced: the report says which were the most confident).
+/// Thumbnails of the first `k` cases of each kind at `threshold`, boxes drawn at
+/// `drawn_at` ([`Scorer::boxes`]); images that can no longer be read are left out (not
+/// replaced: the report says which were the most confident).
 pub fn error_cases(
     scored: &[ScoredImage],
     scorer: &Scorer,
     threshold: f64,
+    drawn_at: Option<f32>,
     k: usize,
 ) -> ErrorCases {
     let thumbs = |cases: &[&ScoredImage]| -> Vec<CaseThumbnail> {
@@ -55,7 +57,7 @@ pub fn error_cases(
             .filter_map(|s| {
                 let drawn: Vec<BBox> = if f64::from(s.score) >= threshold {
                     scorer
-                        .boxes(&s.scored(), &s.transform)
+                        .boxes(&s.scored(), &s.transform, drawn_at)
                         .into_iter()
                         .map(|b| b.bbox)
                         .collect()
