@@ -22,9 +22,9 @@ pub fn residual_maps(
     device: &Device,
 ) -> anyhow::Result<()> {
     let source =
-        residual_source_for(&config, device).with_context(|| "cannot set up the residual maps")?;
+        residual_source_for(config, device).with_context(|| "cannot set up the residual maps")?;
     if !config.residual_scales.is_empty() {
-        std::fs::create_dir_all(&run_dir)
+        std::fs::create_dir_all(run_dir)
             .with_context(|| format!("cannot create {}", run_dir.display()))?;
         for (name, split) in [("train", train), ("val", val)] {
             let cache = run_dir.join(format!("residuals-{name}.bin"));
