@@ -112,11 +112,8 @@ pub fn run(args: ClassifierArgs, device: crate::device::DeviceChoice) -> anyhow:
         args.resume.as_deref(),
         args.out.as_deref(),
         args.epochs,
-        |dir| {
-            let config = ClassifierConfig::load(dir)?;
-            let epochs = config.epochs;
-            Ok((config, epochs))
-        },
+        |dir| Ok(ClassifierConfig::load(dir)?),
+        |config| config.epochs,
         || config_from_args(&args),
     )?;
     let (data, dataset) = open_dataset(&config.data)?;

@@ -91,11 +91,8 @@ pub fn run(args: InpainterArgs, device: crate::device::DeviceChoice) -> anyhow::
         args.resume.as_deref(),
         args.out.as_deref(),
         args.epochs,
-        |dir| {
-            let config = InpainterTrainConfig::load(dir)?;
-            let epochs = config.epochs;
-            Ok((config, epochs))
-        },
+        |dir| Ok(InpainterTrainConfig::load(dir)?),
+        |config| config.epochs,
         || config_from_args(&args),
     )?;
     let (data, dataset) = open_dataset(&config.data)?;

@@ -63,13 +63,14 @@ fn plan_start<C>(
     resume: Option<&Path>,
     out: Option<&Path>,
     epochs: Option<u64>,
-    load: impl FnOnce(&Path) -> anyhow::Result<(C, u64)>,
+    load: impl FnOnce(&Path) -> anyhow::Result<C>,
+    planned_epochs: impl FnOnce(&C) -> u64,
     fresh: impl FnOnce() -> anyhow::Result<C>,
 ) -> anyhow::Result<(C, PathBuf, Start)> {
     match resume {
         Some(dir) => {
-            let (config, planned) = load(dir)?;
-            check_resume_epochs(epochs, planned, dir)?;
+            let config = load(dir)?;
+            check_resume_epochs(epochs, planned_epochs(&config), dir)?;
             Ok((config, dir.to_path_buf(), Start::Resume))
         }
         None => {

@@ -152,11 +152,8 @@ pub fn run(args: MprArgs, device: crate::device::DeviceChoice) -> anyhow::Result
         args.resume.as_deref(),
         args.out.as_deref(),
         args.epochs,
-        |dir| {
-            let config = MprConfig::load(dir)?;
-            let epochs = config.epochs;
-            Ok((config, epochs))
-        },
+        |dir| Ok(MprConfig::load(dir)?),
+        |config| config.epochs,
         || {
             let out = args.out.as_deref().unwrap_or(Path::new(""));
             if out.join(fracdet_train::checkpoint::LAST_FILE).exists() {
