@@ -74,7 +74,6 @@ fn a_new_run_starts_from_the_trained_runs_weights_and_refuses_another_network() 
     let mut other = config();
     other.stride = 16;
     let err = warm_start(other.detector().init(&device).unwrap(), &other, dir.path())
-        .err()
-        .expect("a stride-16 run cannot start from a stride-8 one");
+        .expect_err("a stride-16 run cannot start from a stride-8 one");
     assert!(err.to_string().contains("stride"), "{err}");
 }
