@@ -77,15 +77,8 @@ pub struct NotAssessedOut {
     pub message: String,
 }
 
-/// A suspected fracture region, original pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct BoxOut {
-    pub x_min: f32,
-    pub y_min: f32,
-    pub x_max: f32,
-    pub y_max: f32,
-    pub score: f32,
-}
+/// A suspected fracture region, original pixels: the same record `fracdet detect` writes.
+pub use fracdet_detect::results::BoxRecord as BoxOut;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Preview {
@@ -143,17 +136,7 @@ pub(crate) fn analyse(
         }),
         flagged: detection.decisions.flagged(detection.probability),
         decisions: Some(detection.decisions),
-        boxes: detection
-            .boxes
-            .iter()
-            .map(|b| BoxOut {
-                x_min: b.bbox.x_min,
-                y_min: b.bbox.y_min,
-                x_max: b.bbox.x_max,
-                y_max: b.bbox.y_max,
-                score: b.score,
-            })
-            .collect(),
+        boxes: detection.boxes.iter().map(BoxOut::from).collect(),
         width: detection.width,
         height: detection.height,
         format: image.meta.format.to_string(),

@@ -7,6 +7,7 @@ mod table;
 
 use std::path::PathBuf;
 
+use fracdet_eval::ScoredBox;
 use fracdet_io::applicability::NotAssessed;
 use fracdet_io::write::ImageFindings;
 use serde::Serialize;
@@ -96,14 +97,27 @@ pub struct ResultRecord {
     pub dicom_findings: Option<(PathBuf, ImageFindings)>,
 }
 
-/// One box of a record, in original pixels.
-#[derive(Debug, Serialize)]
+/// One box of a record, in original pixels: the shape `detect`'s results.jsonl and the
+/// server's answer (`fracdet_server::BoxOut`) both give a suspected fracture region.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct BoxRecord {
     pub x_min: f32,
     pub y_min: f32,
     pub x_max: f32,
     pub y_max: f32,
     pub score: f32,
+}
+
+impl From<&ScoredBox> for BoxRecord {
+    fn from(b: &ScoredBox) -> Self {
+        Self {
+            x_min: b.bbox.x_min,
+            y_min: b.bbox.y_min,
+            x_max: b.bbox.x_max,
+            y_max: b.bbox.y_max,
+            score: b.score,
+        }
+    }
 }
 
 impl ResultRecord {
@@ -119,17 +133,7 @@ impl ResultRecord {
             uncalibrated_probability: d.decisions.temperature.map(|_| d.model_probability),
             finding: Some(d.decisions.level()),
             decisions: Some(d.decisions),
-            boxes: d
-                .boxes
-                .iter()
-                .map(|b| BoxRecord {
-                    x_min: b.bbox.x_min,
-                    y_min: b.bbox.y_min,
-                    x_max: b.bbox.x_max,
-                    y_max: b.bbox.y_max,
-                    score: b.score,
-                })
-                .collect(),
+            boxes: d.boxes.iter().map(BoxRecord::from).collect(),
             not_assessed: scope,
             study_instance_uid,
             error: None,
