@@ -10,7 +10,7 @@
 //! runs before the engine wrote them, are read too. `metrics.csv` is written by
 //! fracdet-train alone.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,17 @@ const MAGIC: &[u8] = b"FRACDET-CKPT 1\n";
 pub const LAST_FILE: &str = "last.ckpt";
 /// The weights with the best validation AUROC so far.
 pub const BEST_FILE: &str = "best.ckpt";
+
+/// The checkpoint prediction reads from a run directory: `best.ckpt`, or `last.ckpt` when
+/// no epoch has finished with a validation score yet.
+pub fn prediction_checkpoint(run_dir: &Path) -> PathBuf {
+    let best = run_dir.join(BEST_FILE);
+    if best.exists() {
+        best
+    } else {
+        run_dir.join(LAST_FILE)
+    }
+}
 pub const METRICS_FILE: &str = "metrics.csv";
 
 /// One row of `metrics.csv`.

@@ -6,7 +6,7 @@ use burn::module::Module;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::Bytes;
 
-use crate::checkpoint::{BEST_FILE, Checkpoint, LAST_FILE};
+use crate::checkpoint::Checkpoint;
 use crate::error::{Result, RunError};
 
 /// Serialise every parameter and running statistic of `model`.
@@ -43,12 +43,7 @@ pub fn model_from_bytes<M: Module>(mut model: M, bytes: Vec<u8>, origin: &Path) 
 /// Load a run's weights for prediction: `best.ckpt`, or `last.ckpt` when no epoch has
 /// finished with a validation score yet.
 pub fn load_run_weights<M: Module>(model: M, run_dir: &Path) -> Result<M> {
-    let best = run_dir.join(BEST_FILE);
-    let path = if best.exists() {
-        best
-    } else {
-        run_dir.join(LAST_FILE)
-    };
+    let path = crate::checkpoint::prediction_checkpoint(run_dir);
     let ckpt = Checkpoint::load(&path)?;
     model_from_bytes(model, ckpt.model, &path)
 }

@@ -15,7 +15,6 @@ pub use anomaly::AnomalyScorer;
 pub use checkpoint::{InpainterCheckpoint, InpainterEpochMetrics, InpainterState};
 pub use config::{InpainterTrainConfig, light_augment};
 
-use crate::checkpoint::{BEST_FILE, LAST_FILE};
 use crate::error::Result;
 use crate::weights::model_from_bytes;
 
@@ -28,12 +27,7 @@ pub fn load_inpainter(
 ) -> Result<(Inpainter, InpainterTrainConfig)> {
     let config = InpainterTrainConfig::load(run_dir)?;
     let g = config.generator().init(device)?;
-    let best = run_dir.join(BEST_FILE);
-    let path = if best.exists() {
-        best
-    } else {
-        run_dir.join(LAST_FILE)
-    };
+    let path = crate::checkpoint::prediction_checkpoint(run_dir);
     let ckpt = InpainterCheckpoint::load(&path)?;
     let g = model_from_bytes(g, ckpt.generator, &path)?;
     Ok((g, config))

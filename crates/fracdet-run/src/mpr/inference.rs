@@ -11,7 +11,6 @@ use burn::module::Module;
 use burn::tensor::Device;
 use fracdet_model::grid_detector::GridDetector;
 
-use crate::checkpoint::{BEST_FILE, LAST_FILE};
 use crate::error::{Result, RunError};
 use crate::mpr::boxes::{BoxGrid, CellBox};
 use crate::mpr::config::MprConfig;
@@ -220,12 +219,7 @@ fn sigmoid(x: f32) -> f32 {
 /// The weights of the MPR run in `run_dir` (its `best.ckpt`, or `last.ckpt` before any
 /// validated epoch) loaded into `model`, with that checkpoint's training state.
 fn load_run_network(model: GridDetector, run_dir: &Path) -> Result<(GridDetector, MprState)> {
-    let best = run_dir.join(BEST_FILE);
-    let path = if best.exists() {
-        best
-    } else {
-        run_dir.join(LAST_FILE)
-    };
+    let path = crate::checkpoint::prediction_checkpoint(run_dir);
     let ckpt = MprCheckpoint::load(&path)?;
     Ok((model_from_bytes(model, ckpt.model, &path)?, ckpt.state))
 }
