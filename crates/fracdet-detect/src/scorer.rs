@@ -364,6 +364,12 @@ impl Scorer {
         }
     }
 
+    /// The box score a box head's boxes are drawn at: `chosen` (the validation-chosen
+    /// [`fracdet_eval::BoxThreshold`]), else the run's region threshold, else 0.5.
+    pub fn drawing_threshold(&self, chosen: Option<f32>) -> f32 {
+        chosen.or(self.region_threshold()).unwrap_or(0.5)
+    }
+
     /// Boxes `detect` draws on a flagged image, original pixels. MPR: as in
     /// [`Scorer::localisation_case`], but when no content cell reaches the region
     /// threshold the hottest cell is boxed, so a flagged image always shows where.
@@ -379,7 +385,7 @@ impl Scorer {
     ) -> Vec<ScoredBox> {
         let size = self.input_size();
         if let Some(boxes) = &scored.boxes {
-            let threshold = drawn_at.or(self.region_threshold()).unwrap_or(0.5);
+            let threshold = self.drawing_threshold(drawn_at);
             let mut kept: Vec<ScoredBox> = boxes
                 .iter()
                 .filter(|b| b.score >= threshold)

@@ -68,11 +68,7 @@ pub fn detection(
     if cases.is_empty() {
         return None;
     }
-    let drawn_at = points
-        .box_threshold
-        .map(|b| b.score)
-        .or(scorer.region_threshold())
-        .unwrap_or(0.5);
+    let drawn_at = scorer.drawing_threshold(points.box_threshold.map(|b| b.score));
     Some(fracdet_eval::detection_metrics(&cases, drawn_at))
 }
 
