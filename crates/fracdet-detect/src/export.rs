@@ -48,11 +48,12 @@ pub fn export_run(
         )
     })?;
     points.data = portable_path(&points.data);
-    let (manifest, weights) = if MprConfig::is_mpr_run(run_dir) {
-        mpr_bundle(run_dir, options, points, device)?
-    } else {
-        classifier_bundle(run_dir, options, points, device)?
-    };
+    let (manifest, weights) =
+        if fracdet_run::RunKind::of(run_dir) == Some(fracdet_run::RunKind::Mpr) {
+            mpr_bundle(run_dir, options, points, device)?
+        } else {
+            classifier_bundle(run_dir, options, points, device)?
+        };
     write_bundle(out_dir, &manifest, &weights)?;
     Ok(manifest)
 }

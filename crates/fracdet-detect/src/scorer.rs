@@ -19,9 +19,9 @@ use fracdet_eval::cell_regions::boxes_to_original;
 use fracdet_eval::{LocalisationCase, ScoredBox, Temperature};
 use fracdet_io::BBox;
 use fracdet_io::preprocess::LetterboxTransform;
-use fracdet_run::ClassifierConfig;
 use fracdet_run::inpainter::AnomalyScorer;
-use fracdet_run::mpr::{MprConfig, MprPredictor};
+use fracdet_run::mpr::MprPredictor;
+use fracdet_run::{ClassifierConfig, RunKind};
 
 use crate::cam::{Cam, CamModel};
 use crate::detector::Heatmap;
@@ -121,16 +121,19 @@ pub struct Scored {
 }
 
 impl Scorer {
-    /// A training run directory: an MPR detector or inpainter run when its config says so,
-    /// else a classifier run.
+    /// A training run directory, of the kind its config.json names.
     pub fn open_run(dir: &Path, device: &Device) -> Result<Self> {
-        if MprConfig::is_mpr_run(dir) {
-            return Ok(Self::Mpr(Box::new(MprPredictor::open_run(dir, device)?)));
-        }
-        if AnomalyScorer::is_inpainter_run(dir) {
-            return Ok(Self::Anomaly(Box::new(AnomalyScorer::open_run(
-                dir, device,
-            )?)));
+        match RunKind::of(dir) {
+            Some(RunKind::Mpr) => {
+                return Ok(Self::Mpr(Box::new(MprPredictor::open_run(dir, device)?)));
+            }
+            Some(RunKind::Inpainter) => {
+                return Ok(Self::Anomaly(Box::new(AnomalyScorer::open_run(
+                    dir, device,
+                )?)));
+            }
+            // No readable config: the classifier's loader names what is wrong with it.
+            Some(RunKind::Classifier) | None => {}
         }
         let config = ClassifierConfig::load(dir)?;
         Ok(Self::Classifier {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use fracdet_io::dataset::{Dataset, Issue, Layout, Split, View};
+use fracdet_io::dataset::{Dataset, Issue, Layout, Split, View, without_region};
 use fracdet_io::{BBox, IoError};
 
 const HEADER: &str = "image,fractured,hand,leg,hip,shoulder,mixed,hardware,multiscan,frontal,lateral,oblique,width,height,split,group\n";
@@ -64,6 +64,44 @@ fn fracatlas_labels_boxes_and_metadata() {
     assert_eq!(b.meta.views, vec![View::Oblique]);
     assert_eq!(train[1].meta.body_part.as_deref(), Some("shoulder"));
     assert_eq!(train[2].meta.body_part.as_deref(), Some("hip"));
+}
+
+#[test]
+fn a_left_out_region_takes_the_mixed_images_that_show_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for name in ["hand.jpg", "hip.jpg", "legs_hips.jpg", "leg.jpg"] {
+        touch(&root.join("images").join(name));
+    }
+    fracatlas(
+        root,
+        "hand.jpg,0,1,0,0,0,0,0,0,1,0,0,100,80,train,1\n\
+         hip.jpg,1,0,0,1,0,0,0,0,1,0,0,100,80,train,2\n\
+         legs_hips.jpg,0,0,1,1,0,1,0,0,1,0,0,100,80,train,3\n\
+         leg.jpg,0,0,1,0,0,0,0,0,1,0,0,100,80,train,4\n",
+        "",
+    );
+    let train = Dataset::open(root).unwrap().split(Split::Train);
+    let mixed = train
+        .iter()
+        .find(|s| s.image.ends_with("legs_hips.jpg"))
+        .unwrap();
+    assert_eq!(mixed.meta.body_part.as_deref(), Some("mixed"));
+    assert_eq!(mixed.meta.regions, vec!["leg", "hip"]);
+    assert!(mixed.shows_region("hip") && mixed.shows_region("leg"));
+    assert!(!mixed.shows_region("hand"));
+
+    let names = |samples: &[fracdet_io::dataset::Sample]| -> Vec<String> {
+        let mut n: Vec<String> = samples
+            .iter()
+            .map(|s| s.image.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    let kept = without_region(train.clone(), Some("hip"));
+    assert_eq!(names(&kept), vec!["hand.jpg", "leg.jpg"]);
+    assert_eq!(without_region(train.clone(), None).len(), train.len());
 }
 
 #[test]

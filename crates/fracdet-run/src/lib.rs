@@ -22,6 +22,7 @@ pub mod inference;
 pub mod inpainter;
 pub mod model;
 pub mod mpr;
+pub mod run_config;
 pub mod tensors;
 pub mod weights;
 
@@ -30,6 +31,7 @@ pub use config::{ClassifierConfig, InputSpec};
 pub use error::{Result, RunError};
 pub use inference::Predictor;
 pub use model::BinaryClassifier;
+pub use run_config::{RunConfig, RunKind};
 pub use weights::{load_run_weights, model_from_bytes, model_to_bytes};
 
 /// The device type, re-exported so that callers need no direct burn dependency.

@@ -12,8 +12,8 @@ use crate::checkpoint::{EpochMetrics, PartialEpoch, TrainState, metrics_csv};
 use crate::config::ClassifierConfig;
 use crate::control::{StopFlag, TrainObserver};
 use crate::engine::{
-    Batch, EpochTotals, Outcome, Partial, Plan, RunConfig, RunState, Slot, Start, Stepped,
-    TrainKind, Validated, train,
+    Batch, EpochTotals, Outcome, Partial, Plan, RunState, Slot, Start, Stepped, TrainKind,
+    Validated, train,
 };
 use crate::error::{Result, TrainError};
 use crate::loss::weighted_bce_with_logits;
@@ -68,12 +68,6 @@ struct ClassifierKind<'a, M> {
     /// Frozen during the head-only epochs; taken from the model after any checkpoint load,
     /// since parameter ids come from the checkpoint.
     backbone: Option<ParamGroup>,
-}
-
-impl RunConfig for ClassifierConfig {
-    fn check(&self) -> Result<()> {
-        Ok(self.validate()?)
-    }
 }
 
 impl<'a, M: BinaryClassifier> ClassifierKind<'a, M> {

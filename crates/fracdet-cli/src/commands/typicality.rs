@@ -68,16 +68,16 @@ pub fn run(args: TypicalityArgs, device: crate::device::DeviceChoice) -> anyhow:
     let device = &crate::device::select(device)?;
     let detector = Detector::open(&args.model, device)
         .with_context(|| format!("cannot open model {}", args.model.display()))?;
-    let excluded = |s: &Sample| {
-        args.exclude_region
-            .as_deref()
-            .is_some_and(|r| s.meta.body_part.as_deref() == Some(r))
-    };
-    let train: Vec<Sample> = dataset
+    // Left out of the fit: every image showing the region, mixed ones included. Measured:
+    // the images of that region alone (a mixed image also shows regions the fit knows).
+    let region = args.exclude_region.as_deref();
+    let excluded = |s: &Sample| region.is_some_and(|r| s.shows_region(r));
+    let of_region = |s: &Sample| region.is_some() && s.meta.body_part.as_deref() == region;
+    let (train, train_region): (Vec<Sample>, Vec<Sample>) = dataset
         .split(Split::Train)
         .into_iter()
-        .filter(|s| !excluded(s))
-        .collect();
+        .partition(|s| !excluded(s));
+    let train_region: Vec<Sample> = train_region.into_iter().filter(|s| of_region(s)).collect();
     let val = dataset.split(Split::Val);
     if train.len() < 2 || val.is_empty() {
         bail!(
@@ -98,8 +98,12 @@ pub fn run(args: TypicalityArgs, device: crate::device::DeviceChoice) -> anyhow:
     let (train_features, _) = extract(&train, "train")?;
     let (val_features, val_kept) = extract(&val, "val")?;
     // The threshold is set on val without the excluded region: it is what is measured.
-    let (fit_val, held_out): (Vec<usize>, Vec<usize>) =
-        (0..val_kept.len()).partition(|&i| !excluded(&val[val_kept[i]]));
+    let fit_val: Vec<usize> = (0..val_kept.len())
+        .filter(|&i| !excluded(&val[val_kept[i]]))
+        .collect();
+    let held_out: Vec<usize> = (0..val_kept.len())
+        .filter(|&i| of_region(&val[val_kept[i]]))
+        .collect();
     let fit_val_features: Vec<Vec<f32>> =
         fit_val.iter().map(|&i| val_features[i].clone()).collect();
     let fitted_on = format!(
@@ -148,15 +152,28 @@ pub fn run(args: TypicalityArgs, device: crate::device::DeviceChoice) -> anyhow:
             *kept as f64 * 100.0 / (*n).max(1) as f64
         );
     }
-    if let Some(region) = &args.exclude_region {
-        let out_of_scope = held_out
-            .iter()
-            .filter(|&&i| typicality.score(&val_features[i]).is_ok_and(|t| !t.typical))
-            .count();
+    if let Some(region) = region {
+        let out_of_scope = |features: &[&Vec<f32>]| {
+            let n = features
+                .iter()
+                .filter(|f| typicality.score(f).is_ok_and(|t| !t.typical))
+                .count();
+            (
+                n,
+                features.len(),
+                n as f64 * 100.0 / features.len().max(1) as f64,
+            )
+        };
+        let val_held: Vec<&Vec<f32>> = held_out.iter().map(|&i| &val_features[i]).collect();
+        let (n, of, pct) = out_of_scope(&val_held);
+        println!("held-out region {region}: {n} of {of} val images out of scope ({pct:.1} %)");
+        // Train images of the region are unseen too when the network was trained without
+        // it (`train classifier --exclude-region`); otherwise the network knows them.
+        let (train_region_features, _) = extract(&train_region, region)?;
+        let (n, of, pct) = out_of_scope(&train_region_features.iter().collect::<Vec<_>>());
         println!(
-            "held-out region {region}: {out_of_scope} of {} val images out of scope ({:.1} %)",
-            held_out.len(),
-            out_of_scope as f64 * 100.0 / held_out.len().max(1) as f64
+            "held-out region {region}: {n} of {of} train images out of scope ({pct:.1} %; \
+             unseen by the network only if it was trained with --exclude-region {region})"
         );
     }
     if let Some(out) = out {

@@ -11,7 +11,8 @@ pub(crate) const LABELS: &str = "labels.csv";
 pub(crate) const BOXES: &str = "boxes.csv";
 pub(crate) const IMAGES: &str = "images";
 
-const BODY_PARTS: [&str; 4] = ["hand", "leg", "hip", "shoulder"];
+/// The regions FracAtlas flags, in its column order.
+pub const BODY_PARTS: [&str; 4] = ["hand", "leg", "hip", "shoulder"];
 
 /// A CSV table with columns looked up by header name.
 struct Table {
@@ -204,6 +205,7 @@ pub(crate) fn load(root: &Path) -> Result<(Vec<Sample>, Vec<Issue>)> {
         };
         let meta = SampleMeta {
             body_part,
+            regions: parts.iter().map(|p| p.to_string()).collect(),
             hardware: opt_flag(hardware_col, "hardware")?,
             multiscan: opt_flag(multiscan_col, "multiscan")?,
             views,

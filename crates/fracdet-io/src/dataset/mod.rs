@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::{BBox, IoError, Result};
 
 pub use check::{CheckOptions, CheckReport, SplitCounts, check};
+pub use fracatlas::BODY_PARTS;
 pub use issue::Issue;
 
 /// Which part of the data a sample belongs to.
@@ -85,6 +86,10 @@ pub enum View {
 pub struct SampleMeta {
     /// `hand`, `leg`, `hip`, `shoulder`, or `mixed` when the image covers several regions.
     pub body_part: Option<String>,
+    /// Every region the image shows (several for `mixed` images), as the table flags them;
+    /// empty when the layout does not record regions.
+    #[serde(default)]
+    pub regions: Vec<String>,
     /// Orthopaedic hardware (plates, screws) visible.
     pub hardware: Option<bool>,
     /// Several projections on one image.
@@ -108,6 +113,23 @@ pub struct Sample {
     /// Fracture boxes in original image pixels.
     pub boxes: Vec<BBox>,
     pub meta: SampleMeta,
+}
+
+impl Sample {
+    /// Whether the image shows `region` at all: alone, or among others on a `mixed` image.
+    /// A region left out of training must leave out the mixed images that show it too.
+    pub fn shows_region(&self, region: &str) -> bool {
+        self.meta.body_part.as_deref() == Some(region)
+            || self.meta.regions.iter().any(|r| r == region)
+    }
+}
+
+/// The samples that do not show `region` (all of them when `region` is `None`).
+pub fn without_region(samples: Vec<Sample>, region: Option<&str>) -> Vec<Sample> {
+    match region {
+        None => samples,
+        Some(r) => samples.into_iter().filter(|s| !s.shows_region(r)).collect(),
+    }
 }
 
 /// How a dataset is laid out on disk.

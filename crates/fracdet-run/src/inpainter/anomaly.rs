@@ -12,7 +12,7 @@ use std::path::Path;
 use burn::tensor::Device;
 
 use crate::error::{Result, RunError};
-use crate::inpainter::config::{INPAINTER_MODEL, InpainterTrainConfig};
+use crate::inpainter::config::InpainterTrainConfig;
 use crate::inpainter::load_inpainter;
 use crate::mpr::inpainter_residuals::InpainterResiduals;
 use crate::mpr::residuals::ResidualSource;
@@ -45,12 +45,6 @@ impl AnomalyScorer {
             run_dir.display().to_string(),
         );
         Ok(Self { residuals, config })
-    }
-
-    /// Whether `run_dir` holds an inpainter run (its config.json names the inpainter
-    /// model), for commands that open every kind of run.
-    pub fn is_inpainter_run(run_dir: &Path) -> bool {
-        crate::config::run_config_str(run_dir, "model").is_some_and(|m| m == INPAINTER_MODEL)
     }
 
     /// Side of the square canvas the inpainter takes.
@@ -119,18 +113,5 @@ mod tests {
         for &c in &cells[1..] {
             assert!((c - 0.25).abs() < 1e-6, "{cells:?}");
         }
-    }
-
-    #[test]
-    fn recognises_inpainter_runs_only() {
-        let dir = tempfile::tempdir().unwrap();
-        assert!(!AnomalyScorer::is_inpainter_run(dir.path()));
-        InpainterTrainConfig::new(64).save(dir.path()).unwrap();
-        assert!(AnomalyScorer::is_inpainter_run(dir.path()));
-        let other = tempfile::tempdir().unwrap();
-        crate::mpr::MprConfig::new(64, vec![16])
-            .save(other.path())
-            .unwrap();
-        assert!(!AnomalyScorer::is_inpainter_run(other.path()));
     }
 }

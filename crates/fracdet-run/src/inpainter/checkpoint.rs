@@ -1,7 +1,8 @@
 //! Inpainter checkpoints: one file holds everything a run needs to continue exactly.
 //!
 //! Layout, like the classifier's [`crate::checkpoint`]: the magic line
-//! `FRACDET-MPR-CKPT 1\n`, then five sections, each a little-endian `u64` length followed by
+//! `FRACDET-INPAINTER-CKPT 1\n` (`FRACDET-MPR-CKPT 1\n` in files from before each kind had
+//! its own, still read), then five sections, each a little-endian `u64` length followed by
 //! that many bytes: the training state (JSON), the generator and the critics (burnpacks,
 //! which keep parameter ids and the spectral-norm vectors), and the generator's and the
 //! critics' optimizer states (burnpacks; empty in `best.ckpt`, which is for inference).
@@ -14,7 +15,10 @@ use crate::checkpoint::{StopReason, container};
 use crate::error::Result;
 use crate::exact;
 
-const MAGIC: &[u8] = b"FRACDET-MPR-CKPT 1\n";
+const MAGIC: &[u8] = b"FRACDET-INPAINTER-CKPT 1\n";
+/// What inpainter checkpoints began with before each kind had a magic of its own (the MPR
+/// detector's): still read, never written.
+const LEGACY_MAGIC: &[u8] = b"FRACDET-MPR-CKPT 1\n";
 /// The sections after the state, in file order.
 const SECTIONS: [&str; 4] = [
     "generator",
@@ -118,10 +122,15 @@ impl InpainterCheckpoint {
     }
 
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
+        let magic = if bytes.starts_with(LEGACY_MAGIC) {
+            LEGACY_MAGIC
+        } else {
+            MAGIC
+        };
         let (state, [generator, critics, optim_g, optim_d]) = container::decode(
             bytes,
             path,
-            MAGIC,
+            magic,
             "not a fracdet inpainter checkpoint",
             SECTIONS,
         )?;
@@ -197,5 +206,17 @@ mod tests {
                 "cut {cut}"
             );
         }
+
+        // Its own magic, not the MPR detector's; files with the old shared one still read.
+        assert!(bytes.starts_with(b"FRACDET-INPAINTER-CKPT 1\n"));
+        let legacy = [LEGACY_MAGIC, &bytes[MAGIC.len()..]].concat();
+        let old = InpainterCheckpoint::from_bytes(&legacy, p).unwrap();
+        assert_eq!(old.state, ckpt.state);
+        let classifier = [b"FRACDET-CKPT 1\n".as_slice(), &bytes[MAGIC.len()..]].concat();
+        let err = InpainterCheckpoint::from_bytes(&classifier, p)
+            .err()
+            .expect("a classifier magic is refused")
+            .to_string();
+        assert!(err.contains("not a fracdet inpainter checkpoint"), "{err}");
     }
 }

@@ -11,15 +11,11 @@ use crate::error::{Result, RunError};
 
 /// Bumped when the meaning of a saved field changes.
 pub const INPAINTER_CONFIG_VERSION: u32 = 1;
-/// The `model` field of an inpainter run's `config.json`.
-pub const INPAINTER_MODEL: &str = "mpr_inpainter";
 
 /// Hyper-parameters of one inpainter (MPR generator) run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InpainterTrainConfig {
     pub version: u32,
-    /// Always [`INPAINTER_MODEL`]: tells this run directory from a classifier's.
-    pub model: String,
     /// Side of the square letterboxed grey canvas, pixels (a multiple of 16).
     pub size: u32,
     /// Sides of the masked squares, pixels (e.g. 32 and 64 at 256).
@@ -79,7 +75,6 @@ impl InpainterTrainConfig {
         let s = size as usize;
         Self {
             version: INPAINTER_CONFIG_VERSION,
-            model: INPAINTER_MODEL.to_string(),
             size,
             scales: vec![(s / 8).max(1), (s / 4).max(1)],
             width: g.width,
@@ -113,12 +108,6 @@ impl InpainterTrainConfig {
             return bad(format!(
                 "config version {} is not the supported {INPAINTER_CONFIG_VERSION}",
                 self.version
-            ));
-        }
-        if self.model != INPAINTER_MODEL {
-            return bad(format!(
-                "this run is a '{}', not an inpainter run",
-                self.model
             ));
         }
         let size = self.size as usize;
@@ -157,11 +146,11 @@ impl InpainterTrainConfig {
     }
 
     pub fn save(&self, run_dir: &Path) -> Result<()> {
-        crate::config::save_run_config(run_dir, self)
+        crate::run_config::save_as(run_dir, self)
     }
 
     pub fn load(run_dir: &Path) -> Result<Self> {
-        crate::config::load_run_config(run_dir, Self::validate)
+        crate::run_config::load_as(run_dir)
     }
 }
 
@@ -201,10 +190,6 @@ mod tests {
             },
             InpainterTrainConfig {
                 width: 0,
-                ..c.clone()
-            },
-            InpainterTrainConfig {
-                model: "classifier".into(),
                 ..c.clone()
             },
         ] {

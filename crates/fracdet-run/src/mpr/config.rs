@@ -11,14 +11,10 @@ use crate::error::{Result, RunError};
 
 /// Bumped when the meaning of a saved field changes.
 pub const MPR_CONFIG_VERSION: u32 = 1;
-/// `kind` of an MPR run's config.json, telling it from a classifier run's.
-pub const MPR_KIND: &str = "mpr";
 
 /// Hyper-parameters and model description of one MPR detector run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MprConfig {
-    /// Always [`MPR_KIND`].
-    pub kind: String,
     pub version: u32,
     /// Backbone name (only `mobilenet_v2` is supported).
     pub backbone: String,
@@ -143,7 +139,6 @@ impl MprConfig {
     /// Defaults for a run at `size` with residual maps at `residual_scales` (empty: none).
     pub fn new(size: u32, residual_scales: Vec<usize>) -> Self {
         Self {
-            kind: MPR_KIND.to_string(),
             version: MPR_CONFIG_VERSION,
             backbone: "mobilenet_v2".to_string(),
             pretrained: None,
@@ -232,10 +227,10 @@ impl MprConfig {
 
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(RunError::Config(m));
-        if self.kind != MPR_KIND || self.version != MPR_CONFIG_VERSION {
+        if self.version != MPR_CONFIG_VERSION {
             return bad(format!(
-                "not an MPR config version {MPR_CONFIG_VERSION} (kind {:?}, version {})",
-                self.kind, self.version
+                "MPR config version {} is not the supported {MPR_CONFIG_VERSION}",
+                self.version
             ));
         }
         if self.backbone != "mobilenet_v2" {
@@ -303,17 +298,11 @@ impl MprConfig {
     }
 
     pub fn save(&self, run_dir: &Path) -> Result<()> {
-        crate::config::save_run_config(run_dir, self)
+        crate::run_config::save_as(run_dir, self)
     }
 
     pub fn load(run_dir: &Path) -> Result<Self> {
-        crate::config::load_run_config(run_dir, Self::validate)
-    }
-
-    /// Whether the run directory holds an MPR run (its config.json says `"kind": "mpr"`),
-    /// for commands that open classifier and MPR runs alike.
-    pub fn is_mpr_run(run_dir: &Path) -> bool {
-        crate::config::run_config_str(run_dir, "kind").is_some_and(|k| k == MPR_KIND)
+        crate::run_config::load_as(run_dir)
     }
 }
 
@@ -328,7 +317,10 @@ mod tests {
         assert_eq!(c.in_channels(), 3);
         c.save(dir.path()).unwrap();
         assert_eq!(MprConfig::load(dir.path()).unwrap(), c);
-        assert!(MprConfig::is_mpr_run(dir.path()));
+        assert_eq!(
+            crate::run_config::RunKind::of(dir.path()),
+            Some(crate::run_config::RunKind::Mpr)
+        );
         let mut bad = c.clone();
         bad.stride = 4;
         assert!(bad.validate().is_err());

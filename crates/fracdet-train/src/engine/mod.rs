@@ -47,11 +47,45 @@ pub struct Outcome<S> {
     pub skipped: Vec<Skipped>,
 }
 
-/// A run configuration as `config.json` holds it.
-pub trait RunConfig: Serialize + DeserializeOwned + PartialEq {
+/// A run configuration as `config.json` holds it. fracdet's kinds write theirs tagged
+/// with the run kind ([`fracdet_run::RunConfig`]); the defaults write plain JSON.
+pub trait EngineConfig: Serialize + DeserializeOwned + PartialEq {
     /// Refuses values the run cannot train with.
     fn check(&self) -> Result<()>;
+
+    /// Write `config.json` into `run_dir`.
+    fn save(&self, run_dir: &Path) -> Result<()> {
+        Ok(crate::config::save_run_config(run_dir, self)?)
+    }
+
+    /// Read and check the `config.json` of `run_dir`.
+    fn load(run_dir: &Path) -> Result<Self> {
+        Ok(crate::config::load_run_config(run_dir, Self::check)?)
+    }
 }
+
+/// fracdet's own kinds: their configs check themselves and are saved and loaded tagged with
+/// the run kind.
+macro_rules! tagged_config {
+    ($($t:ty),*) => {$(
+        impl EngineConfig for $t {
+            fn check(&self) -> Result<()> {
+                Ok(self.validate()?)
+            }
+            fn save(&self, run_dir: &Path) -> Result<()> {
+                Ok(<$t>::save(self, run_dir)?)
+            }
+            fn load(run_dir: &Path) -> Result<Self> {
+                Ok(<$t>::load(run_dir)?)
+            }
+        }
+    )*};
+}
+tagged_config!(
+    fracdet_run::ClassifierConfig,
+    fracdet_run::mpr::MprConfig,
+    fracdet_run::inpainter::InpainterTrainConfig
+);
 
 /// What the engine needs to know about a run before its first step.
 pub struct Plan {
@@ -193,7 +227,7 @@ pub enum Slot {
 ///
 /// #[derive(PartialEq, serde::Serialize, serde::Deserialize)]
 /// struct Config { epochs: u64 }
-/// impl RunConfig for Config {
+/// impl EngineConfig for Config {
 ///     fn check(&self) -> fracdet_train::Result<()> { Ok(()) }
 /// }
 ///
@@ -247,7 +281,7 @@ pub enum Slot {
 /// ```
 pub trait TrainKind {
     /// `config.json`.
-    type Config: RunConfig;
+    type Config: EngineConfig;
     /// What a step shows the observer (the classifier's mean loss, the inpainter's terms).
     type Losses;
     /// What validation measured, for the metrics row.

@@ -4,13 +4,13 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 
-use super::RunConfig;
+use super::EngineConfig;
 use super::state::{Partial, RunState};
 use super::{Batch, EpochTotals, Outcome, Plan, Slot, Start, TrainKind};
 use crate::RunError;
 use crate::atomic::write_atomic;
 use crate::checkpoint::{BEST_FILE, LAST_FILE, METRICS_FILE, StopReason};
-use crate::config::{CONFIG_FILE, load_run_config, save_run_config};
+use crate::config::CONFIG_FILE;
 use crate::control::{StopFlag, TrainObserver};
 use crate::error::{Result, TrainError};
 use crate::order::{derive_seed, epoch_order};
@@ -67,7 +67,7 @@ fn fresh<K: TrainKind>(
     }
     std::fs::create_dir_all(run_dir).map_err(|e| RunError::io(run_dir, e))?;
     kind.fresh()?;
-    save_run_config(run_dir, kind.config())?;
+    kind.config().save(run_dir)?;
     let run = RunState::new(seed);
     kind.save(&kind.state(&run), Slot::Initial, last)?;
     write_atomic(&run_dir.join(METRICS_FILE), K::metrics_csv(&[]).as_bytes())?;
@@ -76,7 +76,7 @@ fn fresh<K: TrainKind>(
 
 /// Continue the run in `run_dir`, whose `config.json` must equal the kind's.
 fn resume<K: TrainKind>(kind: &mut K, run_dir: &Path, last: &Path) -> Result<RunState<K::Row>> {
-    let saved: K::Config = load_run_config(run_dir, K::Config::check)?;
+    let saved = K::Config::load(run_dir)?;
     if &saved != kind.config() {
         return Err(RunError::Config(format!(
             "the configuration differs from {}",

@@ -22,8 +22,8 @@ use crate::RunError;
 use crate::atomic::write_atomic;
 use crate::control::{StopFlag, TrainObserver};
 use crate::engine::{
-    Batch, EpochTotals, Outcome, Partial, Plan, RunConfig, RunState, Slot, Start, Stepped,
-    TrainKind, Validated, train,
+    Batch, EpochTotals, Outcome, Partial, Plan, RunState, Slot, Start, Stepped, TrainKind,
+    Validated, train,
 };
 use crate::error::{Result, TrainError};
 use crate::optim::{load_optimizer, optimizer_bytes};
@@ -101,12 +101,6 @@ struct InpainterKind<'a> {
     autodiff: Device,
     sched_g: WarmupCosine,
     sched_d: WarmupCosine,
-}
-
-impl RunConfig for InpainterTrainConfig {
-    fn check(&self) -> Result<()> {
-        Ok(self.validate()?)
-    }
 }
 
 impl<'a> InpainterKind<'a> {

@@ -19,8 +19,8 @@ use rayon::prelude::*;
 use crate::RunError;
 use crate::control::{StopFlag, TrainObserver};
 use crate::engine::{
-    Batch, EpochTotals, Outcome, Partial, Plan, RunConfig, RunState, Slot, Start, Stepped,
-    TrainKind, Validated, train,
+    Batch, EpochTotals, Outcome, Partial, Plan, RunState, Slot, Start, Stepped, TrainKind,
+    Validated, train,
 };
 use crate::error::{Result, TrainError};
 use crate::mpr::config::MprConfig;
@@ -197,12 +197,6 @@ struct MprKind<'a> {
     grid: usize,
     /// Computed at a fresh start unless the config fixes them; saved in the state.
     weights: LossWeights,
-}
-
-impl RunConfig for MprConfig {
-    fn check(&self) -> Result<()> {
-        Ok(self.validate()?)
-    }
 }
 
 impl<'a> MprKind<'a> {

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use anyhow::Context;
 use clap::Args;
-use fracdet_io::dataset::Split;
+use fracdet_io::dataset::{Split, without_region};
 use fracdet_model::BackboneKind;
 use fracdet_train::{
     ClassifierConfig, DatasetSource, InputSpec, SampleSource, Start, StopFlag, train_classifier,
@@ -68,13 +68,18 @@ pub struct ClassifierArgs {
     pub acquisition_augment: bool,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Leave this region (hand, leg, hip, shoulder) out of train and of the val images that
+    /// choose the checkpoint, mixed images showing it too: a network that never saw it, to
+    /// test the scope check with `fracdet typicality --exclude-region`.
+    #[arg(long, value_name = "REGION")]
+    pub exclude_region: Option<String>,
     /// Threads for decoding and compute (default: all cores).
     #[arg(long)]
     pub workers: Option<usize>,
     /// Continue the run in this directory from its last.ckpt, with its saved configuration.
     /// Every setting comes from that configuration: a training flag given with it is refused
     /// (only --workers, and --epochs when it repeats the run's own count).
-    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["data", "backbone", "out", "pretrained", "size", "batch", "lr", "weight_decay", "warmup_epochs", "freeze_epochs", "pos_weight", "patience", "no_augment", "acquisition_augment", "seed"])]
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["data", "backbone", "out", "pretrained", "size", "batch", "lr", "weight_decay", "warmup_epochs", "freeze_epochs", "pos_weight", "patience", "no_augment", "acquisition_augment", "seed", "exclude_region"])]
     pub resume: Option<PathBuf>,
 }
 
@@ -102,6 +107,7 @@ fn config_from_args(args: &ClassifierArgs) -> anyhow::Result<ClassifierConfig> {
         a.acquisition = Some(fracdet_io::augment::AcquisitionConfig::default());
     }
     c.seed = args.seed;
+    c.exclude_region = args.exclude_region.clone();
     c.validate()?;
     Ok(c)
 }
@@ -117,12 +123,17 @@ pub fn run(args: ClassifierArgs, device: crate::device::DeviceChoice) -> anyhow:
         || config_from_args(&args),
     )?;
     let (data, dataset) = open_dataset(&config.data)?;
+    let region = config.exclude_region.as_deref();
     let train = DatasetSource::new(
-        &dataset.split(Split::Train),
+        &without_region(dataset.split(Split::Train), region),
         config.input.size,
         config.augment.clone(),
     )?;
-    let val = DatasetSource::new(&dataset.split(Split::Val), config.input.size, None)?;
+    let val = DatasetSource::new(
+        &without_region(dataset.split(Split::Val), region),
+        config.input.size,
+        None,
+    )?;
     check_splits(
         &data,
         (train.len(), train.positives()),
