@@ -12,7 +12,7 @@ use std::str::FromStr;
 
 use burn::module::Module;
 use burn::tensor::activation::sigmoid;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use fracdet_model::{BackboneKind, Classifier};
 use fracdet_run::InputSpec;
 
@@ -97,21 +97,7 @@ impl CamModel {
     }
 
     fn tensor(&self, canvases: &[Vec<f32>], device: &Device) -> Result<Tensor<4>> {
-        let side = self.input.size as usize;
-        let mut data = Vec::with_capacity(canvases.len() * self.input.numel());
-        for c in canvases {
-            if c.len() != side * side {
-                return Err(DetectError::InvalidArgument(format!(
-                    "canvas has {} values, the model takes {side}x{side}",
-                    c.len()
-                )));
-            }
-            self.input.normalise_into(c, &mut data);
-        }
-        Ok(Tensor::from_data(
-            TensorData::new(data, [canvases.len(), self.input.channels, side, side]),
-            device,
-        ))
+        Ok(self.input.input_tensor(canvases, device)?)
     }
 
     /// Per-location logit contributions `w · A[:, y, x]` of every image (image-major, then

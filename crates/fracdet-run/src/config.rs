@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::tensor::{Device, Tensor, TensorData};
 use fracdet_io::augment::AugmentConfig;
 use serde::{Deserialize, Serialize};
 
@@ -89,6 +90,23 @@ impl InputSpec {
     /// Values per image: `channels * size * size`.
     pub fn numel(&self) -> usize {
         self.channels * (self.size as usize) * (self.size as usize)
+    }
+
+    /// The normalised `[N, channels, size, size]` network input of grey canvases (each
+    /// `size * size` values in [0, 1], as fracdet-io's letterbox makes them): the one
+    /// batcher of classifier training, prediction and CAMs. A canvas of another size is an
+    /// input error.
+    pub fn input_tensor(&self, canvases: &[Vec<f32>], device: &Device) -> Result<Tensor<4>> {
+        let side = self.size as usize;
+        crate::inference::check_canvases(canvases, side)?;
+        let mut data = Vec::with_capacity(canvases.len() * self.numel());
+        for c in canvases {
+            self.normalise_into(c, &mut data);
+        }
+        Ok(Tensor::from_data(
+            TensorData::new(data, [canvases.len(), self.channels, side, side]),
+            device,
+        ))
     }
 
     /// Turn a grey canvas (`size * size` values in [0, 1], row-major) into the normalised

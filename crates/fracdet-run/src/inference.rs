@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use burn::tensor::activation::sigmoid;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 
 use crate::config::{ClassifierConfig, InputSpec};
 use crate::error::{Result, RunError};
@@ -38,20 +38,10 @@ impl<M: BinaryClassifier> Predictor<M> {
     /// Fracture probability for each grey canvas (`size * size` values in [0, 1], as
     /// fracdet-io's letterbox makes them), in order.
     pub fn probabilities(&self, canvases: &[Vec<f32>], device: &Device) -> Result<Vec<f32>> {
-        let spec = &self.config.input;
-        let side = spec.size as usize;
-        check_canvases(canvases, side)?;
         if canvases.is_empty() {
             return Ok(Vec::new());
         }
-        let mut data = Vec::with_capacity(canvases.len() * spec.numel());
-        for c in canvases {
-            spec.normalise_into(c, &mut data);
-        }
-        let images = Tensor::from_data(
-            TensorData::new(data, [canvases.len(), spec.channels, side, side]),
-            device,
-        );
+        let images = self.config.input.input_tensor(canvases, device)?;
         tensor_values(sigmoid(self.model.logits(images)))
     }
 }

@@ -6,7 +6,7 @@ use fracdet_io::dataset::Sample;
 use fracdet_io::loader::{Loader, LoaderConfig};
 
 use crate::error::{Result, TrainError};
-use crate::source::SampleSource;
+use crate::source::LabelledSource;
 
 /// Labelled images of one split. Unlabelled samples are dropped at construction.
 pub struct DatasetSource {
@@ -41,7 +41,7 @@ impl DatasetSource {
     }
 }
 
-impl SampleSource for DatasetSource {
+impl LabelledSource<Vec<f32>> for DatasetSource {
     fn len(&self) -> usize {
         self.loader.len()
     }

@@ -44,7 +44,7 @@ pub use error::{Result, TrainError};
 pub use fracdet_run::RunError;
 pub use inference::Predictor;
 pub use model::BinaryClassifier;
-pub use source::{SampleSource, Skipped};
+pub use source::{LabelledSource, SampleSource, Skipped};
 pub use trainer::{TrainOutcome, balanced_pos_weight, train_classifier};
 pub use weights::{load_run_weights, model_from_bytes, model_to_bytes};
 

@@ -18,7 +18,7 @@ use crate::engine::{
 use crate::error::{Result, TrainError};
 use crate::loss::weighted_bce_with_logits;
 use crate::model::BinaryClassifier;
-use crate::source::{SampleSource, load_batch};
+use crate::source::{SampleSource, canvas_of, load_batch};
 use crate::supervised::{Recipe, Supervised, check_auroc_sets};
 use crate::tensors::tensor_values;
 
@@ -148,19 +148,19 @@ impl<M: BinaryClassifier> TrainKind for ClassifierKind<'_, M> {
             self.train,
             batch.indices,
             |i| batch.augment_seed(i),
-            self.canvas_len(),
+            canvas_of(self.canvas_len()),
         );
         // BatchNorm cannot estimate a variance from one image.
-        if loaded.canvases.len() < 2 {
+        if loaded.items.len() < 2 {
             return Ok(Stepped::nothing(loaded.skipped));
         }
-        let n = loaded.canvases.len();
+        let n = loaded.items.len();
         let (images, targets) = to_tensors(
-            &loaded.canvases,
+            &loaded.items,
             &loaded.labels,
             self.config,
             &self.autodiff,
-        );
+        )?;
         let logits = self.net.model.logits(images);
         let loss = weighted_bce_with_logits(logits, targets, self.pos_weight);
         let loss_value: f32 = loss.clone().into_scalar();
@@ -182,14 +182,14 @@ impl<M: BinaryClassifier> TrainKind for ClassifierKind<'_, M> {
         let mut skipped = Vec::new();
         let mut loss_sum = 0.0f64;
         for chunk in indices.chunks(self.config.batch_size) {
-            let batch = load_batch(self.val, chunk, |_| None, self.canvas_len());
+            let batch = load_batch(self.val, chunk, |_| None, canvas_of(self.canvas_len()));
             skipped.extend(batch.skipped);
-            if batch.canvases.is_empty() {
+            if batch.items.is_empty() {
                 continue;
             }
-            let n = batch.canvases.len();
+            let n = batch.items.len();
             let (images, targets) =
-                to_tensors(&batch.canvases, &batch.labels, self.config, &self.device);
+                to_tensors(&batch.items, &batch.labels, self.config, &self.device)?;
             let logits = eval_model.logits(images);
             let loss: f32 =
                 weighted_bce_with_logits(logits.clone(), targets, self.pos_weight).into_scalar();
@@ -288,24 +288,17 @@ impl<M> ClassifierKind<'_, M> {
     }
 }
 
-/// Stack canvases into the normalised `[B, C, S, S]` input and the `[B]` 0/1 targets.
+/// Stack canvases into the normalised `[B, C, S, S]` input (the run's one batcher,
+/// [`InputSpec::input_tensor`](fracdet_run::InputSpec::input_tensor)) and the `[B]` 0/1
+/// targets.
 pub(crate) fn to_tensors(
     canvases: &[Vec<f32>],
     labels: &[bool],
     config: &ClassifierConfig,
     device: &Device,
-) -> (Tensor<4>, Tensor<1>) {
-    let spec = &config.input;
-    let side = spec.size as usize;
-    let mut data = Vec::with_capacity(canvases.len() * spec.numel());
-    for c in canvases {
-        spec.normalise_into(c, &mut data);
-    }
-    let images = Tensor::from_data(
-        TensorData::new(data, [canvases.len(), spec.channels, side, side]),
-        device,
-    );
+) -> Result<(Tensor<4>, Tensor<1>)> {
+    let images = config.input.input_tensor(canvases, device)?;
     let targets: Vec<f32> = labels.iter().map(|&l| if l { 1.0 } else { 0.0 }).collect();
     let targets = Tensor::from_data(TensorData::new(targets, [labels.len()]), device);
-    (images, targets)
+    Ok((images, targets))
 }

@@ -9,7 +9,7 @@ use fracdet_model::Classifier;
 use fracdet_model::backbone::resnet::ResNetConfig;
 use fracdet_train::checkpoint::{BEST_FILE, Checkpoint};
 use fracdet_train::{
-    BinaryClassifier, LogObserver, Predictor, SampleSource, Start, StopFlag, StopReason,
+    BinaryClassifier, LabelledSource, LogObserver, Predictor, Start, StopFlag, StopReason,
     model_to_bytes, train_classifier,
 };
 

@@ -14,7 +14,9 @@ use fracdet_train::inpainter::{
     Critics, InpainterTrainConfig, QuietInpainterObserver, load_inpainter, normal_indices,
     train_inpainter, validate_inpainter,
 };
-use fracdet_train::{SampleSource, Start, StopFlag, StopReason, model_from_bytes, model_to_bytes};
+use fracdet_train::{
+    LabelledSource, Start, StopFlag, StopReason, model_from_bytes, model_to_bytes,
+};
 
 const SIDE: usize = 32;
 
@@ -25,7 +27,7 @@ struct Smooth {
     offset: usize,
 }
 
-impl SampleSource for Smooth {
+impl LabelledSource<Vec<f32>> for Smooth {
     fn len(&self) -> usize {
         self.n
     }

@@ -10,10 +10,11 @@ use burn::tensor::Device;
 use common::resume::{assert_same_sections, straight_and_in_pieces};
 use fracdet_io::BBox;
 use fracdet_io::dataset::{Sample, SampleMeta, Split};
+use fracdet_train::LabelledSource;
 use fracdet_train::checkpoint::{LAST_FILE, METRICS_FILE};
 use fracdet_train::mpr::{
-    MprCheckpoint, MprConfig, MprData, MprEpochMetrics, MprPredictor, MprSource, NoResiduals,
-    ResidualSource, train_mpr,
+    MprCheckpoint, MprConfig, MprData, MprEpochMetrics, MprPredictor, NoResiduals, ResidualSource,
+    train_mpr,
 };
 use fracdet_train::{
     LogObserver, Start, StopFlag, StopReason, TrainObserver, model_from_bytes, model_to_bytes,

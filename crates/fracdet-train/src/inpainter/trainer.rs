@@ -28,7 +28,7 @@ use crate::engine::{
 use crate::error::{Result, TrainError};
 use crate::optim::{load_optimizer, optimizer_bytes};
 use crate::schedule::WarmupCosine;
-use crate::source::{SampleSource, load_batch};
+use crate::source::{SampleSource, canvas_of, load_batch};
 use crate::weights::{model_from_bytes, model_to_bytes};
 
 /// Directory of the per-epoch sample grids inside the run directory.
@@ -255,23 +255,16 @@ impl TrainKind for InpainterKind<'_> {
             self.train,
             batch.indices,
             |i| batch.augment_seed(i),
-            size * size,
+            canvas_of(size * size),
         );
-        if loaded.canvases.is_empty() {
+        if loaded.items.is_empty() {
             return Ok(Stepped::nothing(loaded.skipped));
         }
-        // Which sample each loaded canvas is (load_batch keeps request order).
-        let samples: Vec<usize> = batch
-            .indices
-            .iter()
-            .copied()
-            .filter(|i| !loaded.skipped.iter().any(|s| s.index == *i))
-            .collect();
-        let losses = self.update(&loaded.canvases, &samples, batch);
+        let losses = self.update(&loaded.items, &loaded.indices, batch);
         let means = vec![losses.l1, losses.adv, losses.d];
         Ok(Stepped::done(
             loaded.skipped,
-            loaded.canvases.len(),
+            loaded.items.len(),
             means,
             losses,
         ))

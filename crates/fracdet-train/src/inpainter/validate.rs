@@ -7,7 +7,7 @@ use fracdet_model::mpr::{Inpainter, blur_fill};
 use super::config::InpainterTrainConfig;
 use super::masks::{Square, paint, validation_square};
 use crate::error::{Result, TrainError};
-use crate::source::{SampleSource, Skipped, load_batch};
+use crate::source::{SampleSource, Skipped, canvas_of, load_batch};
 use crate::tensors::tensor_values;
 
 /// PSNR reported for a perfect reconstruction (MSE 0), dB.
@@ -81,24 +81,19 @@ pub fn validate_inpainter(
     let mut rows = Vec::new();
     let grid_scale = config.scales.iter().copied().max().unwrap_or(size / 4);
     for chunk in indices.chunks(config.batch_size) {
-        let batch = load_batch(val, chunk, |_| None, plane);
+        let batch = load_batch(val, chunk, |_| None, canvas_of(plane));
         skipped.extend(batch.skipped);
-        if batch.canvases.is_empty() {
+        if batch.items.is_empty() {
             continue;
         }
-        // Which sample each loaded canvas is (load_batch keeps request order).
-        let loaded: Vec<usize> = chunk
-            .iter()
-            .copied()
-            .filter(|i| !skipped.iter().any(|s| s.index == *i))
-            .collect();
-        let n = batch.canvases.len();
-        let images: Vec<f32> = batch.canvases.concat();
+        let loaded = &batch.indices;
+        let n = batch.items.len();
+        let images: Vec<f32> = batch.items.concat();
         for &scale in &config.scales {
             let squares: Vec<Square> = batch
-                .canvases
+                .items
                 .iter()
-                .zip(&loaded)
+                .zip(loaded)
                 .map(|(c, &i)| validation_square(c, size, scale, config.seed, i))
                 .collect();
             let mut masks = Vec::with_capacity(n * plane);

@@ -15,27 +15,15 @@ use crate::atomic::write_atomic;
 use crate::error::{Result, TrainError};
 use crate::mpr::augment::augment_stack;
 use crate::mpr::residuals::ResidualSource;
-use crate::source::Skipped;
+use crate::source::{LabelledSource, Skipped};
 
 /// One sample at working size (fracdet-run's, which prediction builds too).
 pub use fracdet_run::mpr::input::MprItem;
 
-/// What the MPR trainer needs from a labelled image collection. `load` must be a pure
-/// function of `(index, augment_seed)`, which makes resumed runs exact.
-pub trait MprSource: Sync {
-    fn len(&self) -> usize;
-
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn label(&self, index: usize) -> bool;
-
-    fn name(&self, index: usize) -> String;
-
-    /// Sample `index`, augmented with an RNG seeded by `augment_seed` when given.
-    fn load(&self, index: usize, augment_seed: Option<u64>) -> Result<MprItem, String>;
-}
+/// What the MPR trainer needs from a labelled image collection: the one
+/// [`LabelledSource`] of every kind, delivering [`MprItem`]s.
+pub trait MprSource: LabelledSource<MprItem> {}
+impl<T: LabelledSource<MprItem> + ?Sized> MprSource for T {}
 
 /// A dataset split through fracdet-io's [`Loader`] (decoded and letterboxed once, cached as
 /// bytes) with residual maps computed once per image and kept as bytes too.
@@ -188,7 +176,7 @@ impl MprData {
     }
 }
 
-impl MprSource for MprData {
+impl LabelledSource<MprItem> for MprData {
     fn len(&self) -> usize {
         self.loader.len()
     }

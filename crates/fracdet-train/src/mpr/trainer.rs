@@ -14,7 +14,6 @@ use fracdet_run::mpr::boxes::BoxGrid;
 use fracdet_run::mpr::inference::{CANDIDATE_SCORE, MAX_BOXES};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 
 use crate::RunError;
 use crate::control::{StopFlag, TrainObserver};
@@ -29,7 +28,7 @@ use crate::mpr::data::{MprItem, MprSource};
 use crate::mpr::loss::{LossWeights, MprLoss, box_loss, mpr_loss};
 use crate::mpr::state::{MprEpochMetrics, MprPartial, MprState, mpr_metrics_csv};
 use crate::mpr::targets::{ImageTargets, cell_pos_weight, count_cells, image_targets};
-use crate::source::Skipped;
+use crate::source::{LoadedBatch, Skipped, load_batch};
 use crate::supervised::{Recipe, Supervised, check_auroc_sets};
 use crate::tensors::tensor_values;
 
@@ -39,59 +38,26 @@ pub use fracdet_run::mpr::input::input_tensor;
 /// How a call to [`train_mpr`] ended.
 pub type MprOutcome = Outcome<MprState>;
 
-/// A batch as the network and the loss take it.
-struct Loaded {
-    items: Vec<MprItem>,
-    /// The sample index of each item.
-    indices: Vec<usize>,
-    skipped: Vec<Skipped>,
-}
-
 /// Load `indices` in parallel (order kept), refusing items of the wrong size.
 fn load_items(
     source: &dyn MprSource,
     indices: &[usize],
     seed_of: impl Fn(usize) -> Option<u64> + Sync,
     config: &MprConfig,
-) -> Loaded {
+) -> LoadedBatch<MprItem> {
     let plane = config.size as usize * config.size as usize;
     let maps = config.residual_scales.len() * plane;
-    let results: Vec<(usize, Result<MprItem, String>)> = indices
-        .par_iter()
-        .map(|&i| {
-            let r = source.load(i, seed_of(i)).and_then(|item| {
-                if item.image.len() == plane && item.residuals.len() == maps {
-                    Ok(item)
-                } else {
-                    Err(format!(
-                        "sample has {} image and {} residual values, expected {plane} and {maps}",
-                        item.image.len(),
-                        item.residuals.len()
-                    ))
-                }
-            });
-            (i, r)
-        })
-        .collect();
-    let mut out = Loaded {
-        items: Vec::with_capacity(indices.len()),
-        indices: Vec::with_capacity(indices.len()),
-        skipped: Vec::new(),
-    };
-    for (i, r) in results {
-        match r {
-            Ok(item) => {
-                out.items.push(item);
-                out.indices.push(i);
-            }
-            Err(reason) => out.skipped.push(Skipped {
-                index: i,
-                name: source.name(i),
-                reason,
-            }),
+    load_batch(source, indices, seed_of, move |item: &MprItem| {
+        if item.image.len() == plane && item.residuals.len() == maps {
+            Ok(())
+        } else {
+            Err(format!(
+                "sample has {} image and {} residual values, expected {plane} and {maps}",
+                item.image.len(),
+                item.residuals.len()
+            ))
         }
-    }
-    out
+    })
 }
 
 /// Targets of `items` on the grid of their canvas side (the run's size or its crop).

@@ -8,7 +8,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor};
-use fracdet_train::{BinaryClassifier, SampleSource};
+use fracdet_train::{BinaryClassifier, LabelledSource};
 
 pub const SIDE: u32 = 32;
 
@@ -54,7 +54,7 @@ pub struct PngSource {
     pub items: Vec<(PathBuf, bool)>,
 }
 
-impl SampleSource for PngSource {
+impl LabelledSource<Vec<f32>> for PngSource {
     fn len(&self) -> usize {
         self.items.len()
     }
