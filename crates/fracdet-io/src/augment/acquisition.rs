@@ -1,5 +1,5 @@
 //! Training-time versions of what differs between hospitals' acquisitions: sensor noise,
-//! blur and JPEG re-compression, drawn per sample and applied inside the letterboxed
+//! blur, JPEG re-compression and inverted rendering, drawn per sample and applied inside the letterboxed
 //! content (padding stays black, as at inference). Off unless asked for
 //! ([`super::AugmentConfig::acquisition`]), so existing recipes draw the same numbers.
 //!
@@ -25,6 +25,10 @@ pub struct AcquisitionConfig {
     pub jpeg_prob: f32,
     /// JPEG quality drawn uniformly from this range.
     pub jpeg_quality: (u8, u8),
+    /// Inverted grey levels (a MONOCHROME1 image exported without its inversion). Absent
+    /// from older configs, which read as 0 and draw exactly the numbers they drew before.
+    #[serde(default)]
+    pub invert_prob: f32,
 }
 
 impl Default for AcquisitionConfig {
@@ -38,6 +42,7 @@ impl Default for AcquisitionConfig {
             blur_sigma_max_px: 1.5,
             jpeg_prob: 0.3,
             jpeg_quality: (30, 90),
+            invert_prob: 0.2,
         }
     }
 }
@@ -66,7 +71,13 @@ impl AcquisitionConfig {
             ),
         );
         let seed = rng.random::<u64>();
+        // Drawn only when asked for, so that older recipes' streams stay as they were.
+        let invert = self.invert_prob > 0.0 && rng.random::<f32>() < self.invert_prob;
         let mut steps = Vec::new();
+        // The rendering first: every later change acts on what the file would hold.
+        if invert {
+            steps.push(Perturbation::Invert);
+        }
         // Blur before noise (optics, then the detector), JPEG last (the archive).
         if b < self.blur_prob {
             steps.push(Perturbation::Blur {
@@ -149,6 +160,7 @@ mod tests {
             noise_prob: 1.0,
             blur_prob: 1.0,
             jpeg_prob: 1.0,
+            invert_prob: 0.0,
             ..AcquisitionConfig::default()
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
@@ -180,5 +192,30 @@ mod tests {
         let mut same = canvas.clone();
         apply_acquisition(&mut same, size, content, &none);
         assert_eq!(same, canvas);
+    }
+
+    #[test]
+    fn inversion_is_drawn_first_and_older_configs_draw_as_before() {
+        let mut cfg = AcquisitionConfig::default();
+        assert!(cfg.invert_prob > 0.0);
+        cfg.invert_prob = 1.0;
+        let a = cfg.sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(5));
+        assert_eq!(a.steps.first(), Some(&Perturbation::Invert));
+
+        // A config saved before inversion existed reads with it off, and its stream of
+        // draws (what a resumed run replays) is the one it had: seven numbers per sample.
+        let mut json = serde_json::to_value(AcquisitionConfig::default()).unwrap();
+        json.as_object_mut().unwrap().remove("invert_prob");
+        let old: AcquisitionConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(old.invert_prob, 0.0);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let drawn = old.sample(&mut rng);
+        assert!(!drawn.steps.contains(&Perturbation::Invert));
+        let mut reference = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        for _ in 0..6 {
+            let _: f32 = reference.random();
+        }
+        let _: u64 = reference.random();
+        assert_eq!(rng.random::<u64>(), reference.random::<u64>());
     }
 }
