@@ -9,7 +9,7 @@ use clap::Args;
 use fracdet_io::dataset::{Split, without_region};
 use fracdet_model::BackboneKind;
 use fracdet_train::{
-    ClassifierConfig, DatasetSource, InputSpec, SampleSource, Start, StopFlag, train_classifier,
+    ClassifierConfig, DatasetSource, InputSpec, LabelledSource, Start, StopFlag, train_classifier,
 };
 
 use super::{

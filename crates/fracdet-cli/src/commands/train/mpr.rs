@@ -7,8 +7,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use fracdet_io::dataset::Split;
 use fracdet_model::grid_detector::ImagePool;
-use fracdet_train::mpr::{MprConfig, MprData, MprSource, train_mpr};
-use fracdet_train::{Start, StopFlag};
+use fracdet_train::mpr::{MprConfig, MprData, train_mpr};
+use fracdet_train::{LabelledSource, Start, StopFlag};
 
 use super::mpr_progress::{MprProgress, residual_maps};
 use super::{
