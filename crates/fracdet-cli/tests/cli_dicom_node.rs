@@ -4,7 +4,9 @@
 //! image to fracdet by the Lua rule of docs/integration.md. Then what a hospital relies
 //! on: 200 instances at once give 200 result sets; a node killed with SIGKILL mid-stream
 //! and started again finishes what it had acknowledged; a corrupt instance is answered
-//! with a failure status; the log names no patient.
+//! with a failure status; the log names no patient. Each multi-image study also gets one
+//! study SR once stable, naming its most suspicious image (dciodvfy: no errors), also
+//! after a restart.
 //!
 //! Skips with a NOTICE where Orthanc or storescu is not installed (`.ci/run` installs
 //! Debian's `orthanc` and `dcmtk`).
@@ -24,6 +26,10 @@ const DX: &str = "1.2.840.10008.5.1.4.1.1.1.1";
 const SC: &str = "1.2.840.10008.5.1.4.1.1.7";
 const SR: &str = "1.2.840.10008.5.1.4.1.1.88.33";
 const GSPS: &str = "1.2.840.10008.5.1.4.1.1.11.1";
+/// How [`read_back`] files the study SR (an SR whose series is the study findings').
+const STUDY_SR: &str = "study SR";
+/// The node's quiet period here: short, so the test waits little for study SRs.
+const STABLE_SECS: &str = "1.5";
 
 /// A child process killed when the test ends, however it ends.
 struct Running(Child);
@@ -175,6 +181,8 @@ fn start_node(
             // Generated images are unlike the model's training images; this test is about
             // the node, not the scope check.
             "--assess-anyway",
+            "--study-stable-secs",
+            STABLE_SECS,
         ])
         .args(extra)
         .env("RUST_LOG", "info")
@@ -246,22 +254,178 @@ fn instances_in(http_port: u16, study: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The study's instances in Orthanc, read back with dicom-rs, by SOP class.
+/// The study's instances in Orthanc, read back with dicom-rs, by SOP class (the study SR
+/// apart, as [`STUDY_SR`], with its bytes in `study_sr_bytes`).
 fn read_back(
     http_port: u16,
     study: &str,
 ) -> HashMap<String, Vec<dicom_object::DefaultDicomObject>> {
+    read_back_with_bytes(http_port, study).0
+}
+
+fn read_back_with_bytes(
+    http_port: u16,
+    study: &str,
+) -> (
+    HashMap<String, Vec<dicom_object::DefaultDicomObject>>,
+    Vec<Vec<u8>>,
+) {
     let mut by_class: HashMap<String, Vec<_>> = HashMap::new();
+    let mut study_sr_bytes = Vec::new();
     for id in instances_in(http_port, study) {
         let bytes = http(http_port, "GET", &format!("/instances/{id}/file"), "").expect("download");
         let obj = dicom_object::OpenFileOptions::new()
             .read_preamble(dicom_object::file::ReadPreamble::Always)
             .from_reader(bytes.as_slice())
             .expect("dicom-rs reads what Orthanc stored");
-        let class = text_of(&obj, tags::SOP_CLASS_UID);
+        let mut class = text_of(&obj, tags::SOP_CLASS_UID);
+        if class == SR && text_of(&obj, tags::SERIES_DESCRIPTION).starts_with("fracdet study") {
+            class = STUDY_SR.to_string();
+            study_sr_bytes.push(bytes);
+        }
         by_class.entry(class).or_default().push(obj);
     }
-    by_class
+    (by_class, study_sr_bytes)
+}
+
+/// Content items of an SR tree, depth first.
+fn sr_items(obj: &dicom_object::InMemDicomObject, out: &mut Vec<dicom_object::InMemDicomObject>) {
+    if let Ok(seq) = obj.element(tags::CONTENT_SEQUENCE) {
+        for item in seq.items().unwrap_or_default() {
+            out.push(item.clone());
+            sr_items(item, out);
+        }
+    }
+}
+
+fn item_text(
+    item: &dicom_object::InMemDicomObject,
+    seq: dicom_core::Tag,
+    tag: dicom_core::Tag,
+) -> String {
+    item.element(seq)
+        .ok()
+        .and_then(|e| e.items().and_then(|i| i.first().cloned()))
+        .and_then(|i| {
+            i.element(tag)
+                .ok()
+                .and_then(|e| e.to_str().ok().map(|s| s.to_string()))
+        })
+        .unwrap_or_default()
+        .trim_end_matches(['\0', ' '])
+        .to_string()
+}
+
+/// A study SR's study finding (its level's code) and the image that decided it.
+fn study_finding(sr: &dicom_object::DefaultDicomObject) -> (String, String) {
+    let mut items = Vec::new();
+    sr_items(sr, &mut items);
+    let concept = |i: &dicom_object::InMemDicomObject| {
+        item_text(i, tags::CONCEPT_NAME_CODE_SEQUENCE, tags::CODE_VALUE)
+    };
+    let level = items
+        .iter()
+        .find(|i| concept(i) == "STUDY_SUSPICION")
+        .map(|i| item_text(i, tags::CONCEPT_CODE_SEQUENCE, tags::CODE_VALUE))
+        .expect("a study finding");
+    let decider = items
+        .iter()
+        .find(|i| concept(i) == "DECIDING_IMAGE")
+        .map(|i| {
+            item_text(
+                i,
+                tags::REFERENCED_SOP_SEQUENCE,
+                tags::REFERENCED_SOP_INSTANCE_UID,
+            )
+        })
+        .expect("a deciding image");
+    (level, decider)
+}
+
+/// The SOP Instance UIDs a report's evidence references.
+fn evidence_of(sr: &dicom_object::DefaultDicomObject) -> Vec<String> {
+    let mut uids = Vec::new();
+    let evidence = sr
+        .element(tags::CURRENT_REQUESTED_PROCEDURE_EVIDENCE_SEQUENCE)
+        .unwrap();
+    for study in evidence.items().unwrap() {
+        for series in study
+            .element(tags::REFERENCED_SERIES_SEQUENCE)
+            .unwrap()
+            .items()
+            .unwrap()
+        {
+            for sop in series
+                .element(tags::REFERENCED_SOP_SEQUENCE)
+                .unwrap()
+                .items()
+                .unwrap()
+            {
+                uids.push(text_of_item(sop, tags::REFERENCED_SOP_INSTANCE_UID));
+            }
+        }
+    }
+    uids.sort();
+    uids
+}
+
+fn text_of_item(item: &dicom_object::InMemDicomObject, tag: dicom_core::Tag) -> String {
+    item.element(tag)
+        .map(|e| {
+            e.to_str()
+                .unwrap_or_default()
+                .trim_end_matches(['\0', ' '])
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// The image `detect`'s rule picks from the node's outcome log: the highest level, then
+/// the highest probability, among `sources`; with its level's SR code.
+fn most_suspicious(spool: &Path, sources: &[String]) -> (String, String) {
+    let rank = |f: &str| {
+        ["unknown", "negative", "possible", "likely"]
+            .iter()
+            .position(|w| *w == f)
+    };
+    let log = std::fs::read_to_string(spool.join("outcomes.jsonl")).unwrap();
+    let mut best: Option<(usize, f64, String, String)> = None;
+    for line in log.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let uid = v["sop_instance_uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if v["outcome"] != "analysed" || !sources.contains(&uid) {
+            continue;
+        }
+        let finding = v["finding"].as_str().unwrap().to_string();
+        let key = (rank(&finding).unwrap(), v["probability"].as_f64().unwrap());
+        if best.as_ref().is_none_or(|b| (key.0, key.1) > (b.0, b.1)) {
+            best = Some((key.0, key.1, uid, finding));
+        }
+    }
+    let (_, _, uid, finding) = best.expect("analysed images in the log");
+    (finding.to_uppercase(), uid)
+}
+
+/// dciodvfy's errors for `bytes` (written to `path`); `None` where it is not installed.
+fn dciodvfy_errors(path: &Path, bytes: &[u8]) -> Option<Vec<String>> {
+    std::fs::write(path, bytes).unwrap();
+    let o = Command::new("dciodvfy").arg(path).output().ok()?;
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(report.contains("ComprehensiveSR"), "{report}");
+    Some(
+        report
+            .lines()
+            .filter(|l| l.starts_with("Error"))
+            .map(String::from)
+            .collect(),
+    )
 }
 
 fn text_of(obj: &dicom_object::DefaultDicomObject, tag: dicom_core::Tag) -> String {
@@ -306,17 +470,19 @@ fn a_pacs_round_trip_and_nothing_received_is_lost() {
     let files = write_study(&tmp.path().join("study"), study, 3);
     let o = storescu(node_port, &files);
     assert!(o.status.success(), "{}", common::show(&o));
-    wait_for("nine results in Orthanc", Duration::from_secs(180), || {
-        instances_in(orthanc_http, study).len() >= 9
-    });
-    let results = read_back(orthanc_http, study);
+    wait_for(
+        "nine results and the study SR in Orthanc",
+        Duration::from_secs(180),
+        || instances_in(orthanc_http, study).len() >= 10,
+    );
+    let (results, study_srs) = read_back_with_bytes(orthanc_http, study);
     for class in [SC, SR, GSPS] {
         let objs = results.get(class).map_or(0, Vec::len);
         assert_eq!(objs, 3, "{class}: {objs} in Orthanc\n{}", node_log(&log));
     }
     assert_eq!(
         results.len(),
-        3,
+        4,
         "only results in the study: {:?}",
         results.keys()
     );
@@ -352,6 +518,20 @@ fn a_pacs_round_trip_and_nothing_received_is_lost() {
         assert!(
             sources.iter().any(|s| bytes.contains(s.as_str())),
             "{bytes}"
+        );
+    }
+
+    // The study SR: exactly one, referencing all three images, its study finding that of
+    // the most suspicious of them (detect's rule), and a valid Comprehensive SR.
+    assert_eq!(results[STUDY_SR].len(), 1, "{}", node_log(&log));
+    let study_sr = &results[STUDY_SR][0];
+    assert_eq!(evidence_of(study_sr), sources);
+    assert_eq!(study_finding(study_sr), most_suspicious(&spool, &sources));
+    if let Some(errors) = dciodvfy_errors(&tmp.path().join("study-sr.dcm"), &study_srs[0]) {
+        assert!(errors.is_empty(), "dciodvfy: {errors:#?}");
+    } else {
+        eprintln!(
+            "NOTICE: dciodvfy not installed (Debian dicom3tools); study SR IOD check skipped"
         );
     }
 
@@ -421,9 +601,11 @@ fn a_pacs_round_trip_and_nothing_received_is_lost() {
     let o = storescu(node_port, &files);
     assert!(o.status.success(), "{}", common::show(&o));
     let received = started.elapsed();
-    wait_for("600 results in Orthanc", Duration::from_secs(400), || {
-        instances_in(orthanc_http, burst).len() >= 600
-    });
+    wait_for(
+        "600 results and the study SR in Orthanc",
+        Duration::from_secs(400),
+        || instances_in(orthanc_http, burst).len() >= 601,
+    );
     eprintln!(
         "200 instances: received in {:.1} s, all 600 results in Orthanc after {:.1} s ({workers} worker(s))",
         received.as_secs_f64(),
@@ -433,6 +615,7 @@ fn a_pacs_round_trip_and_nothing_received_is_lost() {
     for class in [SC, SR, GSPS] {
         assert_eq!(results.get(class).map_or(0, Vec::len), 200, "{class}");
     }
+    assert_eq!(results[STUDY_SR].len(), 1);
 
     // 4. SIGKILL mid-stream, then a restart: the spooled remainder is processed.
     let killed = "1.2.826.0.1.3680043.2.1125.7003";
@@ -452,14 +635,17 @@ fn a_pacs_round_trip_and_nothing_received_is_lost() {
     assert!(done_before < 120, "all results were out before the kill");
     let node = start_node(&spool, node_port, orthanc_dicom, workers, &log, &[]);
     wait_for(
-        "120 results in Orthanc after the restart",
+        "120 results and the study SR in Orthanc after the restart",
         Duration::from_secs(300),
-        || instances_in(orthanc_http, killed).len() >= 120,
+        || instances_in(orthanc_http, killed).len() >= 121,
     );
     let results = read_back(orthanc_http, killed);
     for class in [SC, SR, GSPS] {
         assert_eq!(results.get(class).map_or(0, Vec::len), 40, "{class}");
     }
+    // The study SR was due across the kill: made once, covering all 40.
+    assert_eq!(results[STUDY_SR].len(), 1);
+    assert_eq!(evidence_of(&results[STUDY_SR][0]).len(), 40);
     eprintln!(
         "SIGKILL: {left} spool entries left at the kill, {done_before} results out; all 120 after the restart"
     );

@@ -6,6 +6,7 @@ use std::path::Path;
 use burn::tensor::Device;
 use fracdet_detect::Detector;
 use fracdet_io::applicability::{self, NotAssessed, Thresholds};
+use fracdet_io::write::{ImageFindings, source_header_bytes, source_image};
 use fracdet_io::{ReadOptions, read_radiograph_bytes};
 
 use crate::error::{NodeError, Result};
@@ -14,11 +15,13 @@ use crate::results::{ResultSet, findings_of, model_info, overlay, result_set};
 /// What became of one instance.
 #[derive(Debug)]
 pub enum Analysis {
-    /// Results to deliver, and what they say (for the outcome log).
+    /// Results to deliver, what they say (for the outcome log and the study SR), the
+    /// study, and the source's header without pixels (for the study SR).
     Results {
         set: Box<ResultSet>,
-        finding: &'static str,
-        probability: f32,
+        findings: ImageFindings,
+        study: String,
+        header: Vec<u8>,
     },
     /// Outside the model's scope (not a radiograph fracdet reads, or unlike its training
     /// images): no result is sent, so nothing in the PACS looks like a finding.
@@ -72,9 +75,11 @@ pub fn analyse(
         &findings,
         &model_info(detector.name()),
     )?;
+    let study = source_image(bytes, name)?.study_instance_uid;
     Ok(Analysis::Results {
         set: Box::new(set),
-        finding: findings.level.word(),
-        probability: findings.probability,
+        header: source_header_bytes(bytes, name)?,
+        findings,
+        study,
     })
 }

@@ -8,6 +8,10 @@
 //! is lost: a restart resumes the spool. Networking is dicom-rs's `dicom-ul`; the DIMSE
 //! command sets it carries are [`dimse`].
 //!
+//! Once a study is stable (no instance of it for `study_stable`, all received analysed),
+//! one more SR covering all its analysed instances goes out: the study finding, the most
+//! suspicious image deciding ([`study_report`]); its state is on disk ([`study_store`]).
+//!
 //! Logs name instances by SOP Instance UID only, never by a patient attribute.
 
 pub mod analyse;
@@ -19,6 +23,10 @@ pub mod results;
 pub mod scp;
 pub mod scu;
 pub mod spool;
+pub mod study_clock;
+pub mod study_report;
+pub mod study_store;
+pub mod worker;
 
 pub use error::{NodeError, Result};
 pub use node::{NodePlan, RetryPolicy, bind, run};

@@ -18,12 +18,14 @@ use dicom_ul::pdu::{
 };
 use fracdet_detect::Detector;
 
-use crate::analyse::{Analysis, analyse};
 use crate::error::{NodeError, Result};
 use crate::policy::{RADIOGRAPH_CLASSES, TRANSFER_SYNTAXES, VERIFICATION};
 use crate::scp::{self, Options, ScpLimits};
 use crate::scu::{Destination, Sender, ae_title_ok};
 use crate::spool::{Outcome, Spool};
+use crate::study_report::study_loop;
+use crate::study_store::StudyStore;
+use crate::worker::worker;
 
 /// What the node is to do.
 #[derive(Debug, Clone)]
@@ -50,6 +52,9 @@ pub struct NodePlan {
     pub send_timeout: Duration,
     /// Score images outside the model's scope anyway (research only; results say so).
     pub assess_anyway: bool,
+    /// A study's SR is sent once no instance of it has arrived for this long and all of
+    /// its instances received are analysed (like Orthanc's StableAge).
+    pub study_stable: Duration,
 }
 
 impl NodePlan {
@@ -71,7 +76,8 @@ impl NodePlan {
         if self.send_attempts == 0 {
             return bad("--send-attempts must be at least 1");
         }
-        if self.idle_timeout.is_zero() || self.send_timeout.is_zero() {
+        if self.idle_timeout.is_zero() || self.send_timeout.is_zero() || self.study_stable.is_zero()
+        {
             return bad("time-outs must be positive");
         }
         Ok(())
@@ -98,6 +104,12 @@ pub fn run(
 ) -> Result<()> {
     plan.check()?;
     let spool = Arc::new(Spool::open(&plan.spool)?);
+    let (store, due) = StudyStore::open(&plan.spool)?;
+    let store = Arc::new(store);
+    // Studies with analysed instances no study SR covers yet: re-timed from now.
+    for study in &due {
+        spool.studies.analysed(study);
+    }
     let (analyse_tx, analyse_rx) = mpsc::channel::<String>();
     let (deliver_tx, deliver_rx) = mpsc::channel::<String>();
     let resumed = spool.inbox()?;
@@ -107,6 +119,7 @@ pub fn run(
         inbox = resumed.len(),
         outbox = undelivered.len(),
         failed,
+        studies_due = due.len(),
         "spool {} opened",
         plan.spool.display()
     );
@@ -120,9 +133,10 @@ pub fn run(
     let analyse_rx = Arc::new(Mutex::new(analyse_rx));
     let mut threads = Vec::new();
     for i in 0..plan.workers {
-        let (rx, spool, detector, device, stop, deliver_tx) = (
+        let (rx, spool, store, detector, device, stop, deliver_tx) = (
             Arc::clone(&analyse_rx),
             Arc::clone(&spool),
+            Arc::clone(&store),
             Arc::clone(&detector),
             device.clone(),
             Arc::clone(&stop),
@@ -136,6 +150,7 @@ pub fn run(
                     worker(
                         &rx,
                         &spool,
+                        &store,
                         &detector,
                         &device,
                         &stop,
@@ -144,6 +159,16 @@ pub fn run(
                     )
                 })
                 .map_err(|e| NodeError::Config(format!("cannot start a worker: {e}")))?,
+        );
+    }
+    {
+        let (spool, stop, deliver_tx) = (Arc::clone(&spool), Arc::clone(&stop), deliver_tx.clone());
+        let (model, quiet) = (crate::model_info(detector.name()), plan.study_stable);
+        threads.push(
+            std::thread::Builder::new()
+                .name("fracdet-studies".into())
+                .spawn(move || study_loop(&spool, &store, &model, quiet, &deliver_tx, &stop))
+                .map_err(|e| NodeError::Config(format!("cannot start the study timer: {e}")))?,
         );
     }
     drop(deliver_tx);
@@ -269,103 +294,6 @@ fn reject_busy(mut stream: std::net::TcpStream) {
         let _ = stream.write_all(&out);
     }
     tracing::warn!("association rejected: too many open");
-}
-
-fn worker(
-    rx: &Mutex<Receiver<String>>,
-    spool: &Spool,
-    detector: &Detector,
-    device: &Device,
-    stop: &AtomicBool,
-    deliver: &mpsc::Sender<String>,
-    assess_anyway: bool,
-) {
-    loop {
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let next = {
-            let rx = rx.lock().unwrap_or_else(|p| p.into_inner());
-            rx.recv_timeout(Duration::from_millis(200))
-        };
-        let uid = match next {
-            Ok(uid) => uid,
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => return,
-        };
-        process(&uid, spool, detector, device, deliver, assess_anyway);
-    }
-}
-
-fn process(
-    uid: &str,
-    spool: &Spool,
-    detector: &Detector,
-    device: &Device,
-    deliver: &mpsc::Sender<String>,
-    assess_anyway: bool,
-) {
-    let bytes = match spool.read_inbox(uid) {
-        Ok(b) => b,
-        // Already analysed (a duplicate in the queue).
-        Err(_) => return,
-    };
-    let started = Instant::now();
-    let outcome: std::result::Result<(), String> =
-        match analyse(uid, &bytes, detector, device, assess_anyway) {
-            Ok(Analysis::Results {
-                set,
-                finding,
-                probability,
-            }) => match spool.commit_results(uid, &set.files()) {
-                Ok(()) => {
-                    tracing::info!(
-                        instance = uid,
-                        finding,
-                        probability,
-                        ms = started.elapsed().as_millis() as u64,
-                        "analysed"
-                    );
-                    let _ = spool.record(&Outcome {
-                        sop_instance_uid: uid,
-                        outcome: "analysed",
-                        study_instance_uid: None,
-                        finding: Some(finding),
-                        probability: Some(probability),
-                        reason: None,
-                    });
-                    let _ = deliver.send(uid.to_string());
-                    return;
-                }
-                Err(e) => Err(e.to_string()),
-            },
-            Ok(Analysis::NotAssessed(reason)) => {
-                tracing::info!(instance = uid, "not assessed: {reason}");
-                let _ = spool.finish_unassessed(uid);
-                let _ = spool.record(&Outcome {
-                    sop_instance_uid: uid,
-                    outcome: "not_assessed",
-                    study_instance_uid: None,
-                    finding: None,
-                    probability: None,
-                    reason: Some(&reason),
-                });
-                return;
-            }
-            Err(e) => Err(e.to_string()),
-        };
-    if let Err(reason) = outcome {
-        tracing::error!(instance = uid, "analysis failed, kept in failed/: {reason}");
-        let _ = spool.fail_analysis(uid, &reason);
-        let _ = spool.record(&Outcome {
-            sop_instance_uid: uid,
-            outcome: "analysis_failed",
-            study_instance_uid: None,
-            finding: None,
-            probability: None,
-            reason: Some(&reason),
-        });
-    }
 }
 
 /// Retries with exponential back-off.

@@ -256,8 +256,8 @@ fn store(
     );
     // The whole header through fracdet's hardened parser: a corrupt instance is refused
     // now, while the sender can still be told.
-    match fracdet_io::write::source_image(&part10, std::path::Path::new(uid)) {
-        Ok(image) if image.sop_instance_uid == uid && image.sop_class_uid == class => {}
+    let image = match fracdet_io::write::source_image(&part10, std::path::Path::new(uid)) {
+        Ok(image) if image.sop_instance_uid == uid && image.sop_class_uid == class => image,
         Ok(_) => {
             tracing::warn!(
                 instance = uid,
@@ -269,8 +269,8 @@ fn store(
             tracing::warn!(instance = uid, "corrupt instance refused: {e}");
             return status::CANNOT_UNDERSTAND;
         }
-    }
-    if let Err(e) = spool.accept(uid, &part10) {
+    };
+    if let Err(e) = spool.accept(uid, &image.study_instance_uid, &part10) {
         tracing::error!(instance = uid, "cannot spool: {e}");
         return status::OUT_OF_RESOURCES;
     }

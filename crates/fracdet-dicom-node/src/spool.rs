@@ -2,7 +2,11 @@
 //!
 //! ```text
 //! SPOOL/inbox/<sop uid>.dcm      received and acknowledged, not yet analysed
-//! SPOOL/outbox/<sop uid>/*.dcm   its results (SC, SR, GSPS), not yet delivered
+//! SPOOL/work/<sop uid>.dcm       being analysed by a worker (back to the inbox on restart)
+//! SPOOL/outbox/<uid>/*.dcm       results (SC, SR, GSPS of an instance, or a study SR under
+//!                                its own SOP Instance UID), not yet delivered
+//! SPOOL/studies/<study uid>/     what the study SR needs of each analysed instance
+//!                                (see [`crate::study_store`])
 //! SPOOL/failed/<sop uid>/        given up: reason.txt, and the source or the results
 //! SPOOL/outcomes.jsonl           a line per step: analysed (finding), sent, not assessed, failed
 //! ```
@@ -12,7 +16,13 @@
 //! and a restart picks both up: an instance is written here, synced, *before* its C-STORE
 //! is acknowledged. Delivery is at least once: results sent just before a crash are sent
 //! again, under the same SOP Instance UIDs, which a PACS files once.
+//!
+//! A worker *claims* an instance by moving it from the inbox to `work/`, so a copy sent
+//! again while the first is analysed lands in the inbox beside it instead of replacing the
+//! file being read; finishing the claimed copy never touches the newer one, which the
+//! worker (or another) claims next. At most one claim per instance at a time.
 
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,8 +33,10 @@ use serde::Serialize;
 
 use crate::error::{NodeError, Result, spool_io};
 use crate::policy::is_uid;
+use crate::study_clock::StudyClock;
 
 const INBOX: &str = "inbox";
+const WORK: &str = "work";
 const OUTBOX: &str = "outbox";
 const FAILED: &str = "failed";
 const OUTCOMES: &str = "outcomes.jsonl";
@@ -46,19 +58,35 @@ pub struct Outcome<'a> {
     pub reason: Option<&'a str>,
 }
 
+/// What [`Spool::claim`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The instance is this worker's now (in `work/`), until [`Spool::release`].
+    Claimed,
+    /// Another worker holds a claim on it; that worker claims the newer copy next.
+    Busy,
+    /// Nothing of it is in the inbox (already analysed: a duplicate in the queue).
+    Gone,
+}
+
 /// A spool directory, opened by one node at a time.
 #[derive(Debug)]
 pub struct Spool {
     dir: PathBuf,
+    /// Copies received and not yet finished (inbox and work).
     inbox_len: AtomicUsize,
     outcomes: Mutex<File>,
+    /// Instances claimed by a worker.
+    claims: Mutex<HashSet<String>>,
+    /// When each study last changed and what of it is still to be analysed.
+    pub(crate) studies: StudyClock,
 }
 
 impl Spool {
     /// Opens (creating) the spool, and removes what a crash can leave half-done: temporary
     /// files of an atomic write and result folders not yet moved into the outbox.
     pub fn open(dir: &Path) -> Result<Self> {
-        for sub in [INBOX, OUTBOX, FAILED] {
+        for sub in [INBOX, WORK, OUTBOX, FAILED] {
             let p = dir.join(sub);
             fs::create_dir_all(&p).map_err(|e| spool_io(&p, e))?;
             for entry in read_dir(&p)? {
@@ -68,6 +96,7 @@ impl Spool {
                 }
             }
         }
+        unclaim_all(dir)?;
         let path = dir.join(OUTCOMES);
         let outcomes = OpenOptions::new()
             .create(true)
@@ -78,10 +107,13 @@ impl Spool {
             dir: dir.to_path_buf(),
             inbox_len: AtomicUsize::new(0),
             outcomes: Mutex::new(outcomes),
+            claims: Mutex::new(HashSet::new()),
+            studies: StudyClock::default(),
         };
-        spool
-            .inbox_len
-            .store(spool.inbox()?.len(), Ordering::SeqCst);
+        let inbox = spool.inbox()?;
+        spool.inbox_len.store(inbox.len(), Ordering::SeqCst);
+        // Their studies are unknown until analysed: no study is reported before they are.
+        spool.studies.resumed(inbox);
         Ok(spool)
     }
 
@@ -98,21 +130,58 @@ impl Spool {
         self.dir.join(INBOX).join(format!("{uid}.dcm"))
     }
 
+    fn work_path(&self, uid: &str) -> PathBuf {
+        self.dir.join(WORK).join(format!("{uid}.dcm"))
+    }
+
     fn outbox_path(&self, uid: &str) -> PathBuf {
         self.dir.join(OUTBOX).join(uid)
     }
 
-    /// Stores a received instance, durably, before it is acknowledged. A second copy of
-    /// the same instance replaces the first.
-    pub fn accept(&self, uid: &str, part10: &[u8]) -> Result<()> {
+    /// Stores a received instance of `study`, durably, before it is acknowledged. A
+    /// second copy of the same instance replaces one still waiting in the inbox; one that
+    /// arrives while a worker analyses the first waits beside it (see [`Self::claim`]).
+    pub fn accept(&self, uid: &str, study: &str, part10: &[u8]) -> Result<()> {
         check_uid(uid)?;
         let path = self.inbox_path(uid);
+        // Under the claims lock: a claim moves the inbox file, so "existed" stays true
+        // until the copy is counted as work.
+        let claims = self.claims.lock().unwrap_or_else(|p| p.into_inner());
         let existed = path.exists();
         fracdet_io::write::write_file_atomic(&path, part10, true)?;
         if !existed {
             self.inbox_len.fetch_add(1, Ordering::SeqCst);
         }
+        self.studies.received(uid, study, !existed);
+        drop(claims);
         Ok(())
+    }
+
+    /// Claims `uid` for analysis: moves its inbox copy to `work/` unless another worker
+    /// holds a claim on it. Read it with [`Self::read_work`]; finish it with
+    /// [`Self::commit_results`], [`Self::finish_unassessed`] or [`Self::fail_analysis`],
+    /// then [`Self::release`] it and claim again: a copy sent meanwhile is claimed then.
+    pub fn claim(&self, uid: &str) -> Result<Claim> {
+        check_uid(uid)?;
+        let mut claims = self.claims.lock().unwrap_or_else(|p| p.into_inner());
+        if claims.contains(uid) {
+            return Ok(Claim::Busy);
+        }
+        let (from, to) = (self.inbox_path(uid), self.work_path(uid));
+        match fs::rename(&from, &to) {
+            Ok(()) => {
+                claims.insert(uid.to_string());
+                Ok(Claim::Claimed)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Claim::Gone),
+            Err(e) => Err(spool_io(&to, e)),
+        }
+    }
+
+    /// Ends this worker's claim on `uid`.
+    pub fn release(&self, uid: &str) {
+        let mut claims = self.claims.lock().unwrap_or_else(|p| p.into_inner());
+        claims.remove(uid);
     }
 
     /// SOP Instance UIDs in the inbox, oldest first.
@@ -153,16 +222,23 @@ impl Spool {
             .collect())
     }
 
-    /// The received instance.
-    pub fn read_inbox(&self, uid: &str) -> Result<Vec<u8>> {
+    /// The claimed copy of `uid`.
+    pub fn read_work(&self, uid: &str) -> Result<Vec<u8>> {
         check_uid(uid)?;
-        let path = self.inbox_path(uid);
+        let path = self.work_path(uid);
         fs::read(&path).map_err(|e| spool_io(&path, e))
     }
 
-    /// Moves an analysed instance's results into the outbox (whole, by one rename) and
-    /// only then removes it from the inbox.
+    /// Moves a claimed instance's results into the outbox (whole, by one rename) and only
+    /// then removes the claimed copy.
     pub fn commit_results(&self, uid: &str, files: &[(&str, &[u8])]) -> Result<()> {
+        self.put_outbox(uid, files)?;
+        self.remove_work(uid)
+    }
+
+    /// Puts `files` into the outbox as entry `uid` (whole, by one rename; an entry of the
+    /// same name is replaced). Names starting with a dot are kept but never delivered.
+    pub fn put_outbox(&self, uid: &str, files: &[(&str, &[u8])]) -> Result<()> {
         check_uid(uid)?;
         let staging = self.dir.join(OUTBOX).join(format!(".{uid}.partial"));
         let _ = fs::remove_dir_all(&staging);
@@ -175,15 +251,16 @@ impl Spool {
         let _ = fs::remove_dir_all(&target);
         fs::rename(&staging, &target).map_err(|e| spool_io(&target, e))?;
         sync_dir(&self.dir.join(OUTBOX));
-        self.remove_inbox(uid)
+        Ok(())
     }
 
-    fn remove_inbox(&self, uid: &str) -> Result<()> {
-        let path = self.inbox_path(uid);
+    /// The claimed copy is finished: it leaves the spool.
+    fn remove_work(&self, uid: &str) -> Result<()> {
+        let path = self.work_path(uid);
         match fs::remove_file(&path) {
             Ok(()) => {
-                self.inbox_len.fetch_sub(1, Ordering::SeqCst);
-                sync_dir(&self.dir.join(INBOX));
+                self.finished(uid);
+                sync_dir(&self.dir.join(WORK));
                 Ok(())
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -191,20 +268,26 @@ impl Spool {
         }
     }
 
-    /// An instance the scope check refused: nothing to deliver, so it leaves the spool.
-    pub fn finish_unassessed(&self, uid: &str) -> Result<()> {
-        check_uid(uid)?;
-        self.remove_inbox(uid)
+    fn finished(&self, uid: &str) {
+        self.inbox_len.fetch_sub(1, Ordering::SeqCst);
+        self.studies.finished(uid);
     }
 
-    /// An instance that cannot be analysed: kept under failed/ with the reason.
+    /// A claimed instance the scope check refused: nothing to deliver, so it leaves the
+    /// spool.
+    pub fn finish_unassessed(&self, uid: &str) -> Result<()> {
+        check_uid(uid)?;
+        self.remove_work(uid)
+    }
+
+    /// A claimed instance that cannot be analysed: kept under failed/ with the reason.
     pub fn fail_analysis(&self, uid: &str, reason: &str) -> Result<()> {
         check_uid(uid)?;
         let dir = self.fail_dir(uid, reason)?;
-        let from = self.inbox_path(uid);
+        let from = self.work_path(uid);
         let to = dir.join("source.dcm");
         fs::rename(&from, &to).map_err(|e| spool_io(&to, e))?;
-        self.inbox_len.fetch_sub(1, Ordering::SeqCst);
+        self.finished(uid);
         Ok(())
     }
 
@@ -256,6 +339,25 @@ impl Spool {
     }
 }
 
+/// After a crash: each claimed copy goes back to the inbox, unless a newer copy of the same
+/// instance arrived meanwhile (it was claimed from the inbox, so an inbox copy is newer).
+fn unclaim_all(dir: &Path) -> Result<()> {
+    let work = dir.join(WORK);
+    for name in read_dir(&work)? {
+        let Some(uid) = name.strip_suffix(".dcm").filter(|u| is_uid(u)) else {
+            continue;
+        };
+        let (from, to) = (work.join(&name), dir.join(INBOX).join(format!("{uid}.dcm")));
+        if to.exists() {
+            fs::remove_file(&from).map_err(|e| spool_io(&from, e))?;
+        } else {
+            fs::rename(&from, &to).map_err(|e| spool_io(&to, e))?;
+        }
+    }
+    sync_dir(&dir.join(INBOX));
+    Ok(())
+}
+
 fn check_uid(uid: &str) -> Result<()> {
     if is_uid(uid) {
         Ok(())
@@ -287,27 +389,34 @@ mod tests {
     fn an_instance_moves_through_the_spool_and_survives_a_reopen() {
         let tmp = tempfile::tempdir().unwrap();
         let spool = Spool::open(tmp.path()).unwrap();
-        spool.accept("1.2.3", b"first").unwrap();
-        spool.accept("1.2.4", b"second").unwrap();
-        spool.accept("1.2.4", b"second again").unwrap();
+        spool.accept("1.2.3", "9.9", b"first").unwrap();
+        spool.accept("1.2.4", "9.9", b"second").unwrap();
+        spool.accept("1.2.4", "9.9", b"second again").unwrap();
         assert_eq!(spool.inbox_len(), 2);
-        assert!(spool.accept("../x", b"no").is_err());
-        // A crash mid-commit leaves a staging folder; a reopen removes it and keeps the inbox.
+        assert!(spool.accept("../x", "9.9", b"no").is_err());
+        // A crash mid-commit leaves a staging folder; a reopen removes it and keeps the
+        // inbox. A crash mid-analysis leaves a claimed copy: back in the inbox.
         fs::create_dir_all(tmp.path().join("outbox/.1.2.3.partial")).unwrap();
+        assert_eq!(spool.claim("1.2.4").unwrap(), Claim::Claimed);
         drop(spool);
         let spool = Spool::open(tmp.path()).unwrap();
         assert_eq!(spool.inbox().unwrap().len(), 2);
         assert_eq!(spool.inbox_len(), 2);
-        assert_eq!(spool.read_inbox("1.2.4").unwrap(), b"second again");
         assert!(spool.outbox().unwrap().is_empty());
 
+        assert_eq!(spool.claim("1.2.3").unwrap(), Claim::Claimed);
+        assert_eq!(spool.read_work("1.2.3").unwrap(), b"first");
         spool
             .commit_results("1.2.3", &[("sr.dcm", b"sr"), ("pr.dcm", b"pr")])
             .unwrap();
+        spool.release("1.2.3");
+        assert_eq!(spool.claim("1.2.3").unwrap(), Claim::Gone);
         assert_eq!(spool.inbox().unwrap(), ["1.2.4"]);
         assert_eq!(spool.outbox().unwrap(), ["1.2.3"]);
         let files = spool.outbox_files("1.2.3").unwrap();
         assert_eq!(files.len(), 2);
+        assert_eq!(spool.claim("1.2.4").unwrap(), Claim::Claimed);
+        assert_eq!(spool.read_work("1.2.4").unwrap(), b"second again");
         spool.fail_analysis("1.2.4", "unreadable").unwrap();
         assert_eq!(spool.inbox_len(), 0);
         assert_eq!(spool.failed().unwrap(), ["1.2.4"]);
@@ -330,5 +439,34 @@ mod tests {
             .unwrap();
         let log = fs::read_to_string(tmp.path().join(OUTCOMES)).unwrap();
         assert!(log.contains("\"delivery_failed\""), "{log}");
+    }
+
+    /// A copy sent again while the first is claimed waits beside it: finishing the first
+    /// leaves it, a second claim meanwhile is refused as busy, and after the release it is
+    /// the next claim. A crash with both on disk keeps the newer one only.
+    #[test]
+    fn a_copy_received_during_analysis_is_kept_for_the_next_claim() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spool = Spool::open(tmp.path()).unwrap();
+        spool.accept("1.2.3", "9.9", b"old").unwrap();
+        assert_eq!(spool.claim("1.2.3").unwrap(), Claim::Claimed);
+        spool.accept("1.2.3", "9.9", b"new").unwrap();
+        assert_eq!(spool.inbox_len(), 2);
+        assert_eq!(spool.claim("1.2.3").unwrap(), Claim::Busy);
+        assert_eq!(spool.read_work("1.2.3").unwrap(), b"old");
+        spool
+            .commit_results("1.2.3", &[("sr.dcm", b"old sr")])
+            .unwrap();
+        assert_eq!(spool.inbox().unwrap(), ["1.2.3"]);
+        spool.release("1.2.3");
+        assert_eq!(spool.claim("1.2.3").unwrap(), Claim::Claimed);
+        assert_eq!(spool.read_work("1.2.3").unwrap(), b"new");
+
+        spool.accept("1.2.3", "9.9", b"newest").unwrap();
+        drop(spool);
+        let spool = Spool::open(tmp.path()).unwrap();
+        assert_eq!(spool.inbox_len(), 1);
+        assert_eq!(spool.claim("1.2.3").unwrap(), Claim::Claimed);
+        assert_eq!(spool.read_work("1.2.3").unwrap(), b"newest");
     }
 }

@@ -41,6 +41,7 @@ fn plan(spool: PathBuf) -> NodePlan {
         max_backoff: Duration::from_secs(1),
         send_timeout: Duration::from_secs(5),
         assess_anyway: false,
+        study_stable: Duration::from_secs(10),
     }
 }
 

@@ -11,7 +11,7 @@ use dicom_object::{DefaultDicomObject, FileMetaTableBuilder, InMemDicomObject};
 use fracdet_io::write::{
     COMPREHENSIVE_SR_STORAGE, FindingLevel, GRAYSCALE_SOFTCOPY_PRESENTATION_STATE_STORAGE,
     ImageFindings, ModelInfo, OperatingPointUsed, Region, ReportImage, ResultOptions,
-    presentation_state_bytes, source_image, structured_report_bytes,
+    presentation_state_bytes, source_header_bytes, source_image, structured_report_bytes,
 };
 use fracdet_io::{BBox, IoError, Window};
 
@@ -494,4 +494,44 @@ fn dciodvfy_finds_no_error_in_the_sr_and_the_gsps() {
             path.display()
         );
     }
+}
+
+/// The header copy the DICOM node keeps per analysed instance: the same image to every
+/// writer, without its pixels, and an SR of a study written from copies alone reads back
+/// with both images and the study finding (dciodvfy checks that SR in the node's test).
+#[test]
+fn a_study_sr_can_be_written_from_header_copies() {
+    let a = source("1.2.3.1", STUDY_UID, Vec::new());
+    let b = source("1.2.3.2", STUDY_UID, Vec::new());
+    let name = Path::new("s.dcm");
+    let (ca, cb) = (
+        source_header_bytes(&a, name).unwrap(),
+        source_header_bytes(&b, name).unwrap(),
+    );
+    assert_eq!(
+        source_image(&ca, name).unwrap(),
+        source_image(&a, name).unwrap()
+    );
+    assert!(ca.len() + 2000 < a.len(), "{} vs {}", ca.len(), a.len());
+    assert!(read(&ca).element(tags::PIXEL_DATA).is_err());
+    assert_eq!(str_in(&read(&ca), tags::PATIENT_ID), "SECRET-ID-123");
+    let low = findings(FindingLevel::Negative, 0.1, &[]);
+    let high = findings(FindingLevel::Likely, 0.9, &[[2.0, 3.0, 12.5, 20.0]]);
+    let images = [
+        ReportImage {
+            source: &ca,
+            name,
+            findings: &low,
+        },
+        ReportImage {
+            source: &cb,
+            name,
+            findings: &high,
+        },
+    ];
+    let sr = read(&structured_report_bytes(&images, &model(), &options()).unwrap());
+    let text = format!("{:?}", sr);
+    assert!(text.contains("1.2.3.1") && text.contains("1.2.3.2"));
+    assert!(text.contains("DECIDING_IMAGE"), "no study finding");
+    assert!(source_header_bytes(b"not dicom at all", name).is_err());
 }

@@ -21,7 +21,8 @@ use crate::usage::usage;
 #[derive(Debug, Subcommand)]
 pub enum DicomCommand {
     /// Receive radiographs by C-STORE, analyse them, send SR, GSPS and SC results back by
-    /// C-STORE; C-ECHO answered. Every acknowledged instance is spooled first.
+    /// C-STORE, and a study SR once a study is stable; C-ECHO answered. Every acknowledged
+    /// instance is spooled first.
     Serve(DicomServeArgs),
 }
 
@@ -75,6 +76,10 @@ pub struct DicomServeArgs {
     /// Score images the scope checks refuse anyway (research only; the results say so).
     #[arg(long)]
     pub assess_anyway: bool,
+    /// A study's SR (all its analysed images, the most suspicious deciding) is sent once
+    /// no instance of it has arrived for this long, seconds, and all are analysed.
+    #[arg(long, value_name = "S", default_value_t = 10.0)]
+    pub study_stable_secs: f64,
 }
 
 pub fn run(cmd: DicomCommand, device: crate::device::DeviceChoice) -> anyhow::Result<ExitCode> {
@@ -114,6 +119,7 @@ fn plan(args: &DicomServeArgs) -> anyhow::Result<NodePlan> {
         max_backoff: Duration::from_secs(300),
         send_timeout: seconds("--send-timeout-s", args.send_timeout_s)?,
         assess_anyway: args.assess_anyway,
+        study_stable: seconds("--study-stable-secs", args.study_stable_secs)?,
     };
     if let Err(e) = plan.check() {
         return usage(e.to_string());

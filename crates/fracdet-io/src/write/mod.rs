@@ -18,6 +18,7 @@ mod output;
 mod presentation_state;
 pub mod run_folder;
 mod secondary_capture;
+mod source_header;
 mod sr_content;
 mod structured_report;
 mod uid;
@@ -35,6 +36,7 @@ pub use secondary_capture::{
     DEFAULT_SERIES_DESCRIPTION, DEFAULT_SERIES_NUMBER, SECONDARY_CAPTURE_IMAGE_STORAGE, ScOptions,
     secondary_capture, secondary_capture_bytes, write_secondary_capture,
 };
+pub use source_header::source_header_bytes;
 pub use structured_report::{
     COMPREHENSIVE_SR_STORAGE, DEFAULT_SR_SERIES_DESCRIPTION, ReportImage, ResultOptions,
     structured_report_bytes,
