@@ -64,9 +64,16 @@ pub struct DetectResponse {
     /// [`fracdet_detect::render_overlay`] at preview size, base64 PNG: the heatmap and
     /// boxes burned in when flagged, the plain radiograph otherwise.
     pub overlay_png: String,
-    /// Server time from admission to answer, milliseconds.
+    /// Server time from admission to answer, milliseconds (0 inside a batch, which gives
+    /// its own).
     pub elapsed_ms: f64,
     pub notice: &'static str,
+    /// DICOM uploads: the study the image belongs to (several files posted together are
+    /// grouped by it) and the image's own UID.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub study_instance_uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sop_instance_uid: Option<String>,
 }
 
 /// [`DetectResponse::not_assessed`].
@@ -88,6 +95,25 @@ pub struct Preview {
 
 /// Decodes `bytes`, runs the detector and builds the answer (`elapsed_ms` left at 0).
 pub(crate) fn analyse(
+    detector: &Detector,
+    device: &Device,
+    bytes: &[u8],
+    read: &ReadOptions,
+    assess_anyway: bool,
+) -> Result<DetectResponse, ApiError> {
+    let mut answer = analyse_image(detector, device, bytes, read, assess_anyway)?;
+    // A DICOM header the reader took is parsed again for its UIDs only; a file without a
+    // Study Instance UID belongs to no study.
+    if answer.format == "DICOM"
+        && let Ok(image) = fracdet_io::write::source_image(bytes, Path::new(UPLOAD_NAME))
+    {
+        answer.study_instance_uid = Some(image.study_instance_uid);
+        answer.sop_instance_uid = Some(image.sop_instance_uid);
+    }
+    Ok(answer)
+}
+
+fn analyse_image(
     detector: &Detector,
     device: &Device,
     bytes: &[u8],
@@ -149,6 +175,8 @@ pub(crate) fn analyse(
         overlay_png: STANDARD.encode(overlay),
         elapsed_ms: 0.0,
         notice: "concurrent reading aid, not for standalone diagnosis",
+        study_instance_uid: None,
+        sop_instance_uid: None,
     })
 }
 
@@ -184,6 +212,8 @@ fn not_assessed(
         overlay_png: png,
         elapsed_ms: 0.0,
         notice: "concurrent reading aid, not for standalone diagnosis",
+        study_instance_uid: None,
+        sop_instance_uid: None,
     })
 }
 

@@ -14,7 +14,8 @@ use fracdet_io::ReadOptions;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::analyse::analyse;
+use crate::analyse::{DetectResponse, analyse};
+use crate::batch::{BatchResponse, analyse_batch};
 use crate::config::ServerConfig;
 use crate::error::{ApiError, human_duration};
 use crate::upload;
@@ -121,9 +122,18 @@ async fn detect(State(state): State<Arc<AppState>>, req: Request) -> Response {
         "POST /v1/detect"
     );
     match outcome {
-        Ok(mut answer) => {
-            answer.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
-            let mut response = Json(answer).into_response();
+        Ok(answer) => {
+            let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+            let mut response = match answer {
+                Answer::One(mut a) => {
+                    a.elapsed_ms = elapsed_ms;
+                    Json(a).into_response()
+                }
+                Answer::Many(mut a) => {
+                    a.elapsed_ms = elapsed_ms;
+                    Json(a).into_response()
+                }
+            };
             response
                 .headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -133,11 +143,17 @@ async fn detect(State(state): State<Arc<AppState>>, req: Request) -> Response {
     }
 }
 
+/// One file's answer (what a single upload always got), or a batch's.
+enum Answer {
+    One(Box<DetectResponse>),
+    Many(BatchResponse),
+}
+
 async fn admit_and_run(
     state: &Arc<AppState>,
     req: Request,
     started: Instant,
-) -> Result<crate::DetectResponse, ApiError> {
+) -> Result<Answer, ApiError> {
     let encoding = upload::encoding(req.headers())?;
     let busy = || ApiError::busy(state.config.max_concurrent);
     // Full already: say so before the body is sent rather than after.
@@ -149,7 +165,7 @@ async fn admit_and_run(
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::uploads_busy(state.config.max_uploads))?;
-    let bytes = upload::read_in_time(req, encoding, &state.config, started).await?;
+    let files = upload::read_in_time(req, encoding, &state.config, started).await?;
     drop(uploading);
     let admitted = state
         .admitted
@@ -157,33 +173,35 @@ async fn admit_and_run(
         .try_acquire_owned()
         .map_err(|_| busy())?;
     let limit = state.config.request_timeout;
-    let work = async {
-        let worker =
-            state.workers.clone().acquire_owned().await.map_err(|_| {
+    let work =
+        async {
+            let worker = state.workers.clone().acquire_owned().await.map_err(|_| {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server shutting down")
             })?;
-        let shared = Arc::clone(state);
-        // The permits move into the blocking task: work that outlives a time-out still
-        // counts against the limits until it ends.
-        tokio::task::spawn_blocking(move || {
-            let _permits = (admitted, worker);
-            analyse(
-                &shared.detector,
-                &shared.device,
-                &bytes,
-                &shared.read,
-                shared.config.assess_anyway,
-            )
-        })
-        .await
-        .map_err(|e| {
-            tracing::error!("inference task failed: {e}");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "inference failed unexpectedly; the server keeps running",
-            )
-        })?
-    };
+            let shared = Arc::clone(state);
+            // The permits move into the blocking task: work that outlives a time-out still
+            // counts against the limits until it ends.
+            tokio::task::spawn_blocking(move || {
+                let _permits = (admitted, worker);
+                let (detector, device, read) = (&shared.detector, &shared.device, &shared.read);
+                let anyway = shared.config.assess_anyway;
+                match files.as_slice() {
+                    [one] => analyse(detector, device, one, read, anyway)
+                        .map(|a| Answer::One(Box::new(a))),
+                    many => Ok(Answer::Many(analyse_batch(
+                        detector, device, many, read, anyway,
+                    ))),
+                }
+            })
+            .await
+            .map_err(|e| {
+                tracing::error!("inference task failed: {e}");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "inference failed unexpectedly; the server keeps running",
+                )
+            })?
+        };
     match tokio::time::timeout(limit.saturating_sub(started.elapsed()), work).await {
         Ok(result) => result,
         Err(_) => Err(ApiError::new(

@@ -46,6 +46,9 @@ pub struct ServerConfig {
     /// Longest a write to the client may stall (default 30 s): a client that stops
     /// reading its answer is disconnected.
     pub send_timeout: Duration,
+    /// Files in one multipart request (default 32); more is answered 413. Several files
+    /// are analysed one after another on one worker, within `request_timeout`.
+    pub max_files: usize,
     /// Largest decoded image, pixels (see `fracdet_io::ReadOptions::max_pixels`).
     pub max_pixels: u64,
     /// Answer images the applicability or typicality check refuses as well, marking them
@@ -69,6 +72,7 @@ impl Default for ServerConfig {
             header_timeout: Duration::from_secs(10),
             max_header_bytes: 32 << 10,
             send_timeout: Duration::from_secs(30),
+            max_files: 32,
             max_pixels: fracdet_io::read::DEFAULT_MAX_PIXELS,
             assess_anyway: false,
         }
@@ -98,6 +102,7 @@ impl ServerConfig {
         self.max_header_bytes = self.max_header_bytes.max(MIN_HEADER_BYTES);
         self.header_timeout = self.header_timeout.max(MIN_TIMEOUT);
         self.send_timeout = self.send_timeout.max(MIN_TIMEOUT);
+        self.max_files = self.max_files.max(1);
         self.max_pixels = self.max_pixels.max(1);
         self
     }

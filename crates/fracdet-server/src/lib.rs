@@ -3,7 +3,8 @@
 //! - `POST /v1/detect`: one radiograph (PNG, JPEG or DICOM; the raw body or a
 //!   `multipart/form-data` file field) → JSON with the probability, the two-level finding,
 //!   boxes, the coarse heatmap and two PNGs (the preview and the overlay), see
-//!   [`DetectResponse`].
+//!   [`DetectResponse`]. Several files in one multipart request: an answer per file and a
+//!   study finding per DICOM Study Instance UID, see [`BatchResponse`].
 //! - `GET /healthz`: `{"status": "ok", …}` while the server accepts work.
 //! - `GET /`: a self-contained web page (no external fetches) that sends a dropped file to
 //!   the API and draws the heatmap and boxes over it.
@@ -23,6 +24,7 @@
 
 mod analyse;
 mod app;
+mod batch;
 mod config;
 mod conn_io;
 mod error;
@@ -33,6 +35,7 @@ use std::future::Future;
 
 pub use analyse::{BoxOut, DetectResponse, PREVIEW_MAX_SIDE, Preview};
 pub use app::router;
+pub use batch::{BatchResponse, ImageAnswer, StudyOut};
 pub use config::ServerConfig;
 pub use error::ApiError;
 

@@ -1,5 +1,6 @@
-//! The image bytes of a `POST /v1/detect`: the raw body, or the file field of a
-//! `multipart/form-data` body (what a browser form sends). Held in memory only.
+//! The image bytes of a `POST /v1/detect`: the raw body, or the file fields of a
+//! `multipart/form-data` body (what a browser form sends; several files posted together
+//! are a batch, see [`crate::batch`]). Held in memory only.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -69,14 +70,15 @@ pub(crate) fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
 /// How often the upload's progress is checked against the minimum rate.
 const RATE_CHECK: Duration = Duration::from_millis(100);
 
-/// The image bytes, read within the router's body limit, the minimum upload rate and what
-/// is left of the request time-out (counted from `started`). A slow upload is 408.
+/// The files' bytes (one for a raw body), read within the router's body limit, the
+/// minimum upload rate and what is left of the request time-out (counted from `started`).
+/// A slow upload is 408.
 pub(crate) async fn read_in_time(
     req: Request,
     encoding: Encoding,
     config: &ServerConfig,
     started: Instant,
-) -> Result<Bytes, ApiError> {
+) -> Result<Vec<Bytes>, ApiError> {
     let received = Arc::new(AtomicU64::new(0));
     let req = req.map(|body| {
         Body::new(Counted {
@@ -105,7 +107,7 @@ pub(crate) async fn read_in_time(
         }
     };
     tokio::select! {
-        bytes = read(req, encoding, config.body_limit) => bytes,
+        bytes = read(req, encoding, config.body_limit, config.max_files) => bytes,
         e = too_slow => Err(e),
     }
 }
@@ -143,33 +145,42 @@ impl HttpBody for Counted {
     }
 }
 
-/// The image bytes, read within the router's body limit (`limit`, for the message).
-async fn read(req: Request, encoding: Encoding, limit: usize) -> Result<Bytes, ApiError> {
-    let bytes = match encoding {
-        Encoding::Raw => Bytes::from_request(req, &()).await.map_err(|r| {
-            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::too_large(limit)
-            } else {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("cannot read the body: {}", r.body_text()),
-                )
-            }
-        })?,
-        Encoding::Multipart => file_field(req, limit).await?,
+/// The files' bytes, read within the router's body limit (`limit`, for the message).
+async fn read(
+    req: Request,
+    encoding: Encoding,
+    limit: usize,
+    max_files: usize,
+) -> Result<Vec<Bytes>, ApiError> {
+    let files = match encoding {
+        Encoding::Raw => Bytes::from_request(req, &())
+            .await
+            .map_err(|r| {
+                if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::too_large(limit)
+                } else {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        format!("cannot read the body: {}", r.body_text()),
+                    )
+                }
+            })
+            .map(|b| vec![b])?,
+        Encoding::Multipart => file_fields(req, limit, max_files).await?,
     };
-    if bytes.is_empty() {
+    if files.iter().any(Bytes::is_empty) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "the image is empty: send a PNG, JPEG or DICOM file",
         ));
     }
-    Ok(bytes)
+    Ok(files)
 }
 
-/// The field named `file` or `image`, else the first field that carries a file name.
-/// The client's file name is never used: DICOM file names often carry patient details.
-async fn file_field(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+/// The fields named `file` or `image` or carrying a file name, in order; at most
+/// `max_files` (more is 413). The client's file names are never used: DICOM file names
+/// often carry patient details.
+async fn file_fields(req: Request, limit: usize, max_files: usize) -> Result<Vec<Bytes>, ApiError> {
     let multipart_error = |status: StatusCode, text: String| {
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(limit)
@@ -183,26 +194,37 @@ async fn file_field(req: Request, limit: usize) -> Result<Bytes, ApiError> {
     let mut form = Multipart::from_request(req, &())
         .await
         .map_err(|r| multipart_error(r.status(), r.body_text()))?;
-    loop {
-        let field = form
-            .next_field()
-            .await
-            .map_err(|e| multipart_error(e.status(), e.body_text()))?;
-        let Some(field) = field else {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "the multipart/form-data body has no file: send the image as a field named 'file'",
-            ));
-        };
+    let mut files = Vec::new();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e.status(), e.body_text()))?
+    {
         let wanted =
             field.name().is_some_and(|n| FILE_FIELDS.contains(&n)) || field.file_name().is_some();
-        if wanted {
-            return field
+        if !wanted {
+            continue;
+        }
+        if files.len() == max_files {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("more than {max_files} files in one request: send fewer at a time"),
+            ));
+        }
+        files.push(
+            field
                 .bytes()
                 .await
-                .map_err(|e| multipart_error(e.status(), e.body_text()));
-        }
+                .map_err(|e| multipart_error(e.status(), e.body_text()))?,
+        );
     }
+    if files.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "the multipart/form-data body has no file: send the image as a field named 'file'",
+        ));
+    }
+    Ok(files)
 }
 
 #[cfg(test)]

@@ -252,6 +252,109 @@ async fn multipart_upload_and_missing_content_type_read_like_the_raw_body() {
     assert!(error_of(&r).contains("no file"), "{r}");
 }
 
+/// A multipart/form-data body with one `file` field per entry.
+fn multipart_files(files: &[&[u8]]) -> (String, Vec<u8>) {
+    let boundary = "fracdet-test-boundary-9e2a";
+    let mut body = Vec::new();
+    for (i, bytes) in files.iter().enumerate() {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; \
+                 filename=\"{i}.dcm\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Noise: a DICOM the applicability check refuses (no structure).
+fn noise(seed: u32) -> image::GrayImage {
+    let mut x = seed;
+    image::GrayImage::from_fn(160, 120, |_, _| {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        image::Luma([(x >> 23) as u8])
+    })
+}
+
+/// Several files posted together: an answer per file as if each came alone, and a study
+/// finding per Study Instance UID, decided by its most suspicious assessed image and
+/// naming it; a refused image never decides, a study of refused images only is not
+/// assessed, and a JPEG belongs to no study (as in `detect`'s studies.csv).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_posted_together_get_a_finding_per_study() {
+    let grey = |name| {
+        image::load_from_memory(&common::sample(name))
+            .unwrap()
+            .to_luma8()
+    };
+    let (a, b) = (
+        "1.2.826.0.1.3680043.2.1125.501",
+        "1.2.826.0.1.3680043.2.1125.502",
+    );
+    let files: Vec<Vec<u8>> = vec![
+        common::grey_as_dicom(grey(NORMAL), &format!("{a}.1"), Some(a)),
+        common::grey_as_dicom(noise(7), &format!("{a}.2"), Some(a)),
+        common::grey_as_dicom(grey(FRACTURED), &format!("{a}.3"), Some(a)),
+        common::sample(FRACTURED),
+        common::grey_as_dicom(noise(11), &format!("{b}.1"), Some(b)),
+    ];
+    let refs: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
+    let (content_type, body) = multipart_files(&refs);
+    let (status, r) = detect(ServerConfig::default(), &content_type, body).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let images = r["images"].as_array().expect("an answer per file");
+    assert_eq!(images.len(), 5);
+    let (_, alone) = detect(
+        ServerConfig::default(),
+        "image/jpeg",
+        common::sample(FRACTURED),
+    )
+    .await;
+    assert_eq!(images[3]["probability"], alone["probability"]);
+    assert!(
+        images[3].get("study_instance_uid").is_none(),
+        "{}",
+        images[3]
+    );
+    assert_eq!(images[1]["finding"], "not_assessed");
+    assert_eq!(images[2]["sop_instance_uid"], format!("{a}.3"));
+
+    let studies = r["studies"].as_array().unwrap();
+    assert_eq!(studies.len(), 2, "{r}");
+    let (sa, sb) = (&studies[0], &studies[1]);
+    assert_eq!(sa["study_instance_uid"], a);
+    assert_eq!(sa["images"], serde_json::json!([0, 1, 2]));
+    // The fractured image is the more suspicious assessed one.
+    let p = |i: usize| images[i]["probability"].as_f64().unwrap();
+    assert!(p(2) > p(0), "{} vs {}", p(2), p(0));
+    assert_eq!(sa["decided_by"], 2, "{sa}");
+    assert_eq!(sa["decided_by_sop_instance_uid"], format!("{a}.3"));
+    assert_eq!(sa["finding"], images[2]["finding"]);
+    assert_eq!(sa["probability"], images[2]["probability"]);
+    assert_eq!(sb["study_instance_uid"], b);
+    assert_eq!(sb["finding"], "not_assessed", "{sb}");
+    assert!(
+        sb["decided_by"].is_null() && sb["probability"].is_null(),
+        "{sb}"
+    );
+    let text = r.to_string();
+    assert!(!text.contains(common::PATIENT_NAME) && !text.contains(common::PATIENT_ID));
+
+    // More files than --max-files: 413, before any is analysed.
+    let few = ServerConfig {
+        max_files: 2,
+        ..ServerConfig::default()
+    };
+    let (content_type, body) = multipart_files(&refs[..3]);
+    let (status, r) = detect(few, &content_type, body).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{r}");
+    assert!(error_of(&r).contains("more than 2 files"), "{r}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dicom_reads_like_the_jpeg_and_never_echoes_the_header() {
     let (_, jpeg) = detect(

@@ -1,6 +1,6 @@
 //! End to end in headless Chromium: load the web page from a running server, pick a sample
 //! radiograph in its file input, and check that the probability and a drawn overlay appear
-//! and that the threshold slider acts. Skips with a NOTICE (on stderr) when
+//! and that the threshold slider acts; two DICOM files of one study give its study finding. Skips with a NOTICE (on stderr) when
 //! /usr/bin/chromium is absent, like the report.html browser checks; CI installs it in
 //! .ci/run.
 //!
@@ -113,6 +113,45 @@ fn page_shows_probability_and_overlay_for_an_uploaded_radiograph() {
         "{verdict}"
     );
     assert!(browser.eval(&tab, COLOURED_PIXELS).as_u64().unwrap() > 5_000);
+
+    // Two DICOM files of one study: the study's finding, decided by the fractured image.
+    let study = "1.2.826.0.1.3680043.2.1125.601";
+    let grey = |name| {
+        image::load_from_memory(&common::sample(name))
+            .unwrap()
+            .to_luma8()
+    };
+    let (normal, fractured) = (scratch.path().join("a.dcm"), scratch.path().join("b.dcm"));
+    std::fs::write(
+        &normal,
+        common::grey_as_dicom(grey("IMG0000254.jpg"), &format!("{study}.1"), Some(study)),
+    )
+    .unwrap();
+    std::fs::write(
+        &fractured,
+        common::grey_as_dicom(grey(SAMPLE), &format!("{study}.2"), Some(study)),
+    )
+    .unwrap();
+    browser.choose_files(&tab, "#file", &[&normal, &fractured]);
+    let state = browser
+        .wait_for(
+            &tab,
+            "document.body.dataset.state !== 'busy' && !document.getElementById('batch').hidden \
+             && document.body.dataset.state",
+            Duration::from_secs(120),
+        )
+        .expect("the batch finished within 120 s");
+    assert_eq!(state, "done");
+    let studies = browser.eval(&tab, "document.getElementById('studies').textContent");
+    let studies = studies.as_str().unwrap_or_default();
+    assert!(
+        studies.contains(study)
+            && studies.contains("Likely fracture")
+            && studies.contains("decided by image #2"),
+        "{studies}"
+    );
+    let finding = browser.eval(&tab, "document.getElementById('finding').textContent");
+    assert_eq!(finding, "Likely fracture", "the deciding image is shown");
 
     // A file that is not an image: the API's message is shown as text.
     let junk = scratch.path().join("notes.txt");

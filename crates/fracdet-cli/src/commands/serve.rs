@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// still coming, else 504.
     #[arg(long, value_name = "S", default_value_t = 60.0)]
     pub timeout_s: f64,
+    /// Files in one multipart request (several DICOM files of a study give a study
+    /// finding); more is answered 413.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub max_files: usize,
     /// Give a finding even for images the applicability or typicality check refuses
     /// (research only): each such answer carries `assessed_anyway` with the check's reason.
     #[arg(long)]
@@ -136,6 +140,7 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, String> {
         request_timeout: seconds("--timeout-s", args.timeout_s)?,
         header_timeout: seconds("--header-timeout-s", args.header_timeout_s)?,
         upload_min_rate: args.min_upload_kib_s.saturating_mul(1 << 10),
+        max_files: at_least_one("--max-files", args.max_files)?,
         assess_anyway: args.assess_anyway,
         ..defaults
     })

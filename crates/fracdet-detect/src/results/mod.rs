@@ -3,6 +3,7 @@
 //! command, so the formats are one tested type each and the command only writes them.
 
 mod csv_rows;
+mod studies;
 mod table;
 
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use serde::Serialize;
 use crate::{Decisions, Detection};
 
 pub use csv_rows::{ResultsCsv, studies_csv};
+pub use studies::{StudyFinding, StudyImage, study_findings};
 pub use table::results_table;
 
 /// Why the applicability check (or the model's typicality check) refused an image.

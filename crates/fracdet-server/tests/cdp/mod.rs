@@ -197,6 +197,11 @@ impl Browser {
     /// Picks `file` in the `<input type=file>` matched by `selector`, as a user would:
     /// the page gets its `input` and `change` events.
     pub fn choose_file(&mut self, tab: &Tab, selector: &str, file: &Path) {
+        self.choose_files(tab, selector, &[file]);
+    }
+
+    /// Several files at once into a `multiple` file input.
+    pub fn choose_files(&mut self, tab: &Tab, selector: &str, files: &[&Path]) {
         let doc = self.call(Some(tab), "DOM.getDocument", json!({ "depth": 0 }));
         let node = self.call(
             Some(tab),
@@ -207,7 +212,10 @@ impl Browser {
         self.call(
             Some(tab),
             "DOM.setFileInputFiles",
-            json!({ "nodeId": node["nodeId"], "files": [file.display().to_string()] }),
+            json!({
+                "nodeId": node["nodeId"],
+                "files": files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+            }),
         );
     }
 

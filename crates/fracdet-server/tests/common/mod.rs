@@ -70,16 +70,18 @@ pub fn sample_as_dicom(name: &str) -> Vec<u8> {
     let grey = image::load_from_memory(&sample(name))
         .expect("decode sample")
         .to_luma8();
+    grey_as_dicom(grey, "1.2.826.0.1.3680043.2.1125.99", None)
+}
+
+/// `grey` as such a DICOM file, instance `sop`, in `study` when given.
+#[allow(dead_code)]
+pub fn grey_as_dicom(grey: image::GrayImage, sop: &str, study: Option<&str>) -> Vec<u8> {
     let (w, h) = grey.dimensions();
     let text = |tag, vr, s: &str| DataElement::new(tag, vr, PrimitiveValue::from(s));
     let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
     let elements = vec![
         text(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.1.1"),
-        text(
-            tags::SOP_INSTANCE_UID,
-            VR::UI,
-            "1.2.826.0.1.3680043.2.1125.99",
-        ),
+        text(tags::SOP_INSTANCE_UID, VR::UI, sop),
         text(tags::PATIENT_NAME, VR::PN, PATIENT_NAME),
         text(tags::PATIENT_ID, VR::LO, PATIENT_ID),
         us(tags::SAMPLES_PER_PIXEL, 1),
@@ -98,7 +100,12 @@ pub fn sample_as_dicom(name: &str) -> Vec<u8> {
             PrimitiveValue::U8(grey.into_raw().into()),
         ),
     ];
-    let file = InMemDicomObject::from_element_iter(elements)
+    let mut obj = InMemDicomObject::from_element_iter(elements);
+    if let Some(study) = study {
+        obj.put(text(tags::STUDY_INSTANCE_UID, VR::UI, study));
+        obj.put(text(tags::MODALITY, VR::CS, "DX"));
+    }
+    let file = obj
         .with_meta(FileMetaTableBuilder::new().transfer_syntax("1.2.840.10008.1.2.1"))
         .expect("DICOM meta");
     let mut bytes = Vec::new();
