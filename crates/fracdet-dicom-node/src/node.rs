@@ -357,10 +357,12 @@ fn deliver(
         if ready.is_empty() {
             continue;
         }
-        // Each uid's files, in one association.
+        // Each uid's files, in one association, and which commit of it they are.
         let mut files = Vec::new();
         let mut owners = Vec::new();
+        let mut generations: HashMap<&str, Option<String>> = HashMap::new();
         for uid in &ready {
+            generations.insert(uid.as_str(), spool.outbox_generation(uid));
             match spool.outbox_files(uid) {
                 Ok(list) => {
                     for f in list {
@@ -387,7 +389,11 @@ fn deliver(
             match failures.get(uid.as_str()) {
                 None => {
                     waiting.remove(uid);
-                    let _ = spool.delivered(uid);
+                    let generation = generations.get(uid.as_str()).cloned().flatten();
+                    if let Ok(false) = spool.delivered(uid, generation.as_deref()) {
+                        // Replaced by newer results while sending: those go next.
+                        waiting.insert(uid.clone(), (0, Instant::now()));
+                    }
                     let _ = spool.record(&Outcome {
                         sop_instance_uid: uid,
                         outcome: "sent",
@@ -405,7 +411,8 @@ fn deliver(
                         attempts = count + 1,
                         "delivery failed, kept in failed/: {reason}"
                     );
-                    let _ = spool.fail_delivery(uid, reason);
+                    let generation = generations.get(uid.as_str()).cloned().flatten();
+                    let _ = spool.fail_delivery(uid, reason, generation.as_deref());
                     let _ = spool.record(&Outcome {
                         sop_instance_uid: uid,
                         outcome: "delivery_failed",

@@ -40,6 +40,8 @@ const WORK: &str = "work";
 const OUTBOX: &str = "outbox";
 const FAILED: &str = "failed";
 const OUTCOMES: &str = "outcomes.jsonl";
+/// In each outbox entry: which commit it is, so delivery removes only what it sent.
+const GENERATION: &str = ".generation";
 
 /// How one instance ended, as `outcomes.jsonl` records it. No patient attribute.
 #[derive(Debug, Clone, Serialize)]
@@ -78,6 +80,10 @@ pub struct Spool {
     outcomes: Mutex<File>,
     /// Instances claimed by a worker.
     claims: Mutex<HashSet<String>>,
+    /// Replacing an outbox entry and removing a delivered one, one at a time.
+    outbox_lock: Mutex<()>,
+    /// Makes generations unique within one process.
+    commits: AtomicUsize,
     /// When each study last changed and what of it is still to be analysed.
     pub(crate) studies: StudyClock,
 }
@@ -108,6 +114,8 @@ impl Spool {
             inbox_len: AtomicUsize::new(0),
             outcomes: Mutex::new(outcomes),
             claims: Mutex::new(HashSet::new()),
+            outbox_lock: Mutex::new(()),
+            commits: AtomicUsize::new(0),
             studies: StudyClock::default(),
         };
         let inbox = spool.inbox()?;
@@ -246,12 +254,33 @@ impl Spool {
         for (name, bytes) in files {
             fracdet_io::write::write_file_atomic(&staging.join(name), bytes, false)?;
         }
+        let generation = format!(
+            "{}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+            self.commits.fetch_add(1, Ordering::SeqCst)
+        );
+        fracdet_io::write::write_file_atomic(
+            &staging.join(GENERATION),
+            generation.as_bytes(),
+            false,
+        )?;
         let target = self.outbox_path(uid);
+        let _lock = self.outbox_lock.lock().unwrap_or_else(|p| p.into_inner());
         // The same instance analysed again (sent twice): the newer results replace.
         let _ = fs::remove_dir_all(&target);
         fs::rename(&staging, &target).map_err(|e| spool_io(&target, e))?;
         sync_dir(&self.dir.join(OUTBOX));
         Ok(())
+    }
+
+    /// Which commit the outbox entry `uid` holds now (`None` for none, or one written
+    /// before generations existed).
+    pub fn outbox_generation(&self, uid: &str) -> Option<String> {
+        check_uid(uid).ok()?;
+        fs::read_to_string(self.outbox_path(uid).join(GENERATION)).ok()
     }
 
     /// The claimed copy is finished: it leaves the spool.
@@ -304,16 +333,28 @@ impl Spool {
         Ok(files)
     }
 
-    /// Delivered: the results leave the spool.
-    pub fn delivered(&self, uid: &str) -> Result<()> {
+    /// Delivered: the results of `generation` (as [`Self::outbox_generation`] said before
+    /// sending) leave the spool. `false`: newer results replaced them meanwhile (the
+    /// instance was sent again and analysed again); those stay, to be delivered too.
+    pub fn delivered(&self, uid: &str, generation: Option<&str>) -> Result<bool> {
         check_uid(uid)?;
+        let _lock = self.outbox_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.outbox_generation(uid).as_deref() != generation {
+            return Ok(false);
+        }
         let dir = self.outbox_path(uid);
-        fs::remove_dir_all(&dir).map_err(|e| spool_io(&dir, e))
+        fs::remove_dir_all(&dir).map_err(|e| spool_io(&dir, e))?;
+        Ok(true)
     }
 
-    /// Delivery given up: the results move to failed/ with the reason.
-    pub fn fail_delivery(&self, uid: &str, reason: &str) -> Result<()> {
+    /// Delivery of `generation` given up: the results move to failed/ with the reason,
+    /// unless newer ones replaced them (those get attempts of their own).
+    pub fn fail_delivery(&self, uid: &str, reason: &str, generation: Option<&str>) -> Result<()> {
         check_uid(uid)?;
+        let _lock = self.outbox_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.outbox_generation(uid).as_deref() != generation {
+            return Ok(());
+        }
         let dir = self.fail_dir(uid, reason)?;
         let to = dir.join("results");
         let from = self.outbox_path(uid);
@@ -424,7 +465,11 @@ mod tests {
             fs::read_to_string(tmp.path().join("failed/1.2.4/reason.txt")).unwrap(),
             "unreadable"
         );
-        spool.fail_delivery("1.2.3", "refused").unwrap();
+        let generation = spool.outbox_generation("1.2.3");
+        assert!(generation.is_some());
+        spool
+            .fail_delivery("1.2.3", "refused", generation.as_deref())
+            .unwrap();
         assert!(spool.outbox().unwrap().is_empty());
         assert!(tmp.path().join("failed/1.2.3/results/sr.dcm").exists());
         spool
@@ -457,10 +502,24 @@ mod tests {
         spool
             .commit_results("1.2.3", &[("sr.dcm", b"old sr")])
             .unwrap();
+        let old = spool.outbox_generation("1.2.3");
         assert_eq!(spool.inbox().unwrap(), ["1.2.3"]);
         spool.release("1.2.3");
         assert_eq!(spool.claim("1.2.3").unwrap(), Claim::Claimed);
         assert_eq!(spool.read_work("1.2.3").unwrap(), b"new");
+        // Delivery of the old results ends after the new ones replaced them: the new
+        // ones stay for their own delivery.
+        spool
+            .commit_results("1.2.3", &[("sr.dcm", b"new sr")])
+            .unwrap();
+        spool.release("1.2.3");
+        assert!(!spool.delivered("1.2.3", old.as_deref()).unwrap());
+        let files = spool.outbox_files("1.2.3").unwrap();
+        assert_eq!(fs::read(&files[0]).unwrap(), b"new sr");
+        let new = spool.outbox_generation("1.2.3");
+        assert!(spool.delivered("1.2.3", new.as_deref()).unwrap());
+        assert!(spool.outbox().unwrap().is_empty());
+        assert_eq!(spool.claim("1.2.3").unwrap(), Claim::Gone);
 
         spool.accept("1.2.3", "9.9", b"newest").unwrap();
         drop(spool);
