@@ -97,8 +97,8 @@ impl FeatureDensity {
         })
     }
 
-    /// Squared Mahalanobis distance of `feature` over the dimension (~1 when typical).
-    pub fn score(&self, feature: &[f32]) -> Result<f32> {
+    /// `feature` standardised as the fit standardised the training features.
+    fn standardise(&self, feature: &[f32]) -> Result<Vec<f64>> {
         if feature.len() != self.mean.len() {
             return Err(EvalError::InvalidFeatures(format!(
                 "feature of length {} for a density of dimension {}",
@@ -106,12 +106,40 @@ impl FeatureDensity {
                 self.mean.len()
             )));
         }
-        let z: Vec<f64> = feature
+        Ok(feature
             .iter()
             .zip(&self.mean)
             .zip(&self.std)
             .map(|((&v, &m), &s)| (f64::from(v) - f64::from(m)) / f64::from(s))
+            .collect())
+    }
+
+    /// The coordinates of `feature` along the `k` principal directions, each divided by its
+    /// standard deviation (unit variance over the training features): the compact, whitened
+    /// form other checks on the same features (the region probe) read.
+    pub fn whitened(&self, feature: &[f32]) -> Result<Vec<f64>> {
+        let z = self.standardise(feature)?;
+        let out: Vec<f64> = self
+            .components
+            .iter()
+            .zip(&self.variances)
+            .map(|(c, &var)| {
+                let p: f64 = c.iter().zip(&z).map(|(&a, b)| f64::from(a) * b).sum();
+                p / f64::from(var).sqrt()
+            })
             .collect();
+        if out.iter().all(|v| v.is_finite()) {
+            Ok(out)
+        } else {
+            Err(EvalError::InvalidFeatures(
+                "non-finite feature value".into(),
+            ))
+        }
+    }
+
+    /// Squared Mahalanobis distance of `feature` over the dimension (~1 when typical).
+    pub fn score(&self, feature: &[f32]) -> Result<f32> {
+        let z = self.standardise(feature)?;
         let norm2: f64 = z.iter().map(|v| v * v).sum();
         let mut inside = 0f64;
         let mut along = 0f64;

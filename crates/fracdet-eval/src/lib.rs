@@ -24,6 +24,7 @@ pub mod localisation;
 pub mod operating;
 pub mod paired;
 pub mod predictions;
+pub mod region_probe;
 mod ranking;
 pub mod report;
 pub mod report_figures;

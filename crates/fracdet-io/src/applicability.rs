@@ -39,6 +39,9 @@ pub enum NotAssessed {
     /// score is beyond the threshold set on validation (the model's own check, made after
     /// the forward pass; see fracdet-detect's `typicality`).
     Atypical { score: f32, threshold: f32 },
+    /// A radiograph typical enough overall, but of no body region the model was trained on:
+    /// its region probe's entropy is beyond the threshold set on validation.
+    UnknownRegion { entropy: f32, limit: f32 },
 }
 
 impl NotAssessed {
@@ -69,7 +72,11 @@ impl NotAssessed {
             ),
             Self::Atypical { score, threshold } => format!(
                 "unlike the model's training images (typicality {score:.2} > {threshold:.2}, \
-                 the level 98 % of validation images stay under)"
+                 the limit set on validation)"
+            ),
+            Self::UnknownRegion { entropy, limit } => format!(
+                "a body region the model was not trained on (region uncertainty {entropy:.2} > \
+                 {limit:.2}, the limit set on validation)"
             ),
         }
     }

@@ -95,7 +95,7 @@ pub fn run(args: TypicalityArgs, device: crate::device::DeviceChoice) -> anyhow:
         bar.finish_and_clear();
         Ok(out)
     };
-    let (train_features, _) = extract(&train, "train")?;
+    let (train_features, train_kept) = extract(&train, "train")?;
     let (val_features, val_kept) = extract(&val, "val")?;
     // The threshold is set on val without the excluded region: it is what is measured.
     let fit_val: Vec<usize> = (0..val_kept.len())
@@ -122,6 +122,20 @@ pub fn run(args: TypicalityArgs, device: crate::device::DeviceChoice) -> anyhow:
         args.share,
         fitted_on,
     )?;
+    let train_samples: Vec<&Sample> = train_kept.iter().map(|&i| &train[i]).collect();
+    let typicality = typicality.with_regions_of(
+        &train_samples,
+        &train_features,
+        &fit_val_features,
+        args.share,
+    )?;
+    if let Some(r) = &typicality.region {
+        eprintln!(
+            "region probe over {}: uncertainty limit {:.3} nats",
+            r.probe.regions.join(", "),
+            r.max_entropy
+        );
+    }
     eprintln!(
         "typicality threshold {:.3}: {:.1} % of {} val images in scope",
         typicality.threshold,

@@ -40,11 +40,7 @@ impl Scope {
 
     /// The model's own scope check: a radiograph unlike its training images.
     pub fn atypical(d: &Detection, assessed_anyway: bool) -> Option<Self> {
-        let t = d.typicality.filter(|t| !t.typical)?;
-        let reason = NotAssessed::Atypical {
-            score: t.score,
-            threshold: t.threshold,
-        };
+        let reason = d.typicality?.not_assessed()?;
         Some(Self::new(reason, assessed_anyway))
     }
 
