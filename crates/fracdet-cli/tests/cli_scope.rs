@@ -238,11 +238,16 @@ fn evaluate_counts_and_lists_what_it_did_not_assess() {
 /// A copy of the default bundle with a typicality check whose threshold is `threshold`
 /// (the density itself is a unit Gaussian over MobileNetV2's 1,280 pooled features).
 fn bundle_with_typicality(dir: &Path, threshold: f32) {
-    bundle_with_typicality_of(dir, threshold, 1280);
+    bundle_with_typicality_of(dir, threshold, 1280, None);
 }
 
 /// As [`bundle_with_typicality`], the density over `dim` features.
-fn bundle_with_typicality_of(dir: &Path, threshold: f32, dim: usize) {
+fn bundle_with_typicality_of(
+    dir: &Path,
+    threshold: f32,
+    dim: usize,
+    region: Option<fracdet_detect::typicality::RegionCheck>,
+) {
     use fracdet_detect::Typicality;
     use fracdet_eval::density::FeatureDensity;
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/default");
@@ -263,6 +268,7 @@ fn bundle_with_typicality_of(dir: &Path, threshold: f32, dim: usize) {
         val_in_scope: 1.0,
         n_val: 1,
         fitted_on: "test".into(),
+        region,
     };
     std::fs::write(dir.join("typicality.json"), t.to_json().unwrap()).unwrap();
 }
@@ -305,7 +311,7 @@ fn a_typicality_check_of_another_feature_length_is_refused_at_load() {
     // Silently skipping it would assess every image as in scope.
     let tmp = tempfile::tempdir().unwrap();
     let model = tmp.path().join("model");
-    bundle_with_typicality_of(&model, f32::MAX, 512);
+    bundle_with_typicality_of(&model, f32::MAX, 512, None);
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/IMG0002316.jpg");
     let o = fracdet(&[
         "detect",
@@ -321,4 +327,46 @@ fn a_typicality_check_of_another_feature_length_is_refused_at_load() {
         err.contains("512-dimensional") && err.contains("1280"),
         "{err}"
     );
+}
+
+#[test]
+fn a_radiograph_of_no_known_region_is_not_assessed_with_that_reason() {
+    // A probe that cannot tell its two regions apart (no weights: even odds, entropy ln 2)
+    // under a limit of 0.1 nats: every image is of no known region, though typical.
+    use fracdet_detect::typicality::RegionCheck;
+    use fracdet_eval::region_probe::RegionProbe;
+    let tmp = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/IMG0002316.jpg");
+    for (limit, refused) in [(0.1f32, true), (1.0, false)] {
+        let model = tmp.path().join(format!("model-{refused}"));
+        let region = RegionCheck {
+            probe: RegionProbe {
+                regions: vec!["hand".into(), "leg".into()],
+                weights: vec![vec![], vec![]],
+                bias: vec![0.0, 0.0],
+            },
+            max_entropy: limit,
+        };
+        bundle_with_typicality_of(&model, f32::MAX, 1280, Some(region));
+        let out = tmp.path().join(format!("out-{refused}"));
+        let o = fracdet(&[
+            "detect",
+            sample.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", show(&o));
+        let r = &records(&out)[0];
+        if refused {
+            assert_eq!(r["finding"], "not_assessed", "{r}");
+            assert!(r["probability"].is_null(), "{r}");
+            let message = r["not_assessed"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains("body region"), "{r}");
+        } else {
+            assert!(r["probability"].is_number(), "{r}");
+            assert!(r["not_assessed"].is_null(), "{r}");
+        }
+    }
 }

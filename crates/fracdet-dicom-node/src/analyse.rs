@@ -5,7 +5,7 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use fracdet_detect::Detector;
-use fracdet_io::applicability::{self, NotAssessed, Thresholds};
+use fracdet_io::applicability::{self, Thresholds};
 use fracdet_io::write::{ImageFindings, source_header_bytes, source_image};
 use fracdet_io::{ReadOptions, read_radiograph_bytes};
 
@@ -53,13 +53,9 @@ pub fn analyse(
         .detect(&image, device)
         .map_err(|e| failed(format!("inference failed: {e}")))?;
     if scope.is_none()
-        && let Some(t) = detection.typicality.filter(|t| !t.typical)
+        && let Some(reason) = detection.typicality.and_then(|t| t.not_assessed())
     {
-        let reason = NotAssessed::Atypical {
-            score: t.score,
-            threshold: t.threshold,
-        }
-        .describe();
+        let reason = reason.describe();
         if !assess_anyway {
             return Ok(Analysis::NotAssessed(reason));
         }

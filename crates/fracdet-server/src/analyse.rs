@@ -135,11 +135,7 @@ fn analyse_image(
     let detection = detector
         .detect(&image, device)
         .map_err(|e| internal(format!("inference failed: {e}")))?;
-    if let Some(t) = detection.typicality.filter(|t| !t.typical) {
-        let reason = NotAssessed::Atypical {
-            score: t.score,
-            threshold: t.threshold,
-        };
+    if let Some(reason) = detection.typicality.and_then(|t| t.not_assessed()) {
         if !assess_anyway {
             return not_assessed(detector, &image, reason);
         }
