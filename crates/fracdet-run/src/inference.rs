@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use burn::tensor::activation::sigmoid;
 use burn::tensor::Device;
+use burn::tensor::activation::sigmoid;
 
 use crate::config::{ClassifierConfig, InputSpec};
 use crate::error::{Result, RunError};

@@ -155,12 +155,8 @@ impl<M: BinaryClassifier> TrainKind for ClassifierKind<'_, M> {
             return Ok(Stepped::nothing(loaded.skipped));
         }
         let n = loaded.items.len();
-        let (images, targets) = to_tensors(
-            &loaded.items,
-            &loaded.labels,
-            self.config,
-            &self.autodiff,
-        )?;
+        let (images, targets) =
+            to_tensors(&loaded.items, &loaded.labels, self.config, &self.autodiff)?;
         let logits = self.net.model.logits(images);
         let loss = weighted_bce_with_logits(logits, targets, self.pos_weight);
         let loss_value: f32 = loss.clone().into_scalar();
