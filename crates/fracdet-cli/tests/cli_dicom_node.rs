@@ -157,6 +157,14 @@ fn start_node(
     log: &Path,
     extra: &[&str],
 ) -> Running {
+    // Generated images are unlike the model's training images; this test is mostly about
+    // the node, not the scope check, so nodes assess anyway unless `--scope-check` is given.
+    let scope_check = extra.contains(&"--scope-check");
+    let extra: Vec<&str> = extra
+        .iter()
+        .copied()
+        .filter(|a| *a != "--scope-check")
+        .collect();
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -178,12 +186,10 @@ fn start_node(
             &workers.to_string(),
             "--retry-s",
             "0.5",
-            // Generated images are unlike the model's training images; this test is about
-            // the node, not the scope check.
-            "--assess-anyway",
             "--study-stable-secs",
             STABLE_SECS,
         ])
+        .args((!scope_check).then_some("--assess-anyway"))
         .args(extra)
         .env("RUST_LOG", "info")
         .stdout(log.try_clone().unwrap())
@@ -561,6 +567,101 @@ fn a_pacs_round_trip_and_nothing_received_is_lost() {
         assert_eq!(results.get(class).map_or(0, Vec::len), 1, "{class}");
     }
 
+    // 1c. An image the scope check refuses (a blank DX): one result, an SR in its study
+    // that says "not assessed" and why, with no finding, probability or box; no overlay
+    // and no presentation state (a valid Comprehensive SR).
+    let refused_study = "1.2.826.0.1.3680043.2.1125.7006";
+    let blank = tmp.path().join("blank");
+    std::fs::create_dir_all(&blank).unwrap();
+    let blank = blank.join("blank.dcm");
+    {
+        use dicom_core::{DataElement, PrimitiveValue, VR};
+        let text = |tag, vr, s: &str| DataElement::new(tag, vr, PrimitiveValue::from(s));
+        let extra = vec![
+            text(
+                tags::SOP_INSTANCE_UID,
+                VR::UI,
+                &format!("{refused_study}.1"),
+            ),
+            text(tags::STUDY_INSTANCE_UID, VR::UI, refused_study),
+            text(
+                tags::SERIES_INSTANCE_UID,
+                VR::UI,
+                &format!("{refused_study}.0"),
+            ),
+            text(tags::MODALITY, VR::CS, "DX"),
+            text(tags::PATIENT_ID, VR::LO, "SECRET-ID-123"),
+        ];
+        let pixels = vec![700u16; 64 * 48];
+        std::fs::write(&blank, common::mono16_dicom(64, 48, DX, pixels, extra)).unwrap();
+    }
+    let checking_port = free_port();
+    let checking = start_node(
+        &tmp.path().join("checking-spool"),
+        checking_port,
+        orthanc_dicom,
+        1,
+        &log,
+        &["--scope-check"],
+    );
+    let o = storescu(checking_port, std::slice::from_ref(&blank));
+    assert!(o.status.success(), "{}", common::show(&o));
+    wait_for(
+        "the not-assessed SR in Orthanc",
+        Duration::from_secs(120),
+        || !instances_in(orthanc_http, refused_study).is_empty(),
+    );
+    let (refused, _) = read_back_with_bytes(orthanc_http, refused_study);
+    assert_eq!(
+        refused.keys().collect::<Vec<_>>(),
+        [&SR.to_string()],
+        "only an SR for a refused image\n{}",
+        node_log(&log)
+    );
+    let sr = &refused[SR][0];
+    let mut items = Vec::new();
+    sr_items(sr, &mut items);
+    let named = |name: &str| {
+        items
+            .iter()
+            .find(|i| item_text(i, tags::CONCEPT_NAME_CODE_SEQUENCE, tags::CODE_MEANING) == name)
+    };
+    let level = named("Fracture suspicion").expect("a suspicion item");
+    assert_eq!(
+        item_text(level, tags::CONCEPT_CODE_SEQUENCE, tags::CODE_VALUE),
+        "NOT_ASSESSED"
+    );
+    let reason = text_of_item(
+        named("Reason not assessed").expect("a reason"),
+        tags::TEXT_VALUE,
+    );
+    assert!(reason.contains("blank image"), "{reason}");
+    for absent in ["Finding", "Fracture probability", "Region score"] {
+        assert!(named(absent).is_none(), "{absent} in a not-assessed SR");
+    }
+    let bytes = http(
+        orthanc_http,
+        "GET",
+        &format!(
+            "/instances/{}/file",
+            instances_in(orthanc_http, refused_study)[0]
+        ),
+        "",
+    )
+    .unwrap();
+    if let Some(errors) = dciodvfy_errors(&tmp.path().join("refused-sr.dcm"), &bytes) {
+        assert!(errors.is_empty(), "dciodvfy: {errors:#?}");
+    }
+    let outcomes =
+        std::fs::read_to_string(tmp.path().join("checking-spool/outcomes.jsonl")).unwrap();
+    assert!(
+        outcomes
+            .lines()
+            .any(|l| l.contains(&format!("{refused_study}.1")) && l.contains("not_assessed")),
+        "{outcomes}"
+    );
+    drop(checking);
+
     // 2. An instance fracdet cannot use (no Study Instance UID: a result could not join
     // its study) is answered with a failure status and never spooled. Byte-level
     // corruption, which storescu will not send, is covered by fracdet-dicom-node's tests.
@@ -622,6 +723,8 @@ fn a_pacs_round_trip_and_nothing_received_is_lost() {
         assert_eq!(results.get(class).map_or(0, Vec::len), 200, "{class}");
     }
     assert_eq!(results[STUDY_SR].len(), 1);
+    // The refused image's study got its SR and nothing more: no study SR over no finding.
+    assert_eq!(instances_in(orthanc_http, refused_study).len(), 1);
 
     // 4. SIGKILL mid-stream, then a restart: the spooled remainder is processed.
     let killed = "1.2.826.0.1.3680043.2.1125.7003";

@@ -163,6 +163,61 @@ fn images_that_are_not_radiographs_are_not_assessed_in_every_output() {
     );
 }
 
+/// `detect --dicom-out` on a DICOM the check refuses (a CT slice of a study): its one
+/// DICOM result is an SR saying "not assessed" and why; no Secondary Capture, no
+/// presentation state, no probability anywhere.
+#[test]
+fn a_refused_dicom_gets_an_sr_saying_not_assessed_and_no_finding() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("in");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = |tag, vr, s: &str| DataElement::new(tag, vr, PrimitiveValue::from(s));
+    let pixels: Vec<u16> = (0..64 * 64).map(|i| (i * 37 % 4096) as u16).collect();
+    let extra = vec![
+        text(tags::SOP_INSTANCE_UID, VR::UI, "1.2.3.4.5"),
+        text(tags::STUDY_INSTANCE_UID, VR::UI, "1.2.3.4"),
+        text(tags::SERIES_INSTANCE_UID, VR::UI, "1.2.3.4.1"),
+        text(tags::MODALITY, VR::CS, "CT"),
+    ];
+    let ct = common::mono16_dicom(64, 64, "1.2.840.10008.5.1.4.1.1.2", pixels, extra);
+    std::fs::write(dir.join("slice.dcm"), ct).unwrap();
+    let out = tmp.path().join("out");
+    let o = fracdet(&[
+        "detect",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--dicom-out",
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let rows = records(&out);
+    assert_eq!(rows[0]["finding"], "not_assessed", "{}", rows[0]);
+    assert!(rows[0]["probability"].is_null(), "{}", rows[0]);
+    assert!(rows[0]["dicom"].is_null() && rows[0]["dicom_gsps"].is_null());
+    let sr_path = out.join(rows[0]["dicom_sr"].as_str().expect("an SR"));
+    let files: Vec<_> = std::fs::read_dir(out.join("dicom")).unwrap().collect();
+    assert_eq!(files.len(), 1, "only the SR: {files:?}");
+    let sr = dicom_object::OpenFileOptions::new()
+        .read_preamble(dicom_object::file::ReadPreamble::Always)
+        .open_file(&sr_path)
+        .unwrap();
+    let dump = format!("{:?}", sr.element(tags::CONTENT_SEQUENCE).unwrap());
+    assert!(dump.contains("NOT_ASSESSED"), "{dump}");
+    assert!(
+        dump.contains("modality CT is not projection radiography"),
+        "{dump}"
+    );
+    for absent in ["PROBABILITY", "THRESHOLD", "72704001"] {
+        assert!(!dump.contains(absent), "{absent} in a not-assessed SR");
+    }
+    // No study finding from an image that has none.
+    assert!(
+        !std::fs::read_to_string(out.join("studies.jsonl"))
+            .unwrap_or_default()
+            .contains("1.2.3.4\"")
+    );
+}
+
 #[test]
 fn evaluate_counts_and_lists_what_it_did_not_assess() {
     let tmp = tempfile::tempdir().unwrap();

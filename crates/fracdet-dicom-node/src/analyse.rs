@@ -10,7 +10,9 @@ use fracdet_io::write::{ImageFindings, source_header_bytes, source_image};
 use fracdet_io::{ReadOptions, read_radiograph_bytes};
 
 use crate::error::{NodeError, Result};
-use crate::results::{ResultSet, findings_of, model_info, overlay, result_set};
+use crate::results::{
+    ResultSet, findings_of, model_info, not_assessed_report, overlay, result_set,
+};
 
 /// What became of one instance.
 #[derive(Debug)]
@@ -24,8 +26,13 @@ pub enum Analysis {
         header: Vec<u8>,
     },
     /// Outside the model's scope (not a radiograph fracdet reads, or unlike its training
-    /// images): no result is sent, so nothing in the PACS looks like a finding.
-    NotAssessed(String),
+    /// images): the reason, and the one result to send, an SR saying "not assessed" and
+    /// why with no finding in it (`None` where the source cannot carry one: it is then
+    /// only logged).
+    NotAssessed {
+        reason: String,
+        report: Option<Vec<u8>>,
+    },
 }
 
 /// Analyses the Part-10 bytes of instance `uid`; `assess_anyway` scores out-of-scope
@@ -46,8 +53,14 @@ pub fn analyse(
     let mut scope = applicability::check(&image, &Thresholds::default())
         .err()
         .map(|r| r.describe());
-    if scope.is_some() && !assess_anyway {
-        return Ok(Analysis::NotAssessed(scope.unwrap_or_default()));
+    let refused = |reason: String| {
+        let report = not_assessed_report(bytes, name, &reason, &model_info(detector.name()))
+            .map_err(|e| tracing::warn!(instance = uid, "no not-assessed SR: {e}"))
+            .ok();
+        Ok(Analysis::NotAssessed { reason, report })
+    };
+    if let (Some(reason), false) = (&scope, assess_anyway) {
+        return refused(reason.clone());
     }
     let detection = detector
         .detect(&image, device)
@@ -57,7 +70,7 @@ pub fn analyse(
     {
         let reason = reason.describe();
         if !assess_anyway {
-            return Ok(Analysis::NotAssessed(reason));
+            return refused(reason);
         }
         scope = Some(reason);
     }

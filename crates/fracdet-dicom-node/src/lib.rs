@@ -30,6 +30,6 @@ pub mod worker;
 
 pub use error::{NodeError, Result};
 pub use node::{NodePlan, RetryPolicy, bind, run};
-pub use results::{ResultSet, findings_of, model_info, overlay, result_set};
+pub use results::{ResultSet, findings_of, model_info, not_assessed_report, overlay, result_set};
 pub use scp::ScpLimits;
 pub use scu::Destination;

@@ -9,7 +9,8 @@ use fracdet_io::Radiograph;
 use fracdet_io::write::{
     DEFAULT_GSPS_SERIES_DESCRIPTION, DEFAULT_SR_SERIES_DESCRIPTION, FindingLevel, ImageFindings,
     ModelInfo, OperatingPointUsed, Region, ReportImage, ResultOptions, ScOptions,
-    presentation_state_bytes, secondary_capture_bytes, structured_report_bytes,
+    not_assessed_report_bytes, presentation_state_bytes, secondary_capture_bytes,
+    structured_report_bytes,
 };
 use image::RgbImage;
 
@@ -138,4 +139,25 @@ pub fn result_set(
         structured_report,
         presentation_state,
     })
+}
+
+/// The one result of an image the scope check refused: an SR in its study saying "not
+/// assessed" and why, with no finding, so the PACS shows why no result came rather than
+/// nothing. No overlay or presentation state: there is nothing to draw.
+pub fn not_assessed_report(
+    source: &[u8],
+    name: &Path,
+    reason: &str,
+    model: &ModelInfo,
+) -> Result<Vec<u8>> {
+    Ok(not_assessed_report_bytes(
+        source,
+        name,
+        reason,
+        model,
+        &ResultOptions {
+            series_description: DEFAULT_SR_SERIES_DESCRIPTION.to_string(),
+            series_number: SR_SERIES,
+        },
+    )?)
 }

@@ -118,18 +118,28 @@ fn process(
                 Err(e) => Err(e.to_string()),
             }
         }
-        Ok(Analysis::NotAssessed(reason)) => {
+        Ok(Analysis::NotAssessed { reason, report }) => {
             tracing::info!(instance = uid, "not assessed: {reason}");
-            let _ = spool.finish_unassessed(uid);
-            let _ = spool.record(&Outcome {
-                sop_instance_uid: uid,
-                outcome: "not_assessed",
-                study_instance_uid: None,
-                finding: None,
-                probability: None,
-                reason: Some(&reason),
-            });
-            return;
+            let finished = match &report {
+                Some(sr) => spool.commit_results(uid, &[("sr.dcm", sr)]),
+                None => spool.finish_unassessed(uid),
+            };
+            if let Err(e) = finished {
+                Err(e.to_string())
+            } else {
+                let _ = spool.record(&Outcome {
+                    sop_instance_uid: uid,
+                    outcome: "not_assessed",
+                    study_instance_uid: None,
+                    finding: None,
+                    probability: None,
+                    reason: Some(&reason),
+                });
+                if report.is_some() {
+                    let _ = deliver.send(uid.to_string());
+                }
+                return;
+            }
         }
         Err(e) => Err(e.to_string()),
     };

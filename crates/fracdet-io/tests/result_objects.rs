@@ -11,7 +11,8 @@ use dicom_object::{DefaultDicomObject, FileMetaTableBuilder, InMemDicomObject};
 use fracdet_io::write::{
     COMPREHENSIVE_SR_STORAGE, FindingLevel, GRAYSCALE_SOFTCOPY_PRESENTATION_STATE_STORAGE,
     ImageFindings, ModelInfo, OperatingPointUsed, Region, ReportImage, ResultOptions,
-    presentation_state_bytes, source_header_bytes, source_image, structured_report_bytes,
+    not_assessed_report_bytes, presentation_state_bytes, source_header_bytes, source_image,
+    structured_report_bytes,
 };
 use fracdet_io::{BBox, IoError, Window};
 
@@ -421,6 +422,61 @@ fn bad_inputs_are_clear_errors_without_patient_values() {
     assert_eq!(image.study_instance_uid, STUDY_UID);
 }
 
+/// An image the scope check refused gets an SR in its study that says "not assessed" and
+/// why, and nothing a reader could take for a finding: no fracture code, probability,
+/// operating point, threshold or box.
+#[test]
+fn an_image_not_assessed_gets_an_sr_saying_so_and_no_finding() {
+    let src = source("1.2.3.7", STUDY_UID, Vec::new());
+    let reason = "unlike the images the model was trained on (typicality 9.1 > 2.3)";
+    let sr = read(
+        &not_assessed_report_bytes(&src, Path::new("s.dcm"), reason, &model(), &options()).unwrap(),
+    );
+    assert_eq!(str_in(&sr, tags::SOP_CLASS_UID), COMPREHENSIVE_SR_STORAGE);
+    assert_eq!(str_in(&sr, tags::STUDY_INSTANCE_UID), STUDY_UID);
+    assert_eq!(str_in(&sr, tags::PATIENT_ID), "SECRET-ID-123");
+    let mut items = Vec::new();
+    walk(&sr, 0, &mut items);
+    let concepts: Vec<String> = items.iter().map(|(_, i)| concept(i)).collect();
+    let value_of = |name: &str| {
+        items
+            .iter()
+            .find(|(_, i)| concept(i) == name)
+            .map(|(_, i)| *i)
+            .unwrap_or_else(|| panic!("no {name} in {concepts:?}"))
+    };
+    let level = value_of("Fracture suspicion");
+    let level = level.element(tags::CONCEPT_CODE_SEQUENCE).unwrap();
+    assert_eq!(
+        str_in(&level.items().unwrap()[0], tags::CODE_MEANING),
+        "Not assessed: outside the model's scope"
+    );
+    assert_eq!(
+        str_in(value_of("Reason not assessed"), tags::TEXT_VALUE),
+        reason
+    );
+    assert_eq!(referenced_sop(value_of("Source")), "1.2.3.7");
+    for absent in [
+        "Finding",
+        "Fracture probability",
+        "Operating point",
+        "Decision threshold",
+        "Region score",
+        "Study fracture suspicion",
+    ] {
+        assert!(
+            !concepts.iter().any(|c| c == absent),
+            "{absent} in {concepts:?}"
+        );
+    }
+    assert!(
+        items
+            .iter()
+            .all(|(_, i)| i.element(tags::GRAPHIC_DATA).is_err()),
+        "a box in a not-assessed SR"
+    );
+}
+
 /// dciodvfy (Debian dicom3tools) validates the SR and the GSPS against their IODs: no
 /// errors. Skips, saying so, where it is not installed (`.ci/run` installs it).
 #[test]
@@ -469,6 +525,17 @@ fn dciodvfy_finds_no_error_in_the_sr_and_the_gsps() {
         std::fs::write(&pr, bytes).unwrap();
         files.push((pr, "GrayscaleSoftcopyPresentationState"));
     }
+    let refused = dir.path().join("sr-not-assessed.dcm");
+    let bytes = not_assessed_report_bytes(
+        &src,
+        Path::new("s.dcm"),
+        "not a radiograph: a colour photograph",
+        &model(),
+        &options(),
+    )
+    .unwrap();
+    std::fs::write(&refused, bytes).unwrap();
+    files.push((refused, "ComprehensiveSR"));
     for (path, iod) in files {
         let o = std::process::Command::new("dciodvfy")
             .arg(&path)

@@ -5,7 +5,9 @@
 //! files them beside the original:
 //! - [`secondary_capture`]: the overlay and boxes burned into a new RGB image;
 //! - [`structured_report_bytes`]: a Comprehensive SR with the finding, probability,
-//!   operating point, model, and each box as an SCOORD on the source image;
+//!   operating point, model, and each box as an SCOORD on the source image (and
+//!   [`not_assessed_report_bytes`]: the SR of an image the scope check refused, saying so
+//!   and why, with no finding);
 //! - [`presentation_state_bytes`]: a Grayscale Softcopy Presentation State that draws the
 //!   boxes over the untouched original with its window.
 //!
@@ -39,6 +41,6 @@ pub use secondary_capture::{
 pub use source_header::source_header_bytes;
 pub use structured_report::{
     COMPREHENSIVE_SR_STORAGE, DEFAULT_SR_SERIES_DESCRIPTION, ReportImage, ResultOptions,
-    structured_report_bytes,
+    not_assessed_report_bytes, structured_report_bytes,
 };
 pub use uid::new_uid;

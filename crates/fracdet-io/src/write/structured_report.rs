@@ -95,6 +95,12 @@ const THRESHOLD: Code = ("THRESHOLD", PRIVATE_SCHEME, "Decision threshold");
 const REGION_SCORE: Code = ("REGION_SCORE", PRIVATE_SCHEME, "Region score");
 const DECIDING_IMAGE: Code = ("DECIDING_IMAGE", PRIVATE_SCHEME, "Deciding image");
 const OUT_OF_SCOPE: Code = ("OUT_OF_SCOPE", PRIVATE_SCHEME, "Outside the model's scope");
+const NOT_ASSESSED: Code = (
+    "NOT_ASSESSED",
+    PRIVATE_SCHEME,
+    "Not assessed: outside the model's scope",
+);
+const NOT_ASSESSED_REASON: Code = ("NOT_ASSESSED_WHY", PRIVATE_SCHEME, "Reason not assessed");
 
 const DISCLAIMER: &str =
     "fracdet is a concurrent reading aid, not for standalone diagnosis; findings are unverified.";
@@ -262,35 +268,16 @@ fn content_tree(
     findings: &[&ImageFindings],
     model: &ModelInfo,
 ) -> Vec<dicom_object::mem::InMemElement> {
-    let mut children = vec![
-        code("HAS CONCEPT MOD", LANGUAGE, ENGLISH),
-        code("HAS OBS CONTEXT", OBSERVER_TYPE, DEVICE),
-        uidref("HAS OBS CONTEXT", DEVICE_UID, IMPLEMENTATION_CLASS_UID),
-        text_item("HAS OBS CONTEXT", DEVICE_NAME, "fracdet"),
-        text_item("HAS OBS CONTEXT", DEVICE_MANUFACTURER, "fracdet"),
-        text_item("HAS OBS CONTEXT", DEVICE_MODEL, &model.name),
-        code("HAS CONCEPT MOD", PROCEDURE_REPORTED, RADIOGRAPHY),
-        container(
-            "CONTAINS",
-            IMAGE_LIBRARY,
-            vec![container(
-                "CONTAINS",
-                IMAGE_LIBRARY_GROUP,
-                refs.iter()
-                    .map(|r| image("CONTAINS", None, &r.sop_class_uid, &r.sop_instance_uid))
-                    .collect(),
-            )],
-        ),
-        container(
-            "CONTAINS",
-            IMAGING_MEASUREMENTS,
-            refs.iter()
-                .zip(findings)
-                .enumerate()
-                .map(|(i, (r, f))| measurement_group(i, r, f, model))
-                .collect(),
-        ),
-    ];
+    let mut children = document_context(refs, model);
+    children.push(container(
+        "CONTAINS",
+        IMAGING_MEASUREMENTS,
+        refs.iter()
+            .zip(findings)
+            .enumerate()
+            .map(|(i, (r, f))| measurement_group(i, r, f, model))
+            .collect(),
+    ));
     if let Some(d) = study_decider(findings) {
         let f = findings[d];
         let r = &refs[d];
@@ -312,6 +299,75 @@ fn content_tree(
     children.push(text_item("CONTAINS", COMMENT, DISCLAIMER));
     let root = container("", REPORT, children);
     root.into_iter().collect()
+}
+
+/// The items every report opens with: language, fracdet as the observing device, the
+/// procedure reported, and the image library of `refs`.
+fn document_context(refs: &[SourceImage], model: &ModelInfo) -> Vec<InMemDicomObject> {
+    vec![
+        code("HAS CONCEPT MOD", LANGUAGE, ENGLISH),
+        code("HAS OBS CONTEXT", OBSERVER_TYPE, DEVICE),
+        uidref("HAS OBS CONTEXT", DEVICE_UID, IMPLEMENTATION_CLASS_UID),
+        text_item("HAS OBS CONTEXT", DEVICE_NAME, "fracdet"),
+        text_item("HAS OBS CONTEXT", DEVICE_MANUFACTURER, "fracdet"),
+        text_item("HAS OBS CONTEXT", DEVICE_MODEL, &model.name),
+        code("HAS CONCEPT MOD", PROCEDURE_REPORTED, RADIOGRAPHY),
+        container(
+            "CONTAINS",
+            IMAGE_LIBRARY,
+            vec![container(
+                "CONTAINS",
+                IMAGE_LIBRARY_GROUP,
+                refs.iter()
+                    .map(|r| image("CONTAINS", None, &r.sop_class_uid, &r.sop_instance_uid))
+                    .collect(),
+            )],
+        ),
+    ]
+}
+
+/// The SR of an image the scope check refused (Part-10 bytes), in the source's study: its
+/// one measurement group says "not assessed" and why, with no finding, probability,
+/// operating point or box, so that nothing in the PACS reads as a finding on it.
+pub fn not_assessed_report_bytes(
+    source: &[u8],
+    name: &Path,
+    reason: &str,
+    model: &ModelInfo,
+    options: &ResultOptions,
+) -> Result<Vec<u8>> {
+    check_lo("series description", &options.series_description)?;
+    let header = parse_source(source, name)?;
+    let refs = [image_of(&header.header, name)?];
+    let mut obj = in_source_study(&header.header, &[]);
+    drop(header);
+    put_document(&mut obj, &refs, options);
+    let r = &refs[0];
+    let group = container(
+        "CONTAINS",
+        MEASUREMENT_GROUP,
+        vec![
+            text_item("HAS OBS CONTEXT", TRACKING_ID, "fracdet image 1"),
+            uidref("HAS OBS CONTEXT", TRACKING_UID, &new_uid()),
+            image(
+                "CONTAINS",
+                Some(SOURCE),
+                &r.sop_class_uid,
+                &r.sop_instance_uid,
+            ),
+            code("CONTAINS", LEVEL, NOT_ASSESSED),
+            text_item("CONTAINS", NOT_ASSESSED_REASON, reason),
+            text_item("CONTAINS", ALGORITHM_NAME, &model.name),
+            text_item("CONTAINS", ALGORITHM_VERSION, &model.version),
+        ],
+    );
+    let mut children = document_context(&refs, model);
+    children.push(container("CONTAINS", IMAGING_MEASUREMENTS, vec![group]));
+    children.push(text_item("CONTAINS", COMMENT, DISCLAIMER));
+    for e in container("", REPORT, children) {
+        obj.put(e);
+    }
+    encode(obj, name)
 }
 
 /// TID 1501-like: one image's finding, probability, operating point, model and boxes.

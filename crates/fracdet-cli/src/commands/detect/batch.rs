@@ -14,7 +14,8 @@ use rayon::prelude::*;
 /// could not be read.
 pub enum Item<'a> {
     Found(&'a Radiograph, Box<Detection>, Option<Scope>),
-    NotAssessed(Scope),
+    /// Refused by the scope check: the image (for its DICOM result) and why.
+    NotAssessed(&'a Radiograph, Scope),
     Failed(String),
 }
 
@@ -56,10 +57,10 @@ pub fn items<'a>(
     for ((file, result), scope) in chunk.iter().zip(loaded).zip(scopes) {
         let item = match (result, scope) {
             (Err(e), _) => Item::Failed(e.clone()),
-            (Ok(_), Some(scope)) if !assess_anyway => Item::NotAssessed(scope),
+            (Ok(r), Some(scope)) if !assess_anyway => Item::NotAssessed(r, scope),
             (Ok(r), scope) => match detections.next() {
                 Some(d) => match scope.or_else(|| Scope::atypical(&d, assess_anyway)) {
-                    Some(scope) if !assess_anyway => Item::NotAssessed(scope),
+                    Some(scope) if !assess_anyway => Item::NotAssessed(r, scope),
                     scope => Item::Found(r, Box::new(d), scope),
                 },
                 None => Item::Failed("no detection returned".to_string()),

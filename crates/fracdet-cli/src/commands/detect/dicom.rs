@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use fracdet_detect::Detection;
-use fracdet_dicom_node::{findings_of, model_info, result_set};
+use fracdet_dicom_node::{findings_of, model_info, not_assessed_report, result_set};
 use fracdet_io::Radiograph;
 
 /// Where the three results were written.
@@ -55,4 +55,19 @@ pub fn write(
         presentation_state: pr,
         findings,
     })
+}
+
+/// Writes the SR of a DICOM input the scope check refused to `path` (atomically, never
+/// over an existing file): "not assessed" and `reason`, with no finding.
+pub fn write_not_assessed(
+    source: &Path,
+    reason: &str,
+    model: &str,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let bytes =
+        std::fs::read(source).with_context(|| format!("cannot read {}", source.display()))?;
+    let sr = not_assessed_report(&bytes, source, reason, &model_info(model))?;
+    fracdet_io::write::write_file_atomic(path, &sr, false)?;
+    Ok(())
 }

@@ -7,10 +7,10 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use fracdet_detect::results::{ResultRecord, ResultsCsv};
+use fracdet_detect::results::{ResultRecord, ResultsCsv, Scope};
 use fracdet_detect::{encode_png, render_overlay};
-use fracdet_io::Format;
 use fracdet_io::walk::{display_path, escape_os_str};
+use fracdet_io::{Format, Radiograph};
 
 use super::batch::Item;
 
@@ -78,7 +78,7 @@ impl Outputs {
         let name = display_path(file);
         let (image, d, scope) = match item {
             Item::Found(image, d, scope) => (image, d, scope),
-            Item::NotAssessed(scope) => return ResultRecord::not_assessed(name, scope),
+            Item::NotAssessed(image, scope) => return self.not_assessed(file, image, scope),
             Item::Failed(e) => return ResultRecord::failed(name, e),
         };
         let study = (image.meta.format == Format::Dicom)
@@ -121,6 +121,24 @@ impl Outputs {
                 }
                 Err(e) => record.error = Some(format!("{name}: cannot write DICOM result: {e:#}")),
             }
+        }
+        record
+    }
+
+    /// The record of an image the scope check refused; with `--dicom-out` a DICOM input
+    /// also gets its one result, an SR saying "not assessed" and why (no finding).
+    fn not_assessed(&self, file: &Path, image: &Radiograph, scope: Scope) -> ResultRecord {
+        let name = display_path(file);
+        let dir = match &self.dicom {
+            Some(dir) if image.meta.format == Format::Dicom => dir,
+            _ => return ResultRecord::not_assessed(name, scope),
+        };
+        let path = dir.join(self.unique_name(file, "sr.dcm"));
+        let written = super::dicom::write_not_assessed(file, &scope.message, &self.model, &path);
+        let mut record = ResultRecord::not_assessed(name.clone(), scope);
+        match written {
+            Ok(()) => record.dicom_sr = Some(self.relative(&path)),
+            Err(e) => record.error = Some(format!("{name}: cannot write DICOM result: {e:#}")),
         }
         record
     }
