@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use dicom_core::VR;
 use dicom_dictionary_std::tags;
 
 const DX: &str = "1.2.840.10008.5.1.4.1.1.1.1";
@@ -205,7 +206,7 @@ fn start_node(
 
 /// `count` small DX images of study `study` (SOP Instance UIDs `study.1` …), in `dir`.
 fn write_study(dir: &Path, study: &str, count: usize) -> Vec<PathBuf> {
-    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_core::{DataElement, PrimitiveValue};
     std::fs::create_dir_all(dir).unwrap();
     let text = |tag, vr, s: &str| DataElement::new(tag, vr, PrimitiveValue::from(s));
     (1..=count)
@@ -235,6 +236,26 @@ fn write_study(dir: &Path, study: &str, count: usize) -> Vec<PathBuf> {
             path
         })
         .collect()
+}
+
+/// One DX image of `size` (columns, rows) at `path`, with the text `fields` given.
+fn write_dx(
+    path: &Path,
+    size: (u16, u16),
+    pixels: Vec<u16>,
+    fields: &[(dicom_core::Tag, dicom_core::VR, &str)],
+) {
+    use dicom_core::{DataElement, PrimitiveValue};
+    let extra = fields
+        .iter()
+        .map(|(tag, vr, value)| DataElement::new(*tag, *vr, PrimitiveValue::from(*value)))
+        .collect();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(
+        path,
+        common::mono16_dicom(size.0, size.1, DX, pixels, extra),
+    )
+    .unwrap();
 }
 
 fn storescu(port: u16, files: &[PathBuf]) -> std::process::Output {
@@ -571,30 +592,20 @@ fn a_pacs_round_trip_and_nothing_received_is_lost() {
     // that says "not assessed" and why, with no finding, probability or box; no overlay
     // and no presentation state (a valid Comprehensive SR).
     let refused_study = "1.2.826.0.1.3680043.2.1125.7006";
-    let blank = tmp.path().join("blank");
-    std::fs::create_dir_all(&blank).unwrap();
-    let blank = blank.join("blank.dcm");
-    {
-        use dicom_core::{DataElement, PrimitiveValue, VR};
-        let text = |tag, vr, s: &str| DataElement::new(tag, vr, PrimitiveValue::from(s));
-        let extra = vec![
-            text(
-                tags::SOP_INSTANCE_UID,
-                VR::UI,
-                &format!("{refused_study}.1"),
-            ),
-            text(tags::STUDY_INSTANCE_UID, VR::UI, refused_study),
-            text(
-                tags::SERIES_INSTANCE_UID,
-                VR::UI,
-                &format!("{refused_study}.0"),
-            ),
-            text(tags::MODALITY, VR::CS, "DX"),
-            text(tags::PATIENT_ID, VR::LO, "SECRET-ID-123"),
-        ];
-        let pixels = vec![700u16; 64 * 48];
-        std::fs::write(&blank, common::mono16_dicom(64, 48, DX, pixels, extra)).unwrap();
-    }
+    let blank = tmp.path().join("blank/blank.dcm");
+    let (sop, series) = (format!("{refused_study}.1"), format!("{refused_study}.0"));
+    write_dx(
+        &blank,
+        (64, 48),
+        vec![700; 64 * 48],
+        &[
+            (tags::SOP_INSTANCE_UID, VR::UI, &sop),
+            (tags::STUDY_INSTANCE_UID, VR::UI, refused_study),
+            (tags::SERIES_INSTANCE_UID, VR::UI, &series),
+            (tags::MODALITY, VR::CS, "DX"),
+            (tags::PATIENT_ID, VR::LO, "SECRET-ID-123"),
+        ],
+    );
     let checking_port = free_port();
     let checking = start_node(
         &tmp.path().join("checking-spool"),
@@ -665,22 +676,20 @@ fn a_pacs_round_trip_and_nothing_received_is_lost() {
     // 2. An instance fracdet cannot use (no Study Instance UID: a result could not join
     // its study) is answered with a failure status and never spooled. Byte-level
     // corruption, which storescu will not send, is covered by fracdet-dicom-node's tests.
-    let bad = tmp.path().join("bad");
-    std::fs::create_dir_all(&bad).unwrap();
-    let bad = bad.join("nostudy.dcm");
-    {
-        use dicom_core::{DataElement, PrimitiveValue, VR};
-        let text = |tag, vr, s: &str| DataElement::new(tag, vr, PrimitiveValue::from(s));
-        let extra = vec![
-            text(
+    let bad = tmp.path().join("bad/nostudy.dcm");
+    write_dx(
+        &bad,
+        (8, 8),
+        vec![0; 64],
+        &[
+            (
                 tags::SOP_INSTANCE_UID,
                 VR::UI,
                 "1.2.826.0.1.3680043.2.1125.7009.1",
             ),
-            text(tags::MODALITY, VR::CS, "DX"),
-        ];
-        std::fs::write(&bad, common::mono16_dicom(8, 8, DX, vec![0; 64], extra)).unwrap();
-    }
+            (tags::MODALITY, VR::CS, "DX"),
+        ],
+    );
     let o = Command::new("storescu")
         .args(["-aec", "FRACDET", "-v", "127.0.0.1", &node_port.to_string()])
         .arg(&bad)

@@ -343,24 +343,14 @@ pub fn not_assessed_report_bytes(
     drop(header);
     put_document(&mut obj, &refs, options);
     let r = &refs[0];
-    let group = container(
-        "CONTAINS",
-        MEASUREMENT_GROUP,
-        vec![
-            text_item("HAS OBS CONTEXT", TRACKING_ID, "fracdet image 1"),
-            uidref("HAS OBS CONTEXT", TRACKING_UID, &new_uid()),
-            image(
-                "CONTAINS",
-                Some(SOURCE),
-                &r.sop_class_uid,
-                &r.sop_instance_uid,
-            ),
-            code("CONTAINS", LEVEL, NOT_ASSESSED),
-            text_item("CONTAINS", NOT_ASSESSED_REASON, reason),
-            text_item("CONTAINS", ALGORITHM_NAME, &model.name),
-            text_item("CONTAINS", ALGORITHM_VERSION, &model.version),
-        ],
-    );
+    let mut items = group_head(0, r);
+    items.extend([
+        code("CONTAINS", LEVEL, NOT_ASSESSED),
+        text_item("CONTAINS", NOT_ASSESSED_REASON, reason),
+        text_item("CONTAINS", ALGORITHM_NAME, &model.name),
+        text_item("CONTAINS", ALGORITHM_VERSION, &model.version),
+    ]);
+    let group = container("CONTAINS", MEASUREMENT_GROUP, items);
     let mut children = document_context(&refs, model);
     children.push(container("CONTAINS", IMAGING_MEASUREMENTS, vec![group]));
     children.push(text_item("CONTAINS", COMMENT, DISCLAIMER));
@@ -370,14 +360,9 @@ pub fn not_assessed_report_bytes(
     encode(obj, name)
 }
 
-/// TID 1501-like: one image's finding, probability, operating point, model and boxes.
-fn measurement_group(
-    index: usize,
-    r: &SourceImage,
-    f: &ImageFindings,
-    model: &ModelInfo,
-) -> InMemDicomObject {
-    let mut items = vec![
+/// A measurement group's first items: its tracking identifier and UID, and the image.
+fn group_head(index: usize, r: &SourceImage) -> Vec<InMemDicomObject> {
+    vec![
         text_item(
             "HAS OBS CONTEXT",
             TRACKING_ID,
@@ -390,7 +375,17 @@ fn measurement_group(
             &r.sop_class_uid,
             &r.sop_instance_uid,
         ),
-    ];
+    ]
+}
+
+/// TID 1501-like: one image's finding, probability, operating point, model and boxes.
+fn measurement_group(
+    index: usize,
+    r: &SourceImage,
+    f: &ImageFindings,
+    model: &ModelInfo,
+) -> InMemDicomObject {
+    let mut items = group_head(index, r);
     if f.level.flagged() {
         items.push(code("CONTAINS", FINDING, FRACTURE));
     }
