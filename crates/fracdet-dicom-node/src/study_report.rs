@@ -189,16 +189,7 @@ mod tests {
     }
 
     fn member(sop: &str, level: FindingLevel, probability: f32) -> Member {
-        Member::new(
-            sop,
-            &ImageFindings {
-                level,
-                probability,
-                operating_point: None,
-                regions: Vec::new(),
-                out_of_scope: None,
-            },
-        )
+        Member::new(sop, &ImageFindings::bare(level, probability))
     }
 
     /// Members on disk → one study SR in the outbox naming the most suspicious image; not

@@ -47,16 +47,7 @@ pub fn study_findings(images: &[StudyImage]) -> Vec<StudyFinding> {
                 .iter()
                 .filter_map(|&i| {
                     let (level, probability) = images[i].assessed?;
-                    Some((
-                        i,
-                        ImageFindings {
-                            level,
-                            probability,
-                            operating_point: None,
-                            regions: Vec::new(),
-                            out_of_scope: None,
-                        },
-                    ))
+                    Some((i, ImageFindings::bare(level, probability)))
                 })
                 .collect();
             let refs: Vec<&ImageFindings> = assessed.iter().map(|(_, f)| f).collect();

@@ -74,6 +74,20 @@ pub struct ImageFindings {
     pub out_of_scope: Option<String>,
 }
 
+impl ImageFindings {
+    /// A level and a probability alone (no operating point, box or scope note): what the
+    /// study decision reads of each image.
+    pub fn bare(level: FindingLevel, probability: f32) -> Self {
+        Self {
+            level,
+            probability,
+            operating_point: None,
+            regions: Vec::new(),
+            out_of_scope: None,
+        }
+    }
+}
+
 /// Which model made the findings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelInfo {
@@ -100,13 +114,7 @@ mod tests {
     use super::*;
 
     fn f(level: FindingLevel, probability: f32) -> ImageFindings {
-        ImageFindings {
-            level,
-            probability,
-            operating_point: None,
-            regions: Vec::new(),
-            out_of_scope: None,
-        }
+        ImageFindings::bare(level, probability)
     }
 
     #[test]
