@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """PyTorch reference throughput for the same work as `fracdet-train`'s `bench` example.
 
-    python3 bench/pytorch_bench.py BACKBONE [SIZE] [BATCH] [STEPS]    # resnet18 | mobilenet_v2 | efficientnet_lite0
+    python3 bench/pytorch_bench.py BACKBONE [SIZE] [BATCH] [STEPS] [DEVICE]
+        # BACKBONE: resnet18 | mobilenet_v2 | efficientnet_lite0; DEVICE: cpu (default) | cuda
 
 Times STEPS training steps (forward, BCE-with-logits with a positive weight, backward,
 AdamW) and STEPS eval-mode inference batches on random input after one untimed warm-up of
-each, with torch.set_num_threads(2); prints the best and mean like the Rust example, so the
+each, with torch.set_num_threads(2) (on `cuda`, each timed step ends with
+torch.cuda.synchronize(), as the Rust example's read-back of the loss does); prints the best and mean like the Rust example, so the
 two lines can be put side by side. Needs torch (CPU use is enough); the networks are built
 with plain torch.nn in torchvision's layout (tools/make_fixtures.py), so torchvision is not
 needed.
@@ -78,19 +80,29 @@ def main():
     size = int(args[1]) if len(args) > 1 else 224
     batch = int(args[2]) if len(args) > 2 else 16
     steps = int(args[3]) if len(args) > 3 else 3
+    device = torch.device(args[4] if len(args) > 4 else "cpu")
     torch.set_num_threads(2)
     torch.manual_seed(0)
-    model = build(name)
+    model = build(name).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor([4.0]))
-    x = torch.randn(batch, 3, size, size)
-    y = (torch.rand(batch, 1) < 0.2).float()
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor([4.0], device=device))
+    x = torch.randn(batch, 3, size, size, device=device)
+    y = (torch.rand(batch, 1, device=device) < 0.2).float()
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
 
     def train_step():
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()
+        sync()
+
+    def infer():
+        model(x)
+        sync()
 
     def timed(fn):
         fn()  # warm-up
@@ -105,9 +117,10 @@ def main():
     t_best, t_mean = timed(train_step)
     model.eval()
     with torch.no_grad():
-        i_best, i_mean = timed(lambda: model(x))
+        i_best, i_mean = timed(infer)
     print(
-        f"pytorch {torch.__version__} {name} {size}x{size} batch {batch}, {steps} timed steps, 2 threads: "
+        f"pytorch {torch.__version__} {name} {size}x{size} batch {batch}, {steps} timed steps, "
+        f"{'2 threads' if device.type == 'cpu' else device.type}: "
         f"train best {t_best:.2f} s/step = {batch / t_best:.2f} img/s (mean {batch / t_mean:.2f} img/s); "
         f"inference best {i_best:.2f} s/batch = {batch / i_best:.2f} img/s (mean {batch / i_mean:.2f} img/s)"
     )

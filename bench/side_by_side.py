@@ -4,7 +4,7 @@ PyTorch, same nets, input size, batch and threads, run alternately for several r
 noisy machine affects all alike; medians of each run's best step, and ratios to PyTorch.
 
     python3 bench/side_by_side.py [--nets resnet18,mobilenet_v2] [--size 224] [--batch 16]
-        [--steps 3] [--rounds 3] [--out bench/results.md]
+        [--steps 3] [--rounds 3] [--out bench/results.md] [--gpu [--wgpu-bench PATH]]
 
 Runs, each round and net, in this order:
   flex     target/release/examples/bench            (cargo build --release -p fracdet-train --example bench)
@@ -12,6 +12,11 @@ Runs, each round and net, in this order:
            --release -p fracdet-train --features tch --example bench, libtorch from
            tools/setup-libtorch.sh; skipped, with a notice, when absent)
   pytorch  bench/pytorch_bench.py in the venv of tools/setup-libtorch.sh, else python3
+With --gpu, the same table on the GPU instead:
+  wgpu     the bench example built with --features wgpu (--wgpu-bench, default
+           target-wgpu/release/examples/bench: CARGO_TARGET_DIR=target-wgpu cargo build
+           --release -p fracdet-train --features wgpu --example bench)
+  pytorch  bench/pytorch_bench.py ... cuda
 Set-up only: nothing is downloaded here.
 """
 import argparse
@@ -63,24 +68,31 @@ def main():
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--gpu", action="store_true", help="wgpu against PyTorch on CUDA")
+    ap.add_argument("--wgpu-bench", type=Path, default=ROOT / "target-wgpu/release/examples/bench")
     a = ap.parse_args()
 
     env, venv_python = libtorch_env()
     python = venv_python or sys.executable
-    backends = [("flex", [str(ROOT / "target/release/examples/bench")], None)]
-    tch_bin = ROOT / "target-tch/release/examples/bench"
-    if env and tch_bin.exists():
-        backends.append(("tch", [str(tch_bin)], env))
+    # (column, command, environment, extra arguments after the shape)
+    if a.gpu:
+        backends = [("wgpu", [str(a.wgpu_bench)], None, ["wgpu"]),
+                    ("pytorch", [python, str(ROOT / "bench/pytorch_bench.py")], None, ["cuda"])]
     else:
-        print("notice: no tch build or libtorch; the tch column is skipped", file=sys.stderr)
-    backends.append(("pytorch", [python, str(ROOT / "bench/pytorch_bench.py")], None))
+        backends = [("flex", [str(ROOT / "target/release/examples/bench")], None, [])]
+        tch_bin = ROOT / "target-tch/release/examples/bench"
+        if env and tch_bin.exists():
+            backends.append(("tch", [str(tch_bin)], env, ["tch"]))
+        else:
+            print("notice: no tch build or libtorch; the tch column is skipped", file=sys.stderr)
+        backends.append(("pytorch", [python, str(ROOT / "bench/pytorch_bench.py")], None, []))
 
     shape = [str(a.size), str(a.batch), str(a.steps)]
     results = {}  # (net, backend) -> [(train, infer)]
     for r in range(a.rounds):
         for net in a.nets.split(","):
-            for name, cmd, e in backends:
-                args = cmd + [net] + shape + (["tch"] if name == "tch" else [])
+            for name, cmd, e, extra in backends:
+                args = cmd + [net] + shape + extra
                 t, i = run(args, e)
                 results.setdefault((net, name), []).append((t, i))
                 print(f"round {r + 1} {net:<13} {name:<8} train {t:6.2f} img/s  inference {i:6.2f} img/s",
@@ -88,7 +100,7 @@ def main():
 
     lines = [
         f"{a.size}x{a.size}, batch {a.batch}, best of {a.steps} steps per run, median of {a.rounds} "
-        f"alternated rounds, 2 threads; ratio = fracdet / PyTorch.",
+        f"alternated rounds, {'one GPU' if a.gpu else '2 threads'}; ratio = fracdet / PyTorch.",
         "",
         "| net | backend | train img/s | ratio | inference img/s | ratio |",
         "|---|---|---|---|---|---|",
@@ -97,7 +109,7 @@ def main():
         ref = results[(net, "pytorch")]
         ref_t = statistics.median(x[0] for x in ref)
         ref_i = statistics.median(x[1] for x in ref)
-        for name, _, _ in backends:
+        for name, *_ in backends:
             rs = results[(net, name)]
             t = statistics.median(x[0] for x in rs)
             i = statistics.median(x[1] for x in rs)

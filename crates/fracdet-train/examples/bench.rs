@@ -2,7 +2,8 @@
 //!
 //! `cargo run --release -p fracdet-train --example bench -- BACKBONE [SIZE] [BATCH] [STEPS] [DEVICE]`
 //!
-//! DEVICE is `flex` (default) or, built with `--features tch`, `tch` (LibTorch on the CPU).
+//! DEVICE is `flex` (default); built with `--features tch`, `tch` (LibTorch on the CPU);
+//! built with `--features wgpu`, `wgpu` (the first GPU wgpu finds).
 //! `bench/side_by_side.py` runs this beside PyTorch and writes the table.
 //!
 //! Times `STEPS` training steps (forward, W-BCE, backward, AdamW) and `STEPS` inference
@@ -32,6 +33,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         #[cfg(feature = "tch")]
         #[allow(deprecated)] // burn marks LibTorch deprecated; it is the reference here.
         "tch" => Device::libtorch(),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Device::wgpu(burn::tensor::DeviceKind::default()),
         other => return Err(format!("unknown or not compiled-in device {other}").into()),
     };
     let backend = args.get(4).map_or("flex", String::as_str).to_string();
