@@ -328,6 +328,26 @@ fn bundle_with_typicality_of(
     std::fs::write(dir.join("typicality.json"), t.to_json().unwrap()).unwrap();
 }
 
+/// `fracdet detect INPUT --model MODEL --out OUT`, which must succeed, and its first record.
+fn detect_first(input: &Path, model: &Path, out: &Path) -> serde_json::Value {
+    let o = fracdet(&[
+        "detect",
+        input.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    records(out).swap_remove(0)
+}
+
+/// A record of an image that was scored: a probability, and no not-assessed reason.
+fn assert_assessed(r: &serde_json::Value) {
+    assert!(r["probability"].is_number(), "{r}");
+    assert!(r["not_assessed"].is_null(), "{r}");
+}
+
 #[test]
 fn a_radiograph_unlike_the_training_data_is_not_assessed() {
     let tmp = tempfile::tempdir().unwrap();
@@ -338,25 +358,14 @@ fn a_radiograph_unlike_the_training_data_is_not_assessed() {
     for (threshold, atypical) in [(0.0f32, true), (f32::MAX, false)] {
         let model = tmp.path().join(format!("model-{atypical}"));
         bundle_with_typicality(&model, threshold);
-        let out = tmp.path().join(format!("out-{atypical}"));
-        let o = fracdet(&[
-            "detect",
-            dir.to_str().unwrap(),
-            "--model",
-            model.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", show(&o));
-        let r = &records(&out)[0];
+        let r = &detect_first(&dir, &model, &tmp.path().join(format!("out-{atypical}")));
         if atypical {
             assert_eq!(r["finding"], "not_assessed", "{r}");
             assert_eq!(r["not_assessed"]["reason"], "atypical", "{r}");
             assert!(r["not_assessed"]["score"].as_f64().unwrap() > 0.0);
             assert!(r["probability"].is_null(), "{r}");
         } else {
-            assert!(r["probability"].is_number(), "{r}");
-            assert!(r["not_assessed"].is_null(), "{r}");
+            assert_assessed(r);
         }
     }
 }
@@ -403,25 +412,14 @@ fn a_radiograph_of_no_known_region_is_not_assessed_with_that_reason() {
             max_entropy: limit,
         };
         bundle_with_typicality_of(&model, f32::MAX, 1280, Some(region));
-        let out = tmp.path().join(format!("out-{refused}"));
-        let o = fracdet(&[
-            "detect",
-            sample.to_str().unwrap(),
-            "--model",
-            model.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", show(&o));
-        let r = &records(&out)[0];
+        let r = &detect_first(&sample, &model, &tmp.path().join(format!("out-{refused}")));
         if refused {
             assert_eq!(r["finding"], "not_assessed", "{r}");
             assert!(r["probability"].is_null(), "{r}");
             let message = r["not_assessed"]["message"].as_str().unwrap_or_default();
             assert!(message.contains("body region"), "{r}");
         } else {
-            assert!(r["probability"].is_number(), "{r}");
-            assert!(r["not_assessed"].is_null(), "{r}");
+            assert_assessed(r);
         }
     }
 }
