@@ -305,8 +305,9 @@ fn read_back_with_bytes(
             .read_preamble(dicom_object::file::ReadPreamble::Always)
             .from_reader(bytes.as_slice())
             .expect("dicom-rs reads what Orthanc stored");
-        let mut class = text_of(&obj, tags::SOP_CLASS_UID);
-        if class == SR && text_of(&obj, tags::SERIES_DESCRIPTION).starts_with("fracdet study") {
+        let mut class = text_of_item(&obj, tags::SOP_CLASS_UID);
+        if class == SR && text_of_item(&obj, tags::SERIES_DESCRIPTION).starts_with("fracdet study")
+        {
             class = STUDY_SR.to_string();
             study_sr_bytes.push(bytes);
         }
@@ -396,6 +397,8 @@ fn evidence_of(sr: &dicom_object::DefaultDicomObject) -> Vec<String> {
     uids
 }
 
+/// An element's text without DICOM's padding; empty when absent. A file object derefs to
+/// its data set, so this serves both.
 fn text_of_item(item: &dicom_object::InMemDicomObject, tag: dicom_core::Tag) -> String {
     item.element(tag)
         .map(|e| {
@@ -455,17 +458,6 @@ fn dciodvfy_errors(path: &Path, bytes: &[u8]) -> Option<Vec<String>> {
     )
 }
 
-fn text_of(obj: &dicom_object::DefaultDicomObject, tag: dicom_core::Tag) -> String {
-    obj.element(tag)
-        .map(|e| {
-            e.to_str()
-                .unwrap_or_default()
-                .trim_end_matches(['\0', ' '])
-                .to_string()
-        })
-        .unwrap_or_default()
-}
-
 fn node_log(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
@@ -521,8 +513,8 @@ fn a_pacs_round_trip_and_nothing_received_is_lost() {
     );
     let sources: Vec<String> = (1..=3).map(|i| format!("{study}.{i}")).collect();
     for obj in results.values().flatten() {
-        assert_eq!(text_of(obj, tags::STUDY_INSTANCE_UID), study);
-        assert_eq!(text_of(obj, tags::PATIENT_ID), "SECRET-ID-123");
+        assert_eq!(text_of_item(obj, tags::STUDY_INSTANCE_UID), study);
+        assert_eq!(text_of_item(obj, tags::PATIENT_ID), "SECRET-ID-123");
     }
     // Each GSPS and each SR references one of the images sent, every image once.
     let mut referenced: Vec<String> = results[GSPS]
