@@ -7,8 +7,8 @@
 Times STEPS training steps (forward, BCE-with-logits with a positive weight, backward,
 AdamW) and STEPS eval-mode inference batches on random input after one untimed warm-up of
 each, with torch.set_num_threads(2) (on `cuda`, each timed step ends with
-torch.cuda.synchronize(), as the Rust example's read-back of the loss does); prints the best and mean like the Rust example, so the
-two lines can be put side by side. Needs torch (CPU use is enough); the networks are built
+torch.cuda.synchronize(), as the Rust example's read-back of the loss does); prints the
+best and mean like the Rust example, so the two lines can be put side by side. Needs torch (CPU use is enough); the networks are built
 with plain torch.nn in torchvision's layout (tools/make_fixtures.py), so torchvision is not
 needed.
 """
